@@ -1,0 +1,1 @@
+"""The workflow steps: question models, validation, synthesis and maths. Pure Python: no Slack, no database."""

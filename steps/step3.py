@@ -1,0 +1,308 @@
+"""Step 3 "Success Milestones": every question of the step, as validated answer models.
+
+The three sections are answered separately (one modal each) and stored as JSON, so each
+model round-trips through ``model_dump(mode="json")`` / ``model_validate``.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from enum import StrEnum
+from typing import Annotated, Any, Self, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from steps.validation import InvalidAnswers, field_error, friendly_errors
+
+STEP_ID = "step-03-success-milestones"
+STEP_TITLE = "Success Milestones"
+NEXT_STEP_ID = "step-04-automation-setup"
+NEXT_STEP_TITLE = "Automation Setup"
+
+MIN_MILESTONES = 3
+MAX_MILESTONES = 5
+MAX_NAME = 100  # a milestone name ends up in a 150-character Block Kit header
+MAX_TEXT = 3000  # Slack's plain_text_input max_length
+MAX_TIMELINE_DAYS = 3650
+MAX_CUSTOM_FACTORS = 3
+
+
+class Section(StrEnum):
+    MILESTONES = "milestones"
+    HEALTH = "health"
+    TRAINING = "training"
+
+    @property
+    def title(self) -> str:
+        return {
+            Section.MILESTONES: "Success milestones",
+            Section.HEALTH: "Health score model",
+            Section.TRAINING: "Training / education plan",
+        }[self]
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+# An optional free-text answer: blank means "not yet discussed", never an empty string.
+OptionalText = Annotated[Annotated[str, Field(max_length=MAX_TEXT)] | None, BeforeValidator(_blank_to_none)]
+RequiredText = Annotated[str, BeforeValidator(_blank_to_none), Field(min_length=1, max_length=MAX_TEXT)]
+Points = Annotated[Annotated[int, Field(ge=0, le=100)] | None, BeforeValidator(_blank_to_none)]
+
+
+class Answers(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Milestone(Answers):
+    name: Annotated[str, BeforeValidator(_blank_to_none), Field(min_length=1, max_length=MAX_NAME)]
+    description: OptionalText = None
+    timeline_days: Annotated[int, BeforeValidator(_blank_to_none), Field(gt=0, le=MAX_TIMELINE_DAYS)]
+    timeline_note: OptionalText = None
+    definition_of_done: RequiredText
+    points_on_time: Points = None
+    points_missed: Points = None
+    impact_note: OptionalText = None
+
+
+class MilestonesSection(Answers):
+    milestones: list[Milestone] = Field(min_length=MIN_MILESTONES, max_length=MAX_MILESTONES)
+    retention_correlation: OptionalText = None
+    missed_deadline_policy: OptionalText = None
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> Self:
+        seen: set[str] = set()
+        for index, milestone in enumerate(self.milestones):
+            key = milestone.name.casefold()
+            if key in seen:
+                raise field_error(
+                    ("milestones", index, "name"), f"Another milestone is already called “{milestone.name}”."
+                )
+            seen.add(key)
+        return self
+
+
+class StandardFactor(StrEnum):
+    ADOPTION = "adoption"
+    ENGAGEMENT = "engagement"
+    TICKETS = "tickets"
+    MILESTONES = "milestones"
+
+    @property
+    def label(self) -> str:
+        return {
+            StandardFactor.ADOPTION: "Feature adoption",
+            StandardFactor.ENGAGEMENT: "Engagement",
+            StandardFactor.TICKETS: "Support tickets",
+            StandardFactor.MILESTONES: "Milestone completion",
+        }[self]
+
+
+Weight = Annotated[int, BeforeValidator(_blank_to_none), Field(ge=0, le=100)]
+
+
+class CustomFactor(Answers):
+    name: Annotated[str, BeforeValidator(_blank_to_none), Field(min_length=1, max_length=MAX_NAME)]
+    weight: Weight
+
+
+class Cadence(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+class Band(StrEnum):
+    HEALTHY = "healthy"
+    AT_RISK = "at_risk"
+    CRITICAL = "critical"
+
+    @property
+    def label(self) -> str:
+        return {Band.HEALTHY: "Healthy", Band.AT_RISK: "At-risk", Band.CRITICAL: "Critical"}[self]
+
+
+SlackUserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,30}$")]
+
+
+def _valid_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"“{name}” is not a time zone this server knows.") from exc
+    return name
+
+
+class HealthModel(Answers):
+    weights: dict[StandardFactor, Weight]
+    custom_factors: list[CustomFactor] = Field(default_factory=list, max_length=MAX_CUSTOM_FACTORS)
+    calculation_notes: OptionalText = None
+    critical_below: Annotated[int, BeforeValidator(_blank_to_none), Field(ge=0, le=100)]
+    healthy_from: Annotated[int, BeforeValidator(_blank_to_none), Field(ge=0, le=100)]
+    cadence: Cadence
+    update_time: time
+    timezone: Annotated[str, BeforeValidator(lambda v: _valid_timezone(v) if isinstance(v, str) else v)]
+    monitors: list[SlackUserId] = Field(default_factory=list, max_length=50)
+    protocols: dict[Band, OptionalText] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        missing = [f for f in StandardFactor if f not in self.weights]
+        if missing:
+            raise field_error(("weights", missing[0].value), "This is required.")
+        if self.total_weight != 100:
+            raise field_error(
+                ("weights", StandardFactor.ADOPTION.value),
+                f"The weights add up to {self.total_weight}; they must total 100.",
+            )
+        names = [StandardFactor(f).label.casefold() for f in StandardFactor]
+        for index, custom in enumerate(self.custom_factors):
+            if custom.name.casefold() in names:
+                raise field_error(
+                    ("custom_factors", index, "name"), f"There is already a factor called “{custom.name}”."
+                )
+            names.append(custom.name.casefold())
+        if self.critical_below >= self.healthy_from:
+            raise field_error(
+                ("healthy_from",),
+                f"“Healthy from” ({self.healthy_from}) must be above “critical below” ({self.critical_below}).",
+            )
+        return self
+
+    @property
+    def total_weight(self) -> int:
+        return sum(self.weights.values()) + sum(c.weight for c in self.custom_factors)
+
+    def band_for(self, score: float) -> Band:
+        if score >= self.healthy_from:
+            return Band.HEALTHY
+        if score < self.critical_below:
+            return Band.CRITICAL
+        return Band.AT_RISK
+
+
+class SessionType(StrEnum):
+    ONE_ON_ONE = "one_on_one"
+    GROUP = "group"
+    WEBINAR = "webinar"
+
+    @property
+    def label(self) -> str:
+        return {SessionType.ONE_ON_ONE: "1:1", SessionType.GROUP: "Group", SessionType.WEBINAR: "Webinar"}[self]
+
+
+class Certification(StrEnum):
+    YES = "yes"
+    NO = "no"
+    UNDECIDED = "undecided"
+
+    @property
+    def label(self) -> str:
+        return {
+            Certification.YES: "Yes",
+            Certification.NO: "No",
+            Certification.UNDECIDED: "Not decided yet",
+        }[self]
+
+
+class TrainingPlan(Answers):
+    documentation: OptionalText = None
+    video_tutorials: OptionalText = None
+    community: OptionalText = None
+    session_types: list[SessionType] = Field(default_factory=list)
+    schedule_curriculum: OptionalText = None
+    segment_customisation: OptionalText = None
+    certification: Certification | None = None
+    certification_levels: OptionalText = None
+    certification_adoption: OptionalText = None
+
+    @model_validator(mode="after")
+    def _something_answered(self) -> Self:
+        if not any(v for v in self.model_dump().values()):
+            raise field_error(("documentation",), "Answer at least one question of the training plan.")
+        return self
+
+
+SECTION_MODELS: dict[Section, type[Answers]] = {
+    Section.MILESTONES: MilestonesSection,
+    Section.HEALTH: HealthModel,
+    Section.TRAINING: TrainingPlan,
+}
+
+A = TypeVar("A", bound=Answers)
+
+
+def parse_answers(model: type[A], raw: dict[str, Any]) -> A:
+    """Validate raw answers (as typed into Slack) or raise InvalidAnswers with per-field errors."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidAnswers(friendly_errors(exc)) from exc
+
+
+def common_timezones() -> list[str]:
+    """Zones offered in the cadence picker: Slack allows 100 options per select."""
+    preferred = [
+        "UTC",
+        "Europe/London",
+        "Europe/Dublin",
+        "Europe/Lisbon",
+        "Europe/Paris",
+        "Europe/Berlin",
+        "Europe/Madrid",
+        "Europe/Rome",
+        "Europe/Amsterdam",
+        "Europe/Stockholm",
+        "Europe/Warsaw",
+        "Europe/Athens",
+        "Europe/Helsinki",
+        "Europe/Istanbul",
+        "Europe/Moscow",
+        "Africa/Lagos",
+        "Africa/Cairo",
+        "Africa/Johannesburg",
+        "Africa/Nairobi",
+        "Asia/Dubai",
+        "Asia/Karachi",
+        "Asia/Kolkata",
+        "Asia/Dhaka",
+        "Asia/Bangkok",
+        "Asia/Jakarta",
+        "Asia/Singapore",
+        "Asia/Hong_Kong",
+        "Asia/Shanghai",
+        "Asia/Taipei",
+        "Asia/Manila",
+        "Asia/Seoul",
+        "Asia/Tokyo",
+        "Australia/Perth",
+        "Australia/Adelaide",
+        "Australia/Brisbane",
+        "Australia/Sydney",
+        "Pacific/Auckland",
+        "Pacific/Honolulu",
+        "America/Anchorage",
+        "America/Los_Angeles",
+        "America/Vancouver",
+        "America/Phoenix",
+        "America/Denver",
+        "America/Chicago",
+        "America/Mexico_City",
+        "America/New_York",
+        "America/Toronto",
+        "America/Bogota",
+        "America/Lima",
+        "America/Santiago",
+        "America/Halifax",
+        "America/Sao_Paulo",
+        "America/Argentina/Buenos_Aires",
+        "Atlantic/Reykjavik",
+    ]
+    known = available_timezones() | {"UTC"}
+    return [z for z in preferred if z in known]
