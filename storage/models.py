@@ -64,6 +64,8 @@ class DocumentVersion(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     markdown: Mapped[str] = mapped_column(Text)
+    # Which section versions this document was compiled from, so confirming an unchanged plan adds no version.
+    source: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -30,6 +30,13 @@ def get_or_create_plan(session: Session, *, team_id: str, channel_id: str, name:
     return plan
 
 
+def set_hub_ts(session: Session, plan_id: int, ts: str) -> None:
+    """Remember the newest hub message, the one later saves update."""
+    plan = session.get(Plan, plan_id)
+    if plan is not None:
+        plan.hub_ts = ts
+
+
 def plans_in_channel(session: Session, channel_id: str) -> list[Plan]:
     """For the CLI, which knows a channel id but not always the team."""
     return list(session.scalars(select(Plan).where(Plan.channel_id == channel_id).order_by(Plan.team_id)))
@@ -78,12 +85,17 @@ def document_count(session: Session, plan: Plan) -> int:
     return session.scalar(select(func.count()).where(DocumentVersion.plan_id == plan.id)) or 0
 
 
-def add_document_version(session: Session, plan: Plan, markdown: str, user_id: str) -> DocumentVersion:
+def add_document_version(session: Session, plan: Plan, markdown: str, source: str, user_id: str) -> DocumentVersion:
     # Lock the plan row so two confirmations at once cannot both take the same version number.
     session.execute(select(Plan.id).where(Plan.id == plan.id).with_for_update())
     latest = session.scalar(select(func.max(DocumentVersion.version)).where(DocumentVersion.plan_id == plan.id))
     row = DocumentVersion(
-        team_id=plan.team_id, plan_id=plan.id, version=(latest or 0) + 1, markdown=markdown, created_by=user_id
+        team_id=plan.team_id,
+        plan_id=plan.id,
+        version=(latest or 0) + 1,
+        markdown=markdown,
+        source=source,
+        created_by=user_id,
     )
     session.add(row)
     session.flush()

@@ -1,0 +1,82 @@
+"""Help texts: `/onboarding help`, the [MH] menu help, and short notices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.blocks.common import esc, mention, sections
+from bot.ids import COMMAND
+from steps.step3 import NEXT_STEP_ID, NEXT_STEP_TITLE, Section
+
+COMMANDS = [
+    ("step3", "Start or resume Step 3 (Success Milestones) for this channel's plan."),
+    ("status", "Which steps are completed and which sections are answered."),
+    ("doc", "Post the current plan document to this channel."),
+    ("help", "This help."),
+]
+
+
+def help_message(unknown: str | None = None) -> dict[str, Any]:
+    lines = []
+    if unknown is not None:
+        lines.append(f"I don't know `{esc(unknown)}`. Here is what I can do:")
+    lines.append("*onboarding-bot* facilitates your onboarding-flow plan, one plan per channel.")
+    lines += [f"• `{COMMAND} {name}` — {text}" for name, text in COMMANDS]
+    lines.append('Names with spaces are quoted, for example `"Acme Corp"`.')
+    text = "\n".join(lines)
+    return {"text": text, "blocks": sections(text)}
+
+
+def menu_help_message() -> dict[str, Any]:
+    text = "\n".join(
+        [
+            "*The Step 3 menu*",
+            f"• *[C] Continue to {NEXT_STEP_TITLE}* — when all three sections are answered, shows the synthesis "
+            "for the team to confirm; confirming saves Success Milestones (with the Health Score Model) and "
+            "the Training / Education Plan into the plan document and posts it here. It tells you which "
+            "sections are missing otherwise.",
+            "• *[R] Revise Success Milestones* — reopen any section with its saved answers; saving again "
+            "creates a new document version when you confirm.",
+            "• *[MH] Menu Help* — this explanation.",
+            "Unanswered optional questions appear as _Not yet discussed_: the bot never invents content.",
+            "",
+            *(f"• `{COMMAND} {name}` — {text}" for name, text in COMMANDS),
+        ]
+    )
+    return {"text": text, "blocks": sections(text)}
+
+
+def missing_sections_message(missing: list[Section]) -> dict[str, Any]:
+    names = ", ".join(f"*{s.title}*" for s in missing)
+    text = f"Before continuing, answer {names}. Use the buttons on the Step 3 message."
+    return {"text": text, "blocks": sections(text)}
+
+
+def next_step_unavailable_message() -> dict[str, Any]:
+    text = (
+        f"Step 4, *{NEXT_STEP_TITLE}* (`{NEXT_STEP_ID}`), is not available in this version of onboarding-bot yet. "
+        f"The plan is complete through Step 3; `{COMMAND} doc` posts the document any time."
+    )
+    return {"text": text, "blocks": sections(text)}
+
+
+def notice(text: str) -> dict[str, Any]:
+    """A short ephemeral reply; ``text`` is already mrkdwn-safe."""
+    return {"text": text, "blocks": sections(text)}
+
+
+def status_message(
+    plan_name: str,
+    steps_completed: list[str],
+    answered: dict[Section, str | None],
+    document_versions: int,
+) -> dict[str, Any]:
+    lines = [f"*Plan {esc(plan_name)}*"]
+    lines.append("Steps completed: " + (", ".join(f"`{s}`" for s in steps_completed) or "none yet"))
+    for sec, editor in answered.items():
+        lines.append(
+            f"• {sec.title}: " + (f"answered (last edited by {mention(editor)})" if editor else "not yet answered")
+        )
+    lines.append(f"Document versions: {document_versions}")
+    text = "\n".join(lines)
+    return {"text": text, "blocks": sections(text)}

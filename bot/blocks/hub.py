@@ -1,0 +1,76 @@
+"""The hub message: where a channel sees Step 3's sections, their status, and the menu."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.blocks.common import actions, button, context, divider, esc, header, mention, section, slack_date
+from bot.ids import MENU_CONTINUE, MENU_HELP, MENU_REVISE, OPEN_SECTION
+from steps.step3 import NEXT_STEP_TITLE, STEP_ID, Section
+
+
+@dataclass(frozen=True)
+class SectionStatus:
+    section: Section
+    updated_by: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.updated_by is not None
+
+
+def hub_message(plan_name: str, statuses: list[SectionStatus], steps_completed: list[str]) -> dict[str, Any]:
+    done = STEP_ID in steps_completed
+    blocks = [
+        header("Step 3 · Success Milestones"),
+        section(
+            f"Plan *{esc(plan_name)}*. Work through the three sections; each opens a form. "
+            "When all three are answered, press *[C]* to review the synthesis and save the plan document."
+            + ("\n:white_check_mark: Step 3 is saved in the plan document." if done else "")
+        ),
+        divider(),
+    ]
+    for number, status in enumerate(statuses, start=1):
+        if status.answered and status.updated_at is not None and status.updated_by is not None:
+            editor = mention(status.updated_by)
+            state = f":white_check_mark: Answered · last edited by {editor}, {slack_date(status.updated_at)}"
+            label = "Edit"
+        else:
+            state = ":white_circle: Not yet answered"
+            label = "Answer"
+        blocks.append(
+            section(
+                f"*{number}. {status.section.title}*\n{state}",
+                accessory=button(label, f"{OPEN_SECTION}:{status.section.value}", status.section.value),
+            )
+        )
+    blocks += [
+        divider(),
+        actions(
+            "menu",
+            button(f"[C] Continue to {NEXT_STEP_TITLE}", MENU_CONTINUE, "continue", style="primary"),
+            button("[R] Revise Success Milestones", MENU_REVISE, "revise"),
+            button("[MH] Menu Help", MENU_HELP, "help"),
+        ),
+        context("Every word in the plan comes from what your team types or picks; the bot never fills in answers."),
+    ]
+    answered = sum(s.answered for s in statuses)
+    return {
+        "text": f"Step 3 · Success Milestones for {plan_name}: {answered} of {len(statuses)} sections answered",
+        "blocks": blocks,
+    }
+
+
+def revise_message(statuses: list[SectionStatus]) -> dict[str, Any]:
+    """[R]: reopen any section, prefilled."""
+    blocks = [section("Which section do you want to revise? The form opens with the saved answers.")]
+    blocks.append(
+        actions(
+            "revise",
+            *(button(f"{s.section.title}", f"{OPEN_SECTION}:{s.section.value}", s.section.value) for s in statuses),
+        )
+    )
+    return {"text": "Which section do you want to revise?", "blocks": blocks}

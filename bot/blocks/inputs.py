@@ -1,0 +1,194 @@
+"""Modal input blocks whose block_id is the answer's path (``milestones.0.name``).
+
+Naming each input after its place in the answer model gives one mechanism for three jobs:
+reading ``view.state.values`` back into a nested dict, prefilling from saved answers, and
+routing a validation error (whose location is that same path) to the exact field.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+from bot.blocks.common import Block, plain
+from bot.ids import VALUE
+from steps.step3 import MAX_TEXT
+from steps.validation import FieldError
+
+Option = tuple[str, str]  # (value, label)
+
+
+def lookup(raw: dict[str, Any], path: str) -> Any:
+    node: Any = raw
+    for part in path.split("."):
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _input(path: str, label: str, element: dict[str, Any], *, optional: bool, hint: str | None) -> Block:
+    block: Block = {"type": "input", "block_id": path, "label": plain(label), "optional": optional, "element": element}
+    if hint:
+        block["hint"] = plain(hint)
+    return block
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def text_input(
+    path: str,
+    label: str,
+    raw: dict[str, Any],
+    *,
+    multiline: bool = False,
+    optional: bool = True,
+    max_length: int = MAX_TEXT,
+    hint: str | None = None,
+) -> Block:
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": VALUE,
+        "multiline": multiline,
+        "max_length": max_length,
+    }
+    value = _text(lookup(raw, path))
+    if value is not None:
+        element["initial_value"] = value[:max_length]
+    return _input(path, label, element, optional=optional, hint=hint)
+
+
+def number_input(
+    path: str,
+    label: str,
+    raw: dict[str, Any],
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    optional: bool = True,
+    hint: str | None = None,
+) -> Block:
+    element: dict[str, Any] = {"type": "number_input", "action_id": VALUE, "is_decimal_allowed": False}
+    if minimum is not None:
+        element["min_value"] = str(minimum)
+    if maximum is not None:
+        element["max_value"] = str(maximum)
+    value = _text(lookup(raw, path))
+    if value is not None:
+        element["initial_value"] = value
+    return _input(path, label, element, optional=optional, hint=hint)
+
+
+def _option(value: str, label: str) -> dict[str, Any]:
+    return {"text": plain(label), "value": value}
+
+
+def select_input(
+    path: str, label: str, raw: dict[str, Any], options: list[Option], *, optional: bool = True, hint: str | None = None
+) -> Block:
+    element: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": VALUE,
+        "options": [_option(v, text) for v, text in options],
+    }
+    current = _text(lookup(raw, path))
+    chosen = [(v, text) for v, text in options if v == current]
+    if chosen:
+        element["initial_option"] = _option(*chosen[0])
+    return _input(path, label, element, optional=optional, hint=hint)
+
+
+def multi_select_input(
+    path: str, label: str, raw: dict[str, Any], options: list[Option], *, hint: str | None = None
+) -> Block:
+    element: dict[str, Any] = {
+        "type": "multi_static_select",
+        "action_id": VALUE,
+        "options": [_option(v, text) for v, text in options],
+    }
+    current = set(lookup(raw, path) or [])
+    chosen = [_option(v, text) for v, text in options if v in current]
+    if chosen:
+        element["initial_options"] = chosen
+    return _input(path, label, element, optional=True, hint=hint)
+
+
+def users_input(path: str, label: str, raw: dict[str, Any], *, hint: str | None = None) -> Block:
+    element: dict[str, Any] = {"type": "multi_users_select", "action_id": VALUE}
+    users = lookup(raw, path) or []
+    if users:
+        element["initial_users"] = list(users)
+    return _input(path, label, element, optional=True, hint=hint)
+
+
+def time_input(path: str, label: str, raw: dict[str, Any], *, optional: bool = False) -> Block:
+    element: dict[str, Any] = {"type": "timepicker", "action_id": VALUE}
+    value = _text(lookup(raw, path))
+    if value is not None:
+        element["initial_time"] = value[:5]  # saved as HH:MM:SS, Slack wants HH:MM
+    return _input(path, label, element, optional=optional, hint=None)
+
+
+def _element_value(element: dict[str, Any]) -> Any:
+    kind = element.get("type")
+    if kind in ("plain_text_input", "number_input"):
+        return element.get("value")
+    if kind in ("static_select", "radio_buttons"):
+        option = element.get("selected_option")
+        return option["value"] if option else None
+    if kind in ("multi_static_select", "checkboxes"):
+        return [o["value"] for o in element.get("selected_options") or []]
+    if kind == "multi_users_select":
+        return list(element.get("selected_users") or [])
+    if kind == "timepicker":
+        return element.get("selected_time")
+    return None
+
+
+def read_state(values: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """``view.state.values`` → the nested answer dict its block ids describe."""
+    raw: dict[str, Any] = {}
+    for path, by_action in values.items():
+        element = by_action.get(VALUE)
+        if element is None:
+            continue
+        node: Any = raw
+        parts = path.split(".")
+        for part, following in pairwise(parts):
+            key: Any = int(part) if part.isdigit() else part
+            child_default: Any = [] if following.isdigit() else {}
+            if isinstance(node, list):
+                while len(node) <= key:
+                    node.append(None)
+                if node[key] is None:
+                    node[key] = child_default
+                node = node[key]
+            else:
+                node = node.setdefault(key, child_default)
+        last = parts[-1]
+        if isinstance(node, list):
+            index = int(last)
+            while len(node) <= index:
+                node.append(None)
+            node[index] = _element_value(element)
+        else:
+            node[last] = _element_value(element)
+    return raw
+
+
+def errors_for_view(view: dict[str, Any], errors: list[FieldError]) -> dict[str, str]:
+    """``response_action: errors`` wants input block ids; an error with no matching input goes to the first one."""
+    input_ids = [b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input"]
+    out: dict[str, str] = {}
+    for error in errors:
+        path = ".".join(str(p) for p in error.loc)
+        target = next((i for i in input_ids if i == path or i.startswith(path + ".")), input_ids[0])
+        out.setdefault(target, error.message[:2000])
+    return out

@@ -1,0 +1,86 @@
+"""Step 3's synthesis: the three sections presented back to the channel for confirmation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.blocks.common import Block, actions, button, context, divider, esc, header, mention, sections, shorten
+from bot.ids import CONFIRM_SAVE, MENU_REVISE
+from steps.outline import OutlineBlock, OutlineItem, health_outline, milestones_outline, training_outline
+from steps.step3 import HealthModel, MilestonesSection, TrainingPlan
+
+# Five milestones of long answers must still fit one message (50 blocks of 3,000 characters);
+# the uploaded document always carries every answer in full.
+ANSWER_PREVIEW = 500
+NOT_DISCUSSED = "_Not yet discussed_"
+
+
+def _item(item: OutlineItem) -> str:
+    if item.users:
+        value = ", ".join(mention(u) for u in item.users)
+    elif item.value is None:
+        value = NOT_DISCUSSED
+    else:
+        value = esc(shorten(item.value, ANSWER_PREVIEW))
+    return f"• *{esc(item.label)}:* {value}"
+
+
+def outline_blocks(outline: list[OutlineBlock]) -> list[Block]:
+    blocks: list[Block] = []
+    for part in outline:
+        text = f"*{esc(part.heading)}*\n" + "\n".join(_item(i) for i in part.items)
+        blocks += sections(text)
+    return blocks
+
+
+def synthesis_message(
+    plan_name: str,
+    milestones: MilestonesSection,
+    health: HealthModel,
+    training: TrainingPlan,
+    fingerprint: str,
+    outcome: str | None = None,
+) -> dict[str, Any]:
+    """``outcome`` (mrkdwn) replaces the buttons once the synthesis has been acted on."""
+    closing = (
+        sections(outcome)
+        if outcome is not None
+        else [
+            actions(
+                "synthesis",
+                button("Confirm and save", CONFIRM_SAVE, fingerprint, style="primary"),
+                button("Revise a section", MENU_REVISE, "revise"),
+            )
+        ]
+    )
+    blocks: list[Block] = [
+        header(f"Step 3 synthesis · {plan_name}"),
+        context("Please check that this is what the team agreed. Confirm to save it into the plan document."),
+        header("Success Milestones"),
+        *outline_blocks(milestones_outline(milestones)),
+        *outline_blocks(health_outline(health)),
+        divider(),
+        header("Training / Education Plan"),
+        *outline_blocks(training_outline(training)),
+        divider(),
+        *closing,
+    ]
+    return {"text": f"Step 3 synthesis for {plan_name}: please confirm", "blocks": blocks}
+
+
+def saved_outcome(plan_name: str, version: int, user_id: str, unchanged: bool) -> str:
+    if unchanged:
+        return f"Nothing changed since version {version} of the *{esc(plan_name)}* plan document; it stays as it is."
+    return (
+        f":white_check_mark: {mention(user_id)} confirmed the synthesis. "
+        f"Saved as version {version} of the *{esc(plan_name)}* plan document."
+    )
+
+
+def document_comment(plan_name: str, version: int, user_id: str, steps_completed: list[str]) -> str:
+    """The short summary posted with the uploaded document."""
+    steps = ", ".join(f"`{s}`" for s in steps_completed) or "none"
+    return (
+        f":page_facing_up: *Onboarding Flow: {esc(plan_name)}*, version {version}, saved by {mention(user_id)}. "
+        f"Steps completed: {steps}."
+    )

@@ -1,0 +1,106 @@
+"""`onboarding-bot` command line: run, export, db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from slack_bolt.error import BoltError
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from bot.settings import ConfigError, Settings, load_settings
+
+
+def _run(settings: Settings) -> int:
+    from bot.app import create_app
+    from bot.server import serve, wsgi_app
+    from bot.services import Services
+    from bot.slack_api import make_client
+    from storage.db import make_engine, make_session_factory, upgrade
+
+    settings.check_runnable()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    services = Services(make_session_factory(engine))
+    client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    try:
+        app = create_app(client=client, services=services, signing_secret=settings.slack_signing_secret)
+    except BoltError as exc:
+        raise ConfigError(f"SLACK_BOT_TOKEN was not accepted by Slack at {settings.slack_api_url}: {exc}") from exc
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        SocketModeHandler(app, app_token=settings.slack_app_token, web_client=client).start()
+    else:
+        serve(wsgi_app(app, engine), settings.port)
+    return 0
+
+
+def _export(settings: Settings, channel: str, version: int | None, team: str | None) -> int:
+    from storage import repo
+    from storage.db import make_engine, make_session_factory, transaction
+
+    with transaction(make_session_factory(make_engine(settings.database_url))) as session:
+        candidates = [p for p in repo.plans_in_channel(session, channel) if team is None or p.team_id == team]
+        if not candidates:
+            print(f"error: no plan for channel {channel}", file=sys.stderr)
+            return 1
+        if len(candidates) > 1:
+            teams = ", ".join(p.team_id for p in candidates)
+            print(f"error: channel {channel} has plans in several workspaces ({teams}); add --team", file=sys.stderr)
+            return 1
+        plan = candidates[0]
+        document = (
+            repo.document_version(session, plan, version)
+            if version is not None
+            else repo.latest_document(session, plan)
+        )
+        if document is None:
+            which = f"version {version}" if version is not None else "saved document"
+            print(f"error: the plan for channel {channel} has no {which}", file=sys.stderr)
+            return 1
+        sys.stdout.write(document.markdown)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="onboarding-bot", description="Slack bot for customer onboarding plans.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT)")
+    export = sub.add_parser("export", help="print a channel's plan document")
+    export.add_argument("--channel", required=True, help="Slack channel id, e.g. C0123456789")
+    export.add_argument("--version", type=int, help="document version (default: the latest)")
+    export.add_argument("--team", help="Slack team id, when the channel id exists in several workspaces")
+    db = sub.add_parser("db", help="database commands")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply database migrations")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        from bot.logs import configure
+
+        configure(settings.log_format)
+        if args.command == "run":
+            return _run(settings)
+        if args.command == "export":
+            return _export(settings, args.channel, args.version, args.team)
+        from storage.db import upgrade
+
+        upgrade(settings.database_url)
+        print("database is up to date")
+        return 0
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OperationalError, ProgrammingError) as exc:
+        print(f"error: database problem ({exc.orig}); is DATABASE_URL right, and has `onboarding-bot db upgrade` run?",
+              file=sys.stderr)  # fmt: skip
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Every action_id, callback_id and fixed block_id the app uses, in one place."""
+
+from __future__ import annotations
+
+COMMAND = "/onboarding"
+
+# Hub message
+OPEN_SECTION = "open_section"
+MENU_CONTINUE = "menu_continue"
+MENU_REVISE = "menu_revise"
+MENU_HELP = "menu_help"
+
+# Synthesis message
+CONFIRM_SAVE = "confirm_save"
+
+# Inside the milestones modal
+ADD_MILESTONE = "add_milestone"
+REMOVE_MILESTONE = "remove_milestone"
+
+# Modal callback ids, one per Step 3 section
+SECTION_CALLBACK = "section_submit"
+
+# Every input element uses this action_id: the block_id alone names the answer field.
+VALUE = "value"

@@ -1,0 +1,137 @@
+"""Buttons: the hub's section buttons and menu, the synthesis, and the milestone rows inside a modal."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot import plans
+from bot.blocks.help import menu_help_message, missing_sections_message, next_step_unavailable_message, notice
+from bot.blocks.hub import revise_message
+from bot.blocks.inputs import read_state
+from bot.blocks.modals import section_modal
+from bot.blocks.synthesis import saved_outcome, synthesis_message
+from bot.documents import upload_document
+from bot.ids import (
+    ADD_MILESTONE,
+    COMMAND,
+    CONFIRM_SAVE,
+    MENU_CONTINUE,
+    MENU_HELP,
+    MENU_REVISE,
+    OPEN_SECTION,
+    REMOVE_MILESTONE,
+)
+from bot.listeners.common import refresh_hub
+from bot.metadata import ModalMetadata
+from bot.services import Services
+from steps.step3 import Section
+from storage.db import transaction
+
+NO_PLAN = f"This channel has no onboarding plan yet. Start one with `{COMMAND} step3`."
+
+
+def _channel(body: dict[str, Any]) -> str:
+    return (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
+
+
+def _ephemeral(respond: Respond, message: dict[str, Any]) -> None:
+    respond(response_type="ephemeral", replace_original=False, **message)
+
+
+def register(app: App, services: Services) -> None:
+    @app.action(re.compile(f"^{OPEN_SECTION}:"))
+    def open_section(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        section = Section(action["value"])
+        with transaction(services.sessions) as session:
+            state = plans.load(session, body["team"]["id"], _channel(body))
+            if state is None:
+                _ephemeral(respond, notice(NO_PLAN))
+                return
+            raw = state.raw(section)
+            meta = ModalMetadata(
+                plan_id=state.plan.id,
+                channel_id=state.plan.channel_id,
+                plan_name=state.plan.name,
+                section=section,
+                milestone_count=len(raw.get("milestones") or []),
+            )
+            view = section_modal(meta, raw)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.action(re.compile(f"^({ADD_MILESTONE}|{REMOVE_MILESTONE})$"))
+    def change_milestone_rows(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        view = body["view"]
+        meta = ModalMetadata.load(view["private_metadata"])
+        step = 1 if action["action_id"] == ADD_MILESTONE else -1
+        meta = meta.model_copy(update={"milestone_count": meta.milestone_count + step})
+        # Rebuild from what is typed so far: nothing the person entered is lost.
+        raw = read_state(view["state"]["values"])
+        client.views_update(view_id=view["id"], hash=view["hash"], view=section_modal(meta, raw))
+
+    @app.action(MENU_CONTINUE)
+    def continue_(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        with transaction(services.sessions) as session:
+            state = plans.load(session, body["team"]["id"], _channel(body))
+            if state is None:
+                _ephemeral(respond, notice(NO_PLAN))
+                return
+            if state.missing:
+                _ephemeral(respond, missing_sections_message(state.missing))
+                return
+            message = _synthesis(state)
+        client.chat_postMessage(channel=state.plan.channel_id, **message)
+
+    @app.action(MENU_REVISE)
+    def revise(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        with transaction(services.sessions) as session:
+            state = plans.load(session, body["team"]["id"], _channel(body))
+        _ephemeral(respond, notice(NO_PLAN) if state is None else revise_message(state.statuses))
+
+    @app.action(MENU_HELP)
+    def menu_help(ack: Ack, respond: Respond) -> None:
+        ack()
+        _ephemeral(respond, menu_help_message())
+
+    @app.action(CONFIRM_SAVE)
+    def confirm(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        with transaction(services.sessions) as session:
+            state = plans.load(session, body["team"]["id"], _channel(body))
+            if state is None:
+                _ephemeral(respond, notice(NO_PLAN))
+                return
+            try:
+                result = plans.confirm(session, state, action["value"], user_id, services.today())
+            except plans.StaleSynthesis:
+                _ephemeral(
+                    respond,
+                    notice(
+                        "The sections changed after this synthesis was posted, so it was not saved. "
+                        "Press *[C]* on the Step 3 message for an up-to-date synthesis."
+                    ),
+                )
+                return
+            outcome = saved_outcome(state.plan.name, result.document.version, user_id, unchanged=not result.created)
+            updated = _synthesis(state, outcome)
+            steps = list(state.plan.steps_completed)
+        channel = state.plan.channel_id
+        client.chat_update(channel=channel, ts=body["container"]["message_ts"], **updated)
+        if result.created:
+            refresh_hub(client, state)
+            upload_document(client, channel, state.plan.name, result.document, steps)
+        client.chat_postMessage(channel=channel, **next_step_unavailable_message())
+
+
+def _synthesis(state: plans.PlanState, outcome: str | None = None) -> dict[str, Any]:
+    return synthesis_message(state.plan.name, *state.complete_answers(), state.fingerprint, outcome)

@@ -1,0 +1,107 @@
+"""Step 3 use cases on a channel's plan: open, save a section, confirm the synthesis.
+
+Database and domain only; the listeners turn the results into Slack calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.blocks.hub import SectionStatus
+from steps.document import compose_step3
+from steps.step3 import SECTION_MODELS, STEP_ID, Answers, HealthModel, MilestonesSection, Section, TrainingPlan
+from storage import repo
+from storage.models import DocumentVersion, Plan, PlanSection
+
+
+@dataclass
+class PlanState:
+    plan: Plan
+    rows: dict[str, PlanSection]
+
+    def answers(self, section: Section) -> Answers | None:
+        row = self.rows.get(section.value)
+        return None if row is None else SECTION_MODELS[section].model_validate(row.answers)
+
+    def raw(self, section: Section) -> dict[str, Any]:
+        row = self.rows.get(section.value)
+        return {} if row is None else dict(row.answers)
+
+    def complete_answers(self) -> tuple[MilestonesSection, HealthModel, TrainingPlan]:
+        """All three sections, for the synthesis and the document; callers check ``missing`` first."""
+        milestones, health, training = (self.answers(s) for s in Section)
+        if not (
+            isinstance(milestones, MilestonesSection)
+            and isinstance(health, HealthModel)
+            and isinstance(training, TrainingPlan)
+        ):
+            raise ValueError(f"plan {self.plan.id} has unanswered sections: {self.missing}")
+        return milestones, health, training
+
+    @property
+    def statuses(self) -> list[SectionStatus]:
+        out = []
+        for section in Section:
+            row = self.rows.get(section.value)
+            out.append(
+                SectionStatus(section, row.updated_by, row.updated_at) if row is not None else SectionStatus(section)
+            )
+        return out
+
+    @property
+    def missing(self) -> list[Section]:
+        return [s for s in Section if s.value not in self.rows]
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the exact answers a synthesis showed: section versions, in section order."""
+        return ",".join(f"{s.value}:{self.rows[s.value].version}" for s in Section if s.value in self.rows)
+
+
+def load(session: Session, team_id: str, channel_id: str) -> PlanState | None:
+    plan = repo.find_plan(session, team_id, channel_id)
+    return None if plan is None else PlanState(plan, repo.section_rows(session, plan))
+
+
+def open_plan(session: Session, *, team_id: str, channel_id: str, channel_name: str, user_id: str) -> PlanState:
+    plan = repo.get_or_create_plan(session, team_id=team_id, channel_id=channel_id, name=channel_name, user_id=user_id)
+    return PlanState(plan, repo.section_rows(session, plan))
+
+
+def save_section(session: Session, state: PlanState, section: Section, answers: Answers, user_id: str) -> PlanState:
+    repo.save_section(session, state.plan, section.value, answers.model_dump(mode="json"), user_id)
+    return PlanState(state.plan, repo.section_rows(session, state.plan))
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    document: DocumentVersion
+    created: bool  # False: the plan had not changed since this document was saved
+
+
+class StaleSynthesis(Exception):
+    """The sections changed after the synthesis was posted: confirming it would save something nobody reviewed."""
+
+
+def confirm(session: Session, state: PlanState, fingerprint: str, user_id: str, today: date) -> Confirmation:
+    if state.missing or fingerprint != state.fingerprint:
+        raise StaleSynthesis(fingerprint)
+    latest = repo.latest_document(session, state.plan)
+    if latest is not None and latest.source == fingerprint:
+        return Confirmation(latest, created=False)
+    milestones, health, training = state.complete_answers()
+    markdown = compose_step3(
+        latest.markdown if latest is not None else None,
+        plan_name=state.plan.name,
+        today=today,
+        milestones=milestones,
+        health=health,
+        training=training,
+    )
+    if STEP_ID not in state.plan.steps_completed:
+        state.plan.steps_completed = [*state.plan.steps_completed, STEP_ID]
+    return Confirmation(repo.add_document_version(session, state.plan, markdown, fingerprint, user_id), created=True)

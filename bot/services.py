@@ -1,0 +1,20 @@
+"""What listeners need besides the Slack client: the database and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.models import utcnow
+
+
+@dataclass(frozen=True)
+class Services:
+    sessions: sessionmaker[Session]
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def today(self) -> date:
+        return self.clock().date()

@@ -1,0 +1,62 @@
+"""Fixtures: a fake Slack per test, a fresh database (SQLite and PostgreSQL), and the served app."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from tests.fakes.slack_api import FakeSlack
+from tests.support.harness import BotHarness
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as server:
+        yield server
+        assert server.problems == [], "Slack would have rejected these calls"
+
+
+def _postgres_schema_url() -> Iterator[str]:
+    """A throwaway schema per test, so tests (and concurrent CI runs) never see each other's rows."""
+    admin = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL is not reachable at TEST_DATABASE_URL ({TEST_DATABASE_URL}): {exc.orig}")
+    separator = "&" if "?" in TEST_DATABASE_URL else "?"
+    try:
+        yield f"{TEST_DATABASE_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.db'}"
+    else:
+        yield from _postgres_schema_url()
+
+
+@pytest.fixture
+def bot(fake: FakeSlack, database_url: str) -> Iterator[BotHarness]:
+    harness = BotHarness(fake, database_url, clock=lambda: NOW)
+    try:
+        yield harness
+    finally:
+        harness.close()

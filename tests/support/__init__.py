@@ -1,0 +1,1 @@
+"""Test support: signed Slack requests and a harness that serves the real app over HTTP."""

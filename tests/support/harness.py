@@ -1,0 +1,156 @@
+"""The real app, served over HTTP by waitress on loopback, talking to a fake Slack Web API."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import waitress
+
+from bot.app import create_app
+from bot.server import wsgi_app
+from bot.services import Services
+from bot.slack_api import make_client
+from storage.db import make_engine, make_session_factory, upgrade
+from tests.fakes.slack_api import FakeSlack
+from tests.support import slack_requests as sr
+
+
+class TrackingExecutor(ThreadPoolExecutor):
+    """Bolt runs listeners here after the ack; tests wait until that work is done instead of sleeping."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=5, thread_name_prefix="listener")
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._idle:
+            self._pending += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future[Any]) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 15) -> None:
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._pending == 0, timeout):
+                raise TimeoutError("listeners still running")
+
+
+@dataclass
+class Response:
+    status: int
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class BotHarness:
+    def __init__(self, fake: FakeSlack, database_url: str, clock: Callable[[], datetime]):
+        self.fake = fake
+        upgrade(database_url)
+        self.engine = make_engine(database_url)
+        self.sessions = make_session_factory(self.engine)
+        self.executor = TrackingExecutor()
+        client = make_client("xoxb-test-token", fake.base_url)
+        self.app = create_app(
+            client=client,
+            services=Services(self.sessions, clock),
+            signing_secret=sr.SIGNING_SECRET,
+            listener_executor=self.executor,
+        )
+        self.server = waitress.create_server(wsgi_app(self.app, self.engine), host="127.0.0.1", port=0, threads=4)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.executor.wait_idle()
+        # Let waitress finish the requests it is servicing before its sockets go away.
+        self.server.task_dispatcher.shutdown()
+        self.server.close()
+        self._thread.join(timeout=5)
+        self.executor.shutdown()
+        self.engine.dispose()
+
+    # --- raw HTTP -------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, body: str = "", headers: dict[str, str] | None = None) -> Response:
+        req = urllib.request.Request(self.url + path, data=body.encode() if body else None, method=method)
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                result = Response(resp.status, resp.read().decode())
+        except urllib.error.HTTPError as err:
+            result = Response(err.code, err.read().decode())
+        self.executor.wait_idle()
+        return result
+
+    def post(
+        self,
+        body: str,
+        *,
+        content_type: str = "application/x-www-form-urlencoded",
+        headers: dict[str, str] | None = None,
+        timestamp: int | None = None,
+        secret: str = sr.SIGNING_SECRET,
+    ) -> Response:
+        all_headers = {"Content-Type": content_type, **sr.sign(body, timestamp, secret), **(headers or {})}
+        return self.request("POST", "/slack/events", body, all_headers)
+
+    # --- what people do in Slack ----------------------------------------------------------------
+
+    @property
+    def response_url(self) -> str:
+        return self.fake.url + "/response/" + sr.next_id("r")
+
+    def command(self, text: str, **kwargs: Any) -> Response:
+        return self.post(sr.form_body(sr.slash_command(text, response_url=self.response_url, **kwargs)))
+
+    def interact(self, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+        return self.post(sr.interactive_body(payload), headers=headers)
+
+    def click(self, message: dict[str, Any], action_id: str, value: str | None = None, **kwargs: Any) -> Response:
+        return self.interact(
+            sr.message_action(message, action_id, value=value, response_url=self.response_url, **kwargs)
+        )
+
+    def submit(self, view: dict[str, Any], values: dict[str, Any], **kwargs: Any) -> Response:
+        return self.interact(sr.view_submission(view, values, **kwargs))
+
+    def click_in_view(self, view: dict[str, Any], action_id: str, values: dict[str, Any], **kwargs: Any) -> Response:
+        return self.interact(sr.view_action(view, action_id, values, **kwargs))
+
+    # --- what Slack shows -----------------------------------------------------------------------
+
+    def channel_messages(self, channel: str = sr.CHANNEL) -> list[dict[str, Any]]:
+        return self.fake.messages(channel)
+
+    def hub(self, channel: str = sr.CHANNEL) -> dict[str, Any]:
+        hubs = [
+            m for m in self.channel_messages(channel) if m.get("text", "").startswith("Step 3 · Success Milestones")
+        ]
+        assert hubs, "no hub message was posted"
+        return hubs[-1]
+
+    def last_view(self) -> dict[str, Any]:
+        """The modal as Slack currently shows it after the latest views.open / views.update."""
+        calls = [c for c in self.fake.calls if c.method in ("views.open", "views.update")]
+        assert calls, "no modal was opened"
+        if calls[-1].method == "views.update":
+            return self.fake.views[calls[-1].args["view_id"]]
+        return self.fake.views[max(v for v in self.fake.views if self.fake.views[v]["type"] == "modal")]

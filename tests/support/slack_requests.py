@@ -1,0 +1,232 @@
+"""Requests shaped and signed the way Slack sends them (see ../shared/slack/payloads/)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from slack_sdk.signature import SignatureVerifier
+
+SIGNING_SECRET = "test-signing-secret"
+TEAM = "T0HARNESS"
+OTHER_TEAM = "T0OTHER01"
+CHANNEL = "C0PLAN001"
+CHANNEL_NAME = "onboarding-acme"
+ALICE = "U0ALICE01"
+BOB = "U0BOB0002"
+
+_ids = itertools.count(1)
+
+
+def next_id(prefix: str) -> str:
+    return f"{prefix}{next(_ids):06d}"
+
+
+def sign(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+
+
+def form_body(fields: dict[str, str]) -> str:
+    return urlencode(fields)
+
+
+def interactive_body(payload: dict[str, Any]) -> str:
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def slash_command(
+    text: str,
+    *,
+    response_url: str,
+    team: str = TEAM,
+    channel: str = CHANNEL,
+    channel_name: str = CHANNEL_NAME,
+    user: str = ALICE,
+) -> dict[str, str]:
+    return {
+        "token": "unused",
+        "team_id": team,
+        "team_domain": "acme",
+        "channel_id": channel,
+        "channel_name": channel_name,
+        "user_id": user,
+        "user_name": "alice",
+        "command": "/onboarding",
+        "text": text,
+        "api_app_id": "AHARNESS1",
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": next_id("1.T0."),
+    }
+
+
+def _user(user: str, team: str) -> dict[str, str]:
+    return {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team}
+
+
+def find_element(blocks: list[dict[str, Any]], action_id: str, value: str | None = None) -> tuple[str, dict]:
+    for block in blocks:
+        candidates = list(block.get("elements") or [])
+        if "accessory" in block:
+            candidates.append(block["accessory"])
+        for element in candidates:
+            if element.get("action_id") == action_id and (value is None or element.get("value") == value):
+                return block.get("block_id", ""), element
+    raise LookupError(f"no element with action_id={action_id!r} value={value!r} in these blocks")
+
+
+def message_action(
+    message: dict[str, Any],
+    action_id: str,
+    *,
+    response_url: str,
+    value: str | None = None,
+    channel: str = CHANNEL,
+    user: str = ALICE,
+    team: str = TEAM,
+    ephemeral: bool = False,
+) -> dict[str, Any]:
+    """A block_actions payload for a click on a button of ``message`` (as the fake Slack stored it)."""
+    block_id, element = find_element(message["blocks"], action_id, value)
+    return {
+        "type": "block_actions",
+        "user": _user(user, team),
+        "api_app_id": "AHARNESS1",
+        "token": "unused",
+        "container": {
+            "type": "message",
+            "message_ts": message.get("ts", ""),
+            "channel_id": channel,
+            "is_ephemeral": ephemeral,
+        },
+        "trigger_id": next_id("2.T0."),
+        "team": {"id": team, "domain": "acme"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel, "name": CHANNEL_NAME},
+        "message": copy.deepcopy(message),
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": block_id,
+                "value": element.get("value", ""),
+                "type": element["type"],
+                "text": element.get("text"),
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+
+
+def _state_entry(element: dict[str, Any], value: Any) -> dict[str, Any]:
+    """What Slack puts in view.state.values for one input element holding ``value``."""
+    kind = element["type"]
+    entry: dict[str, Any] = {"type": kind}
+    if kind in ("plain_text_input", "number_input"):
+        entry["value"] = None if value is None else str(value)
+    elif kind in ("static_select", "radio_buttons"):
+        options = {o["value"]: o for o in element.get("options", [])}
+        if value is not None and value not in options:
+            raise ValueError(f"{value!r} is not an option of this select")
+        entry["selected_option"] = None if value is None else options[value]
+    elif kind in ("multi_static_select", "checkboxes"):
+        options = {o["value"]: o for o in element.get("options", [])}
+        entry["selected_options"] = [options[v] for v in value or []]
+    elif kind == "multi_users_select":
+        entry["selected_users"] = list(value or [])
+    elif kind == "timepicker":
+        entry["selected_time"] = value
+    else:
+        raise ValueError(f"no state shape for {kind}")
+    return entry
+
+
+def _initial(element: dict[str, Any]) -> Any:
+    kind = element["type"]
+    if kind in ("plain_text_input", "number_input"):
+        return element.get("initial_value")
+    if kind in ("static_select", "radio_buttons"):
+        return (element.get("initial_option") or {}).get("value")
+    if kind in ("multi_static_select", "checkboxes"):
+        return [o["value"] for o in element.get("initial_options") or []]
+    if kind == "multi_users_select":
+        return element.get("initial_users") or []
+    if kind == "timepicker":
+        return element.get("initial_time")
+    return None
+
+
+def view_state(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """``view.state.values`` as Slack builds it from the view's own input blocks.
+
+    Inputs not named in ``values`` keep their initial value, as they would in Slack. Naming a
+    block the view does not have is an error, so a renamed block_id breaks the test.
+    """
+    inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+    unknown = set(values) - set(inputs)
+    if unknown:
+        raise KeyError(f"the view has no input blocks {sorted(unknown)}; it has {sorted(inputs)}")
+    state: dict[str, Any] = {}
+    for block_id, element in inputs.items():
+        value = values[block_id] if block_id in values else _initial(element)
+        state[block_id] = {element["action_id"]: _state_entry(element, value)}
+    return {"values": state}
+
+
+def view_payload(view: dict[str, Any], values: dict[str, Any], *, user: str, team: str) -> dict[str, Any]:
+    full = copy.deepcopy(view)
+    full["state"] = view_state(view, values)
+    full.setdefault("team_id", team)
+    return full
+
+
+def view_submission(view: dict[str, Any], values: dict[str, Any], *, user: str = ALICE, team: str = TEAM) -> dict:
+    return {
+        "type": "view_submission",
+        "team": {"id": team, "domain": "acme"},
+        "user": _user(user, team),
+        "api_app_id": "AHARNESS1",
+        "token": "unused",
+        "trigger_id": next_id("3.T0."),
+        "view": view_payload(view, values, user=user, team=team),
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
+def view_action(
+    view: dict[str, Any], action_id: str, values: dict[str, Any], *, user: str = ALICE, team: str = TEAM
+) -> dict[str, Any]:
+    """A block_actions payload for a button inside an open modal, carrying what is typed so far."""
+    block_id, element = find_element(view["blocks"], action_id)
+    return {
+        "type": "block_actions",
+        "user": _user(user, team),
+        "api_app_id": "AHARNESS1",
+        "token": "unused",
+        "container": {"type": "view", "view_id": view["id"]},
+        "trigger_id": next_id("4.T0."),
+        "team": {"id": team, "domain": "acme"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": view_payload(view, values, user=user, team=team),
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": block_id,
+                "value": element.get("value", ""),
+                "type": element["type"],
+                "text": element.get("text"),
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
