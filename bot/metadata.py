@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from steps.step3 import MIN_MILESTONES, Section
+from steps.step3 import MAX_MILESTONES, MIN_MILESTONES, Section
 
 
 class ModalMetadata(BaseModel):
@@ -15,6 +15,12 @@ class ModalMetadata(BaseModel):
     plan_name: str
     section: Section
     milestone_count: int = MIN_MILESTONES
+
+    @field_validator("milestone_count")
+    @classmethod
+    def _within_plan_limits(cls, count: int) -> int:
+        # The milestones modal always shows between 3 and 5 rows, whatever was saved or clicked.
+        return max(MIN_MILESTONES, min(MAX_MILESTONES, count))
 
     def dump(self) -> str:
         return self.model_dump_json()

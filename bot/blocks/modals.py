@@ -56,7 +56,7 @@ def section_modal(meta: ModalMetadata, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _milestones(meta: ModalMetadata, raw: dict[str, Any]) -> list[Block]:
-    count = max(MIN_MILESTONES, min(MAX_MILESTONES, meta.milestone_count))
+    count = meta.milestone_count
     blocks: list[Block] = []
     for index in range(count):
         n = index + 1

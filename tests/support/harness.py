@@ -72,15 +72,27 @@ class BotHarness:
             signing_secret=sr.SIGNING_SECRET,
             listener_executor=self.executor,
         )
-        self.server = waitress.create_server(wsgi_app(self.app, self.engine), host="127.0.0.1", port=0, threads=4)
+        self.server = waitress.create_server(
+            wsgi_app(self.app, self.engine), host="127.0.0.1", port=0, threads=4, asyncore_loop_timeout=0.05
+        )
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except OSError:
+            # waitress's select() loop sees its sockets closed under it when the harness stops.
+            if not self._stopping:
+                raise
 
     def close(self) -> None:
         self.executor.wait_idle()
         # Let waitress finish the requests it is servicing before its sockets go away.
         self.server.task_dispatcher.shutdown()
+        self._stopping = True
         self.server.close()
         self._thread.join(timeout=5)
         self.executor.shutdown()

@@ -1,0 +1,73 @@
+"""Answers a team might type into the three Step 3 modals, keyed by the modals' input block ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.harness import BotHarness
+from tests.support.slack_requests import ALICE, BOB
+
+MILESTONES: dict[str, Any] = {
+    "milestones.0.name": "Kickoff held",
+    "milestones.0.description": "Sponsor and champion meet the CSM",
+    "milestones.0.timeline_days": 7,
+    "milestones.0.timeline_note": "end of week 1",
+    "milestones.0.definition_of_done": "Kickoff call held with the executive sponsor",
+    "milestones.0.points_on_time": 10,
+    "milestones.0.points_missed": 15,
+    "milestones.0.impact_note": "Early momentum predicts renewal",
+    "milestones.1.name": "First integration live",
+    "milestones.1.timeline_days": 30,
+    "milestones.1.definition_of_done": "Production data flows through the API",
+    "milestones.2.name": "Team trained",
+    "milestones.2.timeline_days": 45,
+    "milestones.2.definition_of_done": "Every seat holder finished the basics course",
+    "retention_correlation": "Customers reaching all milestones renew at 92%",
+    "missed_deadline_policy": "CSM calls the sponsor within two business days",
+}
+
+HEALTH: dict[str, Any] = {
+    "weights.adoption": 40,
+    "weights.engagement": 30,
+    "weights.tickets": 10,
+    "weights.milestones": 10,
+    "custom_factors.0.name": "NPS",
+    "custom_factors.0.weight": 10,
+    "calculation_notes": "Weighted mean of the factors, recalculated nightly",
+    "healthy_from": 70,
+    "critical_below": 40,
+    "cadence": "weekly",
+    "update_time": "09:00",
+    "timezone": "Europe/Berlin",
+    "monitors": [ALICE, BOB],
+    "protocols.healthy": "Ask for a referral",
+    "protocols.at_risk": "CSM check-in within a week",
+    "protocols.critical": "Escalate to the CS manager the same day",
+}
+
+TRAINING: dict[str, Any] = {
+    "documentation": "Getting-started guide and FAQ in the help centre",
+    "video_tutorials": "Five-minute walkthrough videos per feature",
+    "session_types": ["one_on_one", "webinar"],
+    "schedule_curriculum": "Weekly webinar on Tuesdays covering admin basics",
+    "certification": "yes",
+    "certification_levels": "Bronze, Silver, Gold badges",
+}
+
+ALL = {"milestones": MILESTONES, "health": HEALTH, "training": TRAINING}
+
+
+def open_section(bot: BotHarness, section: str, message: dict[str, Any] | None = None) -> dict[str, Any]:
+    bot.click(message or bot.hub(), f"open_section:{section}", section)
+    return bot.last_view()
+
+
+def answer(bot: BotHarness, section: str, values: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    view = open_section(bot, section)
+    return bot.submit(view, ALL[section] if values is None else values, **kwargs)
+
+
+def answer_all(bot: BotHarness) -> None:
+    for section in ALL:
+        response = answer(bot, section)
+        assert response.status == 200 and not response.body, response.body

@@ -1,0 +1,250 @@
+"""Step 3 end to end, through signed HTTP requests and the fake Slack Web API."""
+
+from __future__ import annotations
+
+import yaml
+
+from tests.support.answers import HEALTH, MILESTONES, TRAINING, answer, answer_all, open_section
+from tests.support.harness import BotHarness
+from tests.support.slack_requests import ALICE, CHANNEL
+
+
+def _texts(message: dict) -> str:
+    parts = [message.get("text", "")]
+    for block in message.get("blocks", []):
+        parts.append((block.get("text") or {}).get("text", ""))
+        parts += [e.get("text", "") for e in block.get("elements", []) if isinstance(e.get("text"), str)]
+    return "\n".join(parts)
+
+
+def _frontmatter(markdown: str) -> dict:
+    _, front, _ = markdown.split("---\n", 2)
+    return yaml.safe_load(front)
+
+
+def test_step3_posts_hub_with_sections_and_menu(bot: BotHarness) -> None:
+    response = bot.command("step3")
+    assert response.status == 200
+    hub = bot.hub()
+    text = _texts(hub)
+    for title in ("Success milestones", "Health score model", "Training / education plan"):
+        assert title in text
+    assert text.count("Not yet answered") == 3
+    buttons = [b["accessory"]["value"] for b in hub["blocks"] if "accessory" in b]
+    assert buttons == ["milestones", "health", "training"]
+    menu = next(b for b in hub["blocks"] if b.get("block_id") == "menu")
+    labels = [e["text"]["text"] for e in menu["elements"]]
+    assert labels == ["[C] Continue to Automation Setup", "[R] Revise Success Milestones", "[MH] Menu Help"]
+
+
+def test_full_flow_uploads_the_compiled_document(bot: BotHarness) -> None:
+    bot.command("step3")
+    answer_all(bot)
+
+    hub = bot.hub()
+    assert _texts(hub).count(f"last edited by <@{ALICE}>") == 3
+
+    bot.click(hub, "menu_continue")
+    synthesis = bot.channel_messages()[-1]
+    assert synthesis["text"].startswith("Step 3 synthesis")
+    shown = _texts(synthesis)
+    assert "Kickoff held" in shown and "Ask for a referral" in shown and "Bronze, Silver, Gold badges" in shown
+    assert "_Not yet discussed_" in shown  # e.g. community forums were never answered
+
+    bot.click(synthesis, "confirm_save")
+
+    uploads = list(bot.fake.uploads.values())
+    assert len(uploads) == 1 and uploads[0]["completed"]
+    assert uploads[0]["channel_id"] == CHANNEL
+    document = uploads[0]["content"].decode()
+    front = _frontmatter(document)
+    assert front["document"] == "onboarding-flow"
+    assert front["project"] == "onboarding-acme"
+    assert front["stepsCompleted"] == ["step-03-success-milestones"]
+    assert front["date"] == "2026-11-27"
+    assert "# Onboarding Flow: onboarding-acme" in document
+    for heading in (
+        "## Success Milestones",
+        "### Milestone 1: Kickoff held",
+        "### Health Score Model",
+        "## Training / Education Plan",
+        "### Self-Service Resources",
+        "### Guided Training Sessions",
+        "### Documentation and Knowledge Base",
+        "### Certification Program (if applicable)",
+    ):
+        assert heading in document
+    for values in (MILESTONES, HEALTH, TRAINING):
+        for value in values.values():
+            if isinstance(value, str) and not value.isidentifier():
+                assert value in document, value
+    assert "_Not yet discussed_" in document
+    assert "version 1" in uploads[0]["initial_comment"]
+
+    final = _texts(bot.channel_messages()[-1])
+    assert "Automation Setup" in final and "not available" in final
+    confirmed = _texts(bot.fake.message(CHANNEL, synthesis["ts"]))
+    assert "Saved as version 1" in confirmed
+    assert not any(b.get("block_id") == "synthesis" for b in bot.fake.message(CHANNEL, synthesis["ts"])["blocks"])
+
+
+def test_continue_with_missing_sections_names_them(bot: BotHarness) -> None:
+    bot.command("step3")
+    answer(bot, "milestones")
+    bot.click(bot.hub(), "menu_continue")
+    reply = bot.fake.responses[-1]
+    assert reply["response_type"] == "ephemeral"
+    assert "Health score model" in reply["text"] and "Training / education plan" in reply["text"]
+    assert "Success milestones" not in reply["text"]
+    assert not any(m["text"].startswith("Step 3 synthesis") for m in bot.channel_messages())
+
+
+def test_running_step3_again_resumes_without_duplicating(bot: BotHarness) -> None:
+    bot.command("step3")
+    answer(bot, "milestones")
+    bot.command("step3")
+    hub = bot.hub()
+    assert _texts(hub).count("Not yet answered") == 2
+    view = open_section(bot, "milestones", hub)
+    initial = {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"] if b["type"] == "input"}
+    assert initial["milestones.0.name"] == "Kickoff held"
+    assert initial["milestones.2.definition_of_done"] == "Every seat holder finished the basics course"
+    bot.command("status")
+    with bot.sessions() as session:
+        from storage.models import Plan, PlanSection
+
+        assert session.query(Plan).count() == 1
+        assert session.query(PlanSection).count() == 1
+
+
+def test_revise_makes_a_new_version_and_keeps_the_old(bot: BotHarness) -> None:
+    bot.command("step3")
+    answer_all(bot)
+    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.channel_messages()[-1], "confirm_save")
+
+    bot.click(bot.hub(), "menu_revise")
+    chooser = bot.fake.responses[-1]
+    assert chooser["response_type"] == "ephemeral"
+    view = open_section(bot, "milestones", {**chooser, "ts": ""})
+    assert bot.submit(view, {"milestones.1.definition_of_done": "Production data flows daily"}).status == 200
+
+    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.channel_messages()[-1], "confirm_save")
+    uploads = list(bot.fake.uploads.values())
+    assert len(uploads) == 2
+    assert "Production data flows daily" in uploads[1]["content"].decode()
+    assert "Production data flows through the API" in uploads[0]["content"].decode()
+    assert "version 2" in uploads[1]["initial_comment"]
+
+
+def test_confirming_again_without_changes_adds_no_version(bot: BotHarness) -> None:
+    bot.command("step3")
+    answer_all(bot)
+    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.channel_messages()[-1], "confirm_save")
+    bot.click(bot.hub(), "menu_continue")
+    second = [m for m in bot.channel_messages() if m["text"].startswith("Step 3 synthesis")][-1]
+    bot.click(second, "confirm_save")
+    assert len(bot.fake.uploads) == 1
+    assert "Nothing changed since version 1" in _texts(bot.fake.message(CHANNEL, second["ts"]))
+
+
+def test_stale_synthesis_is_not_saved(bot: BotHarness) -> None:
+    bot.command("step3")
+    answer_all(bot)
+    bot.click(bot.hub(), "menu_continue")
+    synthesis = bot.channel_messages()[-1]
+    answer(bot, "training", {"community": "A user forum"})
+    bot.click(synthesis, "confirm_save")
+    assert bot.fake.uploads == {}
+    assert "changed after this synthesis" in bot.fake.responses[-1]["text"]
+
+
+def test_menu_help_is_ephemeral(bot: BotHarness) -> None:
+    bot.command("step3")
+    bot.click(bot.hub(), "menu_help")
+    reply = bot.fake.responses[-1]
+    assert reply["response_type"] == "ephemeral"
+    for words in ("[C] Continue to Automation Setup", "[R] Revise", "[MH] Menu Help", "/onboarding doc"):
+        assert words in reply["text"]
+
+
+def test_milestone_rows_can_be_added_and_removed_without_losing_input(bot: BotHarness) -> None:
+    bot.command("step3")
+    view = open_section(bot, "milestones")
+    typed = {"milestones.0.name": "Kickoff held", "milestones.2.definition_of_done": "Trained"}
+    bot.click_in_view(view, "add_milestone", typed)
+    view = bot.last_view()
+    inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+    assert "milestones.3.name" in inputs and "milestones.4.name" not in inputs
+    assert inputs["milestones.0.name"]["initial_value"] == "Kickoff held"
+    assert inputs["milestones.2.definition_of_done"]["initial_value"] == "Trained"
+
+    bot.click_in_view(view, "add_milestone", {})
+    view = bot.last_view()
+    labels = [e["text"]["text"] for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert labels == ["Remove milestone 5"]  # five is the most a plan may have
+
+    bot.click_in_view(view, "remove_milestone", {})
+    bot.click_in_view(bot.last_view(), "remove_milestone", {})
+    view = bot.last_view()
+    inputs = {b["block_id"] for b in view["blocks"] if b["type"] == "input"}
+    assert "milestones.3.name" not in inputs
+    assert (
+        next(b for b in view["blocks"] if b.get("block_id") == "milestones.0.name")["element"]["initial_value"]
+        == "Kickoff held"
+    )
+
+
+def test_five_milestones_are_saved(bot: BotHarness) -> None:
+    bot.command("step3")
+    view = open_section(bot, "milestones")
+    bot.click_in_view(view, "add_milestone", MILESTONES)
+    bot.click_in_view(bot.last_view(), "add_milestone", {})
+    extra = {
+        "milestones.3.name": "Executive review",
+        "milestones.3.timeline_days": 60,
+        "milestones.3.definition_of_done": "QBR held",
+        "milestones.4.name": "Expansion discussed",
+        "milestones.4.timeline_days": 90,
+        "milestones.4.definition_of_done": "Upsell call booked",
+    }
+    assert bot.submit(bot.last_view(), extra).body == ""
+    view = open_section(bot, "milestones")
+    names = [b["element"].get("initial_value") for b in view["blocks"] if b["block_id"].endswith(".name")]
+    assert names == [
+        "Kickoff held",
+        "First integration live",
+        "Team trained",
+        "Executive review",
+        "Expansion discussed",
+    ]
+
+
+def test_status_and_doc_commands(bot: BotHarness) -> None:
+    response = bot.command("status")
+    assert "no onboarding plan yet" in response.json()["text"]
+    bot.command("step3")
+    answer(bot, "health")
+    status = bot.command("status").json()["text"]
+    assert "Health score model: answered" in status and "Success milestones: not yet answered" in status
+    assert "No plan document yet" in bot.command("doc").json()["text"]
+
+    answer(bot, "milestones")
+    answer(bot, "training")
+    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.channel_messages()[-1], "confirm_save")
+    assert "`step-03-success-milestones`" in bot.command("status").json()["text"]
+    assert bot.command("doc").status == 200
+    assert len(bot.fake.uploads) == 2
+
+
+def test_help_and_unknown_subcommands(bot: BotHarness) -> None:
+    help_text = bot.command("help").json()["text"]
+    for name in ("step3", "status", "doc", "help"):
+        assert f"/onboarding {name}" in help_text
+    assert bot.command("").json()["text"] == help_text
+    unknown = bot.command("frobnicate now").json()["text"]
+    assert "I don't know `frobnicate`" in unknown and "/onboarding step3" in unknown
+    assert "quote is not closed" in bot.command('customer add "Acme').json()["text"]
