@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.help import notice
+from bot.ids import COMMAND
 from bot.listeners import register
 from bot.middleware import deduplicate
 from bot.services import Services
@@ -47,7 +48,8 @@ def create_app(
             logger.warning("cannot post in the channel (%s), ref %s", error.response.get("error"), ref)
             text = (
                 "I can't post in this channel yet. Invite me with `/invite @onboarding-bot` "
-                f"and try again. (Slack said `{error.response.get('error')}`.)"
+                f"and try again; whatever was already saved stays saved, and `{COMMAND} doc` posts the latest "
+                f"document. (Slack said `{error.response.get('error')}`.)"
             )
         else:
             logger.exception("unhandled error, ref %s", ref, exc_info=error)

@@ -63,8 +63,12 @@ def _loc_of(error: dict) -> Loc:
 def friendly_errors(exc: ValidationError) -> list[FieldError]:
     out: list[FieldError] = []
     for error in exc.errors():
+        kind = error["type"]
+        if kind == "too_long" and isinstance(error.get("input"), str):
+            # Constraints placed after a BeforeValidator are checked as generic lengths, not string lengths.
+            kind = "string_too_long"
         # A blank required answer arrives as None: say "required", not "not a string".
-        template = _MESSAGES["missing"] if error.get("input") is None else _MESSAGES.get(error["type"])
+        template = _MESSAGES["missing"] if error.get("input") is None else _MESSAGES.get(kind)
         if template is not None:
             message = template.format(**(error.get("ctx") or {}))
         else:

@@ -57,8 +57,8 @@ TRAINING: dict[str, Any] = {
 ALL = {"milestones": MILESTONES, "health": HEALTH, "training": TRAINING}
 
 
-def open_section(bot: BotHarness, section: str, message: dict[str, Any] | None = None) -> dict[str, Any]:
-    bot.click(message or bot.hub(), f"open_section:{section}", section)
+def open_section(bot: BotHarness, section: str, message: dict[str, Any] | None = None, **click: Any) -> dict[str, Any]:
+    bot.click(message or bot.hub(), f"open_section:{section}", section, **click)
     return bot.last_view()
 
 

@@ -1,0 +1,199 @@
+"""Renderer-neutral outline of Step 3's answers.
+
+The plan document (markdown) and the Slack synthesis message (mrkdwn) are both built
+from these blocks, so they show the same questions, in the same order, with the same
+labels. Values are the answers as typed (or formatted numbers and chosen options); an
+unanswered question is ``None`` and each renderer decides how to say "not yet discussed".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from steps.step3 import (
+    Band,
+    HealthModel,
+    Milestone,
+    MilestonesSection,
+    StandardFactor,
+    TrainingPlan,
+)
+
+
+@dataclass(frozen=True)
+class OutlineItem:
+    label: str
+    value: str | None
+    users: tuple[str, ...] = ()
+
+    @property
+    def answered(self) -> bool:
+        return self.value is not None or bool(self.users)
+
+
+@dataclass(frozen=True)
+class OutlineBlock:
+    heading: str
+    items: tuple[OutlineItem, ...]
+
+
+MILESTONES_HEADING = "Milestones"
+RETENTION_HEADING = "Milestone Completion and Retention"
+MISSED_HEADING = "When a Milestone Is Missed"
+HEALTH_HEADING = "Health Score Model"
+SELF_SERVICE_HEADING = "Self-Service Resources"
+GUIDED_HEADING = "Guided Training Sessions"
+KNOWLEDGE_HEADING = "Documentation and Knowledge Base"
+CERTIFICATION_HEADING = "Certification Program (if applicable)"
+
+DESCRIPTION = "Description"
+TIMELINE = "Timeline"
+DEFINITION_OF_DONE = "Definition of Done"
+IMPACT = "Health Score Impact"
+RETENTION = "Correlation with long-term retention"
+MISSED_POLICY = "What happens when a customer misses a deadline"
+
+FACTORS = "Factors and weights"
+CALCULATION = "How the score is calculated"
+BANDS = "Score bands"
+CADENCE = "Update cadence"
+MONITORS = "Monitored by"
+PROTOCOL_LABELS: dict[Band, str] = {band: f"Response protocol — {band.label}" for band in Band}
+
+DOCUMENTATION = "Documentation, help articles and FAQs"
+VIDEOS = "Video tutorials and walkthroughs"
+SESSION_TYPES = "Live session types"
+SCHEDULE = "Schedule and curriculum"
+SEGMENTS = "Customisation by customer segment"
+COMMUNITY = "Community forums and knowledge bases"
+CERTIFICATION = "Certification programme"
+CERTIFICATION_LEVELS = "Levels or badges"
+CERTIFICATION_ADOPTION = "How certification drives adoption"
+
+
+def single_line(text: str) -> str:
+    """Headings cannot span lines in either renderer; fold any line break into a space."""
+    return " ".join(text.split())
+
+
+def _points(count: int) -> str:
+    return f"{count} point" if count == 1 else f"{count} points"
+
+
+def _with_note(base: str | None, note: str | None) -> str | None:
+    if base is None:
+        return note
+    return base if note is None else f"{base} — {note}"
+
+
+def _timeline(milestone: Milestone) -> str:
+    day = f"Day {milestone.timeline_days} from onboarding start"
+    return day if milestone.timeline_note is None else f"{day} — {milestone.timeline_note}"
+
+
+def _impact(milestone: Milestone) -> str | None:
+    parts: list[str] = []
+    if milestone.points_on_time is not None:
+        sign = "+" if milestone.points_on_time else ""
+        parts.append(f"{sign}{_points(milestone.points_on_time)} when reached on time")
+    if milestone.points_missed is not None:
+        sign = "−" if milestone.points_missed else ""
+        parts.append(f"{sign}{_points(milestone.points_missed)} when missed")
+    return _with_note(" · ".join(parts) or None, milestone.impact_note)
+
+
+def milestone_heading(number: int, milestone: Milestone) -> str:
+    return f"Milestone {number}: {single_line(milestone.name)}"
+
+
+def milestones_outline(section: MilestonesSection | None) -> list[OutlineBlock]:
+    if section is None:
+        blocks = [OutlineBlock(MILESTONES_HEADING, (OutlineItem(MILESTONES_HEADING, None),))]
+        retention: str | None = None
+        policy: str | None = None
+    else:
+        blocks = [
+            OutlineBlock(
+                milestone_heading(number, milestone),
+                (
+                    OutlineItem(DESCRIPTION, milestone.description),
+                    OutlineItem(TIMELINE, _timeline(milestone)),
+                    OutlineItem(DEFINITION_OF_DONE, milestone.definition_of_done),
+                    OutlineItem(IMPACT, _impact(milestone)),
+                ),
+            )
+            for number, milestone in enumerate(section.milestones, start=1)
+        ]
+        retention = section.retention_correlation
+        policy = section.missed_deadline_policy
+    # The plan-level questions are asked even before any milestone exists.
+    blocks.append(OutlineBlock(RETENTION_HEADING, (OutlineItem(RETENTION, retention),)))
+    blocks.append(OutlineBlock(MISSED_HEADING, (OutlineItem(MISSED_POLICY, policy),)))
+    return blocks
+
+
+def _factors(model: HealthModel) -> str:
+    parts = [f"{factor.label} {model.weights[factor]}" for factor in StandardFactor if factor in model.weights]
+    parts += [f"{single_line(custom.name)} {custom.weight}" for custom in model.custom_factors]
+    return " · ".join(parts)
+
+
+def _bands(model: HealthModel) -> str:
+    low, high = model.critical_below, model.healthy_from - 1
+    at_risk = f"{low}" if low == high else f"{low}–{high}"
+    return (
+        f"{Band.HEALTHY.label} from {model.healthy_from} · {Band.AT_RISK.label} {at_risk} · "
+        f"{Band.CRITICAL.label} below {model.critical_below}"
+    )
+
+
+def _cadence(model: HealthModel) -> str:
+    return f"{model.cadence.value.capitalize()} at {model.update_time.strftime('%H:%M')} ({model.timezone})"
+
+
+def health_outline(model: HealthModel | None) -> list[OutlineBlock]:
+    if model is None:
+        items = [OutlineItem(label, None) for label in (FACTORS, CALCULATION, BANDS, CADENCE, MONITORS)]
+        items += [OutlineItem(PROTOCOL_LABELS[band], None) for band in Band]
+    else:
+        items = [
+            OutlineItem(FACTORS, _factors(model)),
+            OutlineItem(CALCULATION, model.calculation_notes),
+            OutlineItem(BANDS, _bands(model)),
+            OutlineItem(CADENCE, _cadence(model)),
+            OutlineItem(MONITORS, None, tuple(model.monitors)),
+        ]
+        items += [OutlineItem(PROTOCOL_LABELS[band], model.protocols.get(band)) for band in Band]
+    return [OutlineBlock(HEALTH_HEADING, tuple(items))]
+
+
+def training_outline(plan: TrainingPlan | None) -> list[OutlineBlock]:
+    p = plan
+    sessions = (", ".join(s.label for s in p.session_types) or None) if p is not None else None
+    certification = p.certification.label if p is not None and p.certification is not None else None
+    return [
+        OutlineBlock(
+            SELF_SERVICE_HEADING,
+            (
+                OutlineItem(DOCUMENTATION, p.documentation if p else None),
+                OutlineItem(VIDEOS, p.video_tutorials if p else None),
+            ),
+        ),
+        OutlineBlock(
+            GUIDED_HEADING,
+            (
+                OutlineItem(SESSION_TYPES, sessions),
+                OutlineItem(SCHEDULE, p.schedule_curriculum if p else None),
+                OutlineItem(SEGMENTS, p.segment_customisation if p else None),
+            ),
+        ),
+        OutlineBlock(KNOWLEDGE_HEADING, (OutlineItem(COMMUNITY, p.community if p else None),)),
+        OutlineBlock(
+            CERTIFICATION_HEADING,
+            (
+                OutlineItem(CERTIFICATION, certification),
+                OutlineItem(CERTIFICATION_LEVELS, p.certification_levels if p else None),
+                OutlineItem(CERTIFICATION_ADOPTION, p.certification_adoption if p else None),
+            ),
+        ),
+    ]

@@ -1,0 +1,1 @@
+"""In-process fakes of Slack's Web API and Socket Mode server for the test suite."""

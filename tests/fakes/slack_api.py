@@ -1,0 +1,845 @@
+"""A fake Slack Web API served over real HTTP on loopback.
+
+Point ``slack_sdk.WebClient(base_url=fake.base_url)`` at it. Every call is recorded in ``calls``;
+anything Slack would reject is answered the way Slack answers and also recorded in ``problems``,
+so a fixture can assert ``fake.problems == []`` at teardown.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .blockkit import validate_message, validate_view
+
+if TYPE_CHECKING:
+    from .socket_mode import FakeSocketModeServer
+
+TEAM_ID = "T0HARNESS"
+TEAM_DOMAIN = "acme"
+BOT_USER_ID = "UBOTHARNS"
+BOT_ID = "BBOTHARNS"
+APP_ID = "AHARNESS1"
+WORKSPACE_URL = f"https://{TEAM_DOMAIN}.slack.com/"
+
+# Form-encoded calls carry these as JSON strings (slack_sdk sends e.g. `files` in the query string).
+JSON_FIELDS = frozenset({"blocks", "attachments", "view", "files", "metadata", "options"})
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+MAX_RESPONSE_URL_USES = 5
+MAX_VIEW_STACK = 3
+
+JsonDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    args: JsonDict
+    token: str | None
+
+
+@dataclass
+class _Fault:
+    error: str
+    status: int
+    remaining: int
+    headers: dict[str, str]
+
+
+class SlackError(Exception):
+    """Raised by method handlers to answer ``{"ok": false, "error": ...}`` and record a problem."""
+
+    def __init__(self, error: str, detail: str = "", *, extra: JsonDict | None = None, problem: bool = True) -> None:
+        super().__init__(error)
+        self.error = error
+        self.detail = detail
+        self.extra = extra or {}
+        self.problem = problem
+
+
+@dataclass
+class _Stack:
+    view_ids: list[str] = field(default_factory=list)
+
+
+class FakeSlack:
+    def __init__(
+        self,
+        *,
+        socket_mode: FakeSocketModeServer | None = None,
+        valid_tokens: Collection[str] | None = None,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._socket_mode = socket_mode
+        self._valid_tokens = set(valid_tokens) if valid_tokens is not None else None
+        self.reset()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> FakeSlack:
+        if self._server is not None:
+            return self
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        server.daemon_threads = True
+        self._server = server
+        # A short poll interval keeps stop() (and so every test's teardown) fast.
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-slack-api", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def attach_socket_mode(self, server: FakeSocketModeServer) -> None:
+        self._socket_mode = server
+
+    # -- state and helpers --------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget all calls, problems and state (messages, views, uploads, faults)."""
+        with self._lock:
+            self.calls: list[Call] = []
+            self.problems: list[str] = []
+            self.responses: list[JsonDict] = []
+            self.response_calls: list[tuple[str, JsonDict]] = []
+            self.ephemerals: list[JsonDict] = []
+            self.views: dict[str, JsonDict] = {}
+            self.home_views: dict[str, str] = {}
+            self.uploads: dict[str, JsonDict] = {}
+            self.channels: dict[str, JsonDict] = {}
+            self.users: dict[str, JsonDict] = {}
+            self._messages: dict[str, list[JsonDict]] = defaultdict(list)
+            self._used_triggers: set[str] = set()
+            self._trigger_roots: dict[str, str] = {}
+            self._stacks: dict[str, _Stack] = {}
+            self._last_root: str | None = None
+            self._faults: dict[str, list[_Fault]] = defaultdict(list)
+            self._response_url_uses: dict[str, int] = defaultdict(int)
+            self._counters: dict[str, int] = defaultdict(int)
+            self._ts_counter = 0
+            self._seed_directory()
+
+    def _seed_directory(self) -> None:
+        self.add_channel("C0PLAN001", name="onboarding-acme")
+        self.add_user("U0ALICE01", name="alice", real_name="Alice Example")
+        self.add_user("U0BOB0002", name="bob", real_name="Bob Example")
+        self.add_user(BOT_USER_ID, name="onboarding-bot", real_name="Onboarding Bot", is_bot=True)
+
+    def add_channel(self, channel_id: str, *, name: str | None = None, **fields: Any) -> None:
+        with self._lock:
+            self.channels[channel_id] = _channel_object(channel_id, name) | fields
+
+    def add_user(self, user_id: str, *, name: str | None = None, **fields: Any) -> None:
+        with self._lock:
+            self.users[user_id] = _user_object(user_id, name, fields.pop("real_name", None)) | fields
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def last(self, method: str) -> Call:
+        calls = self.calls_to(method)
+        if not calls:
+            raise AssertionError(f"no call to {method}; methods called: {sorted({c.method for c in self.calls})}")
+        return calls[-1]
+
+    def messages(self, channel: str) -> list[JsonDict]:
+        """Current state (after updates and deletes) of messages posted in ``channel``, oldest first."""
+        with self._lock:
+            return [dict(m) for m in self._messages.get(_dm_channel(channel), []) if not m.get("_deleted")]
+
+    def message(self, channel: str, ts: str) -> JsonDict:
+        for msg in self.messages(channel):
+            if msg["ts"] == ts:
+                return msg
+        raise KeyError(f"no message {ts} in {channel}")
+
+    def take_problems(self) -> list[str]:
+        """Return and clear the recorded problems (for tests that provoke errors on purpose)."""
+        with self._lock:
+            problems, self.problems = self.problems, []
+            return problems
+
+    def fail(
+        self,
+        method: str,
+        error: str = "ratelimited",
+        status: int = 200,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Make the next ``times`` calls to ``method`` fail with ``error`` and HTTP ``status``."""
+        with self._lock:
+            self._faults[method].append(_Fault(error, status, times, dict(headers or {})))
+
+    def issue_trigger_id(self, view_id: str | None = None) -> str:
+        """A fresh trigger_id; bound to ``view_id``'s stack (for views.push) when given."""
+        with self._lock:
+            n = self._next("trigger")
+            trigger_id = f"{n}.{TEAM_ID}.trigger{n:04d}"
+            if view_id is not None:
+                self._trigger_roots[trigger_id] = self.views[view_id]["root_view_id"]
+            return trigger_id
+
+    def close_view(self, view_id: str) -> None:
+        """Simulate the user closing/submitting ``view_id``: it and views pushed above it leave the stack."""
+        with self._lock:
+            root = self.views[view_id]["root_view_id"]
+            stack = self._stacks.get(root)
+            if stack is None or view_id not in stack.view_ids:
+                return
+            del stack.view_ids[stack.view_ids.index(view_id) :]
+            if not stack.view_ids:
+                del self._stacks[root]
+                if self._last_root == root:
+                    self._last_root = next(reversed(self._stacks), None)
+
+    def _next(self, kind: str) -> int:
+        self._counters[kind] += 1
+        return self._counters[kind]
+
+    def _next_ts(self) -> str:
+        self._ts_counter += 1
+        micros = 1_796_000_100_000_000 + self._ts_counter * 100
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _problem(self, where: str, detail: str) -> None:
+        self.problems.append(f"{where}: {detail}")
+
+    # -- HTTP entry points (called from handler threads) ---------------------------------------
+
+    def _handle_api(self, method: str, args: JsonDict, token: str | None) -> tuple[int, JsonDict, dict[str, str]]:
+        with self._lock:
+            self.calls.append(Call(method, args, token))
+            faults = self._faults.get(method)
+            if faults:
+                fault = faults[0]
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    faults.pop(0)
+                return fault.status, {"ok": False, "error": fault.error}, fault.headers
+            try:
+                self._authorize(method, token)
+                handler = _METHODS.get(method)
+                if handler is None:
+                    raise SlackError("unknown_method", f"{method} is not implemented by Slack (or by this fake)")
+                body = handler(self, args)
+            except SlackError as exc:
+                if exc.problem:
+                    self._problem(method, f"{exc.error}: {exc.detail}" if exc.detail else exc.error)
+                return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
+            return 200, {"ok": True, **body}, {}
+
+    def _authorize(self, method: str, token: str | None) -> None:
+        if not token:
+            raise SlackError("not_authed", "no token in Authorization header or 'token' field")
+        if self._valid_tokens is not None and token not in self._valid_tokens:
+            raise SlackError("invalid_auth", "token is not one of the workspace's tokens")
+        wants_app = method in APP_TOKEN_METHODS
+        if token.startswith("xapp-"):
+            if not wants_app:
+                raise SlackError("not_allowed_token_type", f"{method} needs a bot token (xoxb-), got an app token")
+        elif token.startswith("xoxb-"):
+            if wants_app:
+                raise SlackError("not_allowed_token_type", f"{method} needs an app-level token (xapp-)")
+        elif token.startswith(("xoxp-", "xoxe-", "xoxa-")):
+            raise SlackError("not_allowed_token_type", f"{method} called with a non-bot token")
+        else:
+            raise SlackError("invalid_auth", f"malformed token {token[:8]!r}...")
+
+    def _handle_upload(self, file_id: str, content: bytes) -> tuple[int, str]:
+        with self._lock:
+            upload = self.uploads.get(file_id)
+            if upload is None:
+                self._problem("upload", f"POST to unknown upload URL for {file_id}")
+                return 404, "Not Found"
+            if upload["completed"]:
+                self._problem("upload", f"{file_id} uploaded after files.completeUploadExternal")
+            if upload["length"] != len(content):
+                self._problem(
+                    "upload",
+                    f"{file_id}: files.getUploadURLExternal said length={upload['length']}, got {len(content)} bytes",
+                )
+            upload["content"] = content
+            upload["uploaded"] = True
+            return 200, f"OK - {len(content)}"
+
+    def _handle_response_url(self, path: str, body: JsonDict | None) -> tuple[int, JsonDict]:
+        with self._lock:
+            where = f"response_url {path}"
+            if body is None:
+                self._problem(where, "body is not a JSON object")
+                return 400, {"ok": False, "error": "invalid_payload"}
+            self.responses.append(body)
+            self.response_calls.append((path, body))
+            self._response_url_uses[path] += 1
+            if self._response_url_uses[path] > MAX_RESPONSE_URL_USES:
+                self._problem(where, f"used more than {MAX_RESPONSE_URL_USES} times")
+                return 404, {"ok": False, "error": "used_url"}
+            problems = validate_message(body)
+            if body.get("response_type") not in (None, "in_channel", "ephemeral"):
+                problems.append(f"response_type: must be in_channel or ephemeral, got {body['response_type']!r}")
+            if problems:
+                for p in problems:
+                    self._problem(where, p)
+                return 400, {"ok": False, "error": _message_error(problems), "errors": problems}
+            return 200, {"ok": True}
+
+    # -- method implementations (called with the lock held) ------------------------------------
+
+    def _check_message(self, method: str, args: JsonDict) -> None:
+        problems = validate_message(args)
+        if problems:
+            messages = [f"[ERROR] {p}" for p in problems]
+            for p in problems:
+                self._problem(method, p)
+            raise SlackError(
+                _message_error(problems),
+                extra={"errors": problems, "response_metadata": {"messages": messages}},
+                problem=False,
+            )
+
+    def _check_view(self, method: str, view: Any, *, kind: str) -> JsonDict:
+        if view is None:
+            raise SlackError("invalid_arguments", "missing 'view'")
+        problems = validate_view(view)
+        if isinstance(view, dict) and not problems and view.get("type") != kind:
+            problems.append(f"view.type: {method} needs a {kind} view, got {view.get('type')!r}")
+        if problems:
+            for p in problems:
+                self._problem(method, p)
+            raise SlackError(
+                "invalid_arguments",
+                extra={"response_metadata": {"messages": [f"[ERROR] {p}" for p in problems]}},
+                problem=False,
+            )
+        return view
+
+    def _require(self, args: JsonDict, *keys: str, error: str = "invalid_arguments") -> None:
+        for key in keys:
+            if args.get(key) in (None, ""):
+                raise SlackError(error, f"missing required argument {key!r}")
+
+    def _find_message(self, channel: Any, ts: Any) -> JsonDict:
+        if not isinstance(channel, str) or not channel:
+            raise SlackError("channel_not_found", "missing 'channel'")
+        for msg in self._messages.get(_dm_channel(channel), []):
+            if msg["ts"] == ts and not msg.get("_deleted"):
+                return msg
+        raise SlackError("message_not_found", f"no message ts={ts!r} posted by the bot in {channel}")
+
+    def m_auth_test(self, args: JsonDict) -> JsonDict:
+        return {
+            "url": WORKSPACE_URL,
+            "team": TEAM_DOMAIN,
+            "user": "onboarding-bot",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def m_chat_postMessage(self, args: JsonDict) -> JsonDict:
+        self._require(args, "channel", error="channel_not_found")
+        self._check_message("chat.postMessage", args)
+        channel = _dm_channel(args["channel"])
+        ts = self._next_ts()
+        msg: JsonDict = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "team": TEAM_ID,
+            "text": args.get("text", ""),
+            "ts": ts,
+        }
+        if "blocks" in args:
+            msg["blocks"] = _with_block_ids(args["blocks"])
+        for key in ("thread_ts", "metadata", "attachments"):
+            if args.get(key) is not None:
+                msg[key] = args[key]
+        self._messages[channel].append(msg)
+        return {"channel": channel, "ts": ts, "message": _public(msg)}
+
+    def m_chat_update(self, args: JsonDict) -> JsonDict:
+        self._require(args, "channel", error="channel_not_found")
+        self._require(args, "ts", error="message_not_found")
+        msg = self._find_message(args["channel"], args["ts"])
+        self._check_message("chat.update", args)
+        if "text" in args:
+            msg["text"] = args["text"]
+        if "blocks" in args:
+            msg["blocks"] = _with_block_ids(args["blocks"])
+        if "metadata" in args:
+            msg["metadata"] = args["metadata"]
+        msg["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts()}
+        channel = _dm_channel(args["channel"])
+        return {"channel": channel, "ts": msg["ts"], "text": msg["text"], "message": _public(msg)}
+
+    def m_chat_postEphemeral(self, args: JsonDict) -> JsonDict:
+        self._require(args, "channel", error="channel_not_found")
+        self._require(args, "user", error="user_not_found")
+        self._check_message("chat.postEphemeral", args)
+        ts = self._next_ts()
+        self.ephemerals.append({**args, "message_ts": ts})
+        return {"message_ts": ts}
+
+    def m_chat_delete(self, args: JsonDict) -> JsonDict:
+        msg = self._find_message(args.get("channel"), args.get("ts"))
+        msg["_deleted"] = True
+        return {"channel": _dm_channel(args["channel"]), "ts": msg["ts"]}
+
+    def m_chat_getPermalink(self, args: JsonDict) -> JsonDict:
+        self._require(args, "channel", error="channel_not_found")
+        self._require(args, "message_ts", error="message_not_found")
+        channel, ts = _dm_channel(args["channel"]), str(args["message_ts"])
+        link = f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return {"channel": channel, "permalink": link}
+
+    def _use_trigger(self, args: JsonDict) -> str:
+        self._require(args, "trigger_id")
+        trigger_id = str(args["trigger_id"])
+        if trigger_id in self._used_triggers:
+            raise SlackError("exchanged_trigger_id", f"trigger_id {trigger_id!r} was already used")
+        self._used_triggers.add(trigger_id)
+        return trigger_id
+
+    def _check_external_id(self, view: JsonDict, own_id: str | None = None) -> None:
+        external_id = view.get("external_id")
+        if not external_id:
+            return
+        for view_id, existing in self.views.items():
+            if view_id != own_id and existing.get("external_id") == external_id:
+                raise SlackError("duplicate_external_id", f"external_id {external_id!r} is used by {view_id}")
+
+    def _store_view(self, view: JsonDict, *, view_id: str, root: str, previous: str | None) -> JsonDict:
+        stored: JsonDict = {
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "type": view["type"],
+            "blocks": _with_block_ids(view.get("blocks", [])),
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "state": {"values": {}},
+            "hash": f"{self._next_ts()}.{view_id.lower()}",
+            "clear_on_close": view.get("clear_on_close", False),
+            "notify_on_close": view.get("notify_on_close", False),
+            "close": view.get("close"),
+            "submit": view.get("submit"),
+            "previous_view_id": previous,
+            "root_view_id": root,
+            "app_id": APP_ID,
+            "external_id": view.get("external_id", ""),
+            "app_installed_team_id": TEAM_ID,
+            "bot_id": BOT_ID,
+        }
+        if view["type"] == "modal":
+            stored["title"] = view["title"]
+            stored["submit_disabled"] = view.get("submit_disabled", False)
+        self.views[view_id] = stored
+        return json.loads(json.dumps(stored))
+
+    def _new_view_id(self) -> str:
+        return f"V{self._next('view'):06d}"
+
+    def m_views_open(self, args: JsonDict) -> JsonDict:
+        trigger_id = self._use_trigger(args)
+        view = self._check_view("views.open", args.get("view"), kind="modal")
+        self._check_external_id(view)
+        view_id = self._new_view_id()
+        stored = self._store_view(view, view_id=view_id, root=view_id, previous=None)
+        self._stacks[view_id] = _Stack([view_id])
+        self._last_root = view_id
+        self._trigger_roots.pop(trigger_id, None)
+        return {"view": stored}
+
+    def m_views_push(self, args: JsonDict) -> JsonDict:
+        trigger_id = self._use_trigger(args)
+        view = self._check_view("views.push", args.get("view"), kind="modal")
+        self._check_external_id(view)
+        root = self._trigger_roots.get(trigger_id, self._last_root)
+        stack = self._stacks.get(root) if root is not None else None
+        if stack is None or root is None:
+            raise SlackError("invalid_arguments", "views.push with no modal open (use views.open)")
+        if len(stack.view_ids) >= MAX_VIEW_STACK:
+            raise SlackError("push_limit_reached", f"stack of {root} already holds {len(stack.view_ids)} views")
+        view_id = self._new_view_id()
+        stored = self._store_view(view, view_id=view_id, root=root, previous=stack.view_ids[-1])
+        stack.view_ids.append(view_id)
+        return {"view": stored}
+
+    def m_views_update(self, args: JsonDict) -> JsonDict:
+        view_id, external_id = args.get("view_id"), args.get("external_id")
+        if not view_id and not external_id:
+            raise SlackError("invalid_arguments", "views.update needs view_id or external_id")
+        current = self.views.get(view_id) if view_id else None
+        if current is None and external_id:
+            current = next((v for v in self.views.values() if v.get("external_id") == external_id), None)
+        if current is None:
+            raise SlackError("not_found", f"no view with view_id={view_id!r} external_id={external_id!r}")
+        view = self._check_view("views.update", args.get("view"), kind=current["type"])
+        if args.get("hash") and args["hash"] != current["hash"]:
+            raise SlackError("hash_conflict", f"hash {args['hash']!r} is stale (current {current['hash']!r})")
+        self._check_external_id(view, current["id"])
+        return {
+            "view": self._store_view(
+                view, view_id=current["id"], root=current["root_view_id"], previous=current["previous_view_id"]
+            )
+        }
+
+    def m_views_publish(self, args: JsonDict) -> JsonDict:
+        self._require(args, "user_id", error="user_not_found")
+        view = self._check_view("views.publish", args.get("view"), kind="home")
+        user_id = str(args["user_id"])
+        view_id = self.home_views.get(user_id)
+        if view_id is not None and args.get("hash") and args["hash"] != self.views[view_id]["hash"]:
+            raise SlackError("hash_conflict", f"hash {args['hash']!r} is stale")
+        if view_id is None:
+            view_id = self._new_view_id()
+            self.home_views[user_id] = view_id
+        self._check_external_id(view, view_id)
+        return {"view": self._store_view(view, view_id=view_id, root=view_id, previous=None)}
+
+    def m_files_getUploadURLExternal(self, args: JsonDict) -> JsonDict:
+        self._require(args, "filename", "length")
+        try:
+            length = int(args["length"])
+        except (TypeError, ValueError):
+            raise SlackError("invalid_arguments", f"length must be an integer, got {args['length']!r}") from None
+        if length < 1:
+            raise SlackError("invalid_arguments", f"length must be positive, got {length}")
+        file_id = f"F{self._next('file'):06d}"
+        self.uploads[file_id] = {
+            "content": b"",
+            "filename": args["filename"],
+            "title": None,
+            "channel_id": None,
+            "initial_comment": None,
+            "thread_ts": None,
+            "completed": False,
+            "uploaded": False,
+            "length": length,
+        }
+        return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def m_files_completeUploadExternal(self, args: JsonDict) -> JsonDict:
+        self._require(args, "files")
+        files = args["files"]
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) and "id" in f for f in files):
+            raise SlackError(
+                "invalid_arguments", f"files must be a non-empty JSON list of {{id, title}}, got {files!r}"
+            )
+        for entry in files:
+            upload = self.uploads.get(entry["id"])
+            if upload is None or not upload["uploaded"]:
+                raise SlackError("invalid_arguments", f"file {entry['id']!r} was never uploaded to its upload_url")
+            if upload["completed"]:
+                raise SlackError("invalid_arguments", f"file {entry['id']!r} was already completed")
+        channel_id = args.get("channel_id")
+        if args.get("channels"):
+            channel_id = str(args["channels"]).split(",")[0]
+        if args.get("thread_ts") and not channel_id:
+            raise SlackError("invalid_arguments", "thread_ts needs channel_id")
+        result = []
+        for entry in files:
+            upload = self.uploads[entry["id"]]
+            upload.update(
+                title=entry.get("title") or upload["filename"],
+                channel_id=channel_id,
+                initial_comment=args.get("initial_comment"),
+                thread_ts=args.get("thread_ts"),
+                completed=True,
+            )
+            result.append(_file_object(entry["id"], upload))
+        if channel_id:
+            msg: JsonDict = {
+                "type": "message",
+                "user": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "text": args.get("initial_comment") or "",
+                "ts": self._next_ts(),
+                "files": result,
+                "upload": True,
+            }
+            if args.get("thread_ts"):
+                msg["thread_ts"] = args["thread_ts"]
+            self._messages[_dm_channel(str(channel_id))].append(msg)
+        return {"files": result}
+
+    def m_conversations_info(self, args: JsonDict) -> JsonDict:
+        self._require(args, "channel", error="channel_not_found")
+        channel = _dm_channel(str(args["channel"]))
+        info = self.channels.get(channel)
+        if info is None:
+            if channel[:1] not in ("C", "G", "D"):
+                raise SlackError("channel_not_found", f"{channel!r} is not a channel id")
+            info = _channel_object(channel, None)
+        return {"channel": info}
+
+    def m_users_info(self, args: JsonDict) -> JsonDict:
+        self._require(args, "user", error="user_not_found")
+        user = str(args["user"])
+        info = self.users.get(user)
+        if info is None:
+            if user[:1] not in ("U", "W"):
+                raise SlackError("user_not_found", f"{user!r} is not a user id")
+            info = _user_object(user, None, None)
+        return {"user": info}
+
+    def m_apps_connections_open(self, args: JsonDict) -> JsonDict:
+        if self._socket_mode is None:
+            raise SlackError("socket_mode_not_enabled", "no FakeSocketModeServer attached to this FakeSlack")
+        return {"url": self._socket_mode.issue_url()}
+
+
+def _collect_methods() -> dict[str, Callable[[FakeSlack, JsonDict], JsonDict]]:
+    methods: dict[str, Callable[[FakeSlack, JsonDict], JsonDict]] = {}
+    for name in dir(FakeSlack):
+        if name.startswith("m_"):
+            methods[name[2:].replace("_", ".")] = getattr(FakeSlack, name)
+    return methods
+
+
+_METHODS = _collect_methods()
+
+
+def _public(msg: JsonDict) -> JsonDict:
+    return json.loads(json.dumps({k: v for k, v in msg.items() if not k.startswith("_")}))
+
+
+def _dm_channel(channel: str) -> str:
+    # Posting to a user id lands in the app's DM with that user.
+    if channel[:1] in ("U", "W"):
+        return "D" + channel[1:]
+    return channel
+
+
+def _with_block_ids(blocks: Any) -> Any:
+    """Slack assigns a block_id to every block that comes without one."""
+    if not isinstance(blocks, list):
+        return blocks
+    result = []
+    for i, block in enumerate(blocks):
+        if isinstance(block, dict) and "block_id" not in block:
+            block = {**block, "block_id": f"auto{i:03d}"}
+        result.append(block)
+    return json.loads(json.dumps(result))
+
+
+def _message_error(problems: list[str]) -> str:
+    if any(p.startswith("blocks") for p in problems):
+        return "invalid_blocks"
+    if any("at most" in p for p in problems if p.startswith("text")):
+        return "msg_too_long"
+    return "no_text"
+
+
+def _channel_object(channel_id: str, name: str | None) -> JsonDict:
+    is_im = channel_id.startswith("D")
+    return {
+        "id": channel_id,
+        "name": name or f"channel-{channel_id.lower()}",
+        "is_channel": not is_im,
+        "is_group": False,
+        "is_im": is_im,
+        "is_private": channel_id.startswith("G"),
+        "is_archived": False,
+        "is_member": True,
+        "context_team_id": TEAM_ID,
+        "created": 1796000000,
+    }
+
+
+def _user_object(user_id: str, name: str | None, real_name: str | None) -> JsonDict:
+    handle = name or f"user-{user_id.lower()}"
+    real = real_name or handle.title()
+    return {
+        "id": user_id,
+        "team_id": TEAM_ID,
+        "name": handle,
+        "real_name": real,
+        "deleted": False,
+        "is_bot": False,
+        "tz": "Europe/Berlin",
+        "tz_label": "Central European Time",
+        "tz_offset": 3600,
+        "profile": {"real_name": real, "display_name": handle, "email": f"{handle}@example.com"},
+    }
+
+
+def _file_object(file_id: str, upload: JsonDict) -> JsonDict:
+    filename = upload["filename"]
+    return {
+        "id": file_id,
+        "name": filename,
+        "title": upload["title"],
+        "user": BOT_USER_ID,
+        "size": len(upload["content"]),
+        "mimetype": "text/markdown" if str(filename).endswith(".md") else "application/octet-stream",
+        "url_private": f"https://files.slack.com/files-pri/{TEAM_ID}-{file_id}/{filename}",
+        "permalink": f"https://{TEAM_DOMAIN}.slack.com/files/{BOT_USER_ID}/{file_id}/{filename}",
+        "channels": [upload["channel_id"]] if upload["channel_id"] else [],
+        "shares": {},
+    }
+
+
+# -- HTTP plumbing -------------------------------------------------------------------------------
+
+
+def _decode_form_value(key: str, value: Any) -> Any:
+    if key in JSON_FIELDS and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _parse_multipart(content_type: str, body: bytes) -> tuple[JsonDict, bytes | None]:
+    """Fields and the first file part of a multipart/form-data body."""
+    raw = b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
+    fields: JsonDict = {}
+    file_content: bytes | None = None
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            if file_content is None:
+                file_content = payload
+        elif isinstance(name, str):
+            fields[name] = _decode_form_value(name, payload.decode("utf-8"))
+    return fields, file_content
+
+
+def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "FakeSlack/1.0"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _body(self) -> bytes:
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _send_json(self, status: int, payload: JsonDict, headers: dict[str, str] | None = None) -> None:
+            self._send(status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers)
+
+        def do_GET(self) -> None:
+            self._dispatch(b"")
+
+        def do_POST(self) -> None:
+            self._dispatch(self._body())
+
+        def _dispatch(self, body: bytes) -> None:
+            parts = urlsplit(self.path)
+            path = parts.path
+            if path.startswith("/api/"):
+                self._api(path.removeprefix("/api/"), parts.query, body)
+            elif path.startswith("/upload/") and self.command == "POST":
+                self._upload(path.removeprefix("/upload/"), body)
+            elif path.startswith("/response/") and self.command == "POST":
+                try:
+                    payload = json.loads(body)
+                except ValueError:
+                    payload = None
+                status, answer = fake._handle_response_url(path, payload if isinstance(payload, dict) else None)
+                self._send_json(status, answer)
+            else:
+                self._send(404, b"Not Found", "text/plain; charset=utf-8")
+
+        def _api(self, method: str, query: str, body: bytes) -> None:
+            args: JsonDict = {k: _decode_form_value(k, v) for k, v in parse_qsl(query, keep_blank_values=True)}
+            content_type = self.headers.get("Content-Type", "")
+            malformed = None
+            if body:
+                if content_type.startswith("application/json"):
+                    try:
+                        decoded = json.loads(body)
+                    except ValueError as exc:
+                        decoded, malformed = None, f"body is not valid JSON: {exc}"
+                    if isinstance(decoded, dict):
+                        args.update({k: _decode_form_value(k, v) for k, v in decoded.items()})
+                    elif malformed is None:
+                        malformed = "JSON body is not an object"
+                elif content_type.startswith("multipart/form-data"):
+                    fields, _ = _parse_multipart(content_type, body)
+                    args.update(fields)
+                else:
+                    form = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+                    args.update({k: _decode_form_value(k, v) for k, v in form})
+            token = None
+            auth = self.headers.get("Authorization", "")
+            if auth.startswith("Bearer "):
+                token = auth.removeprefix("Bearer ").strip()
+            if "token" in args:
+                form_token = args.pop("token")
+                token = token or (str(form_token) if form_token else None)
+            if malformed is not None:
+                with fake._lock:
+                    fake.calls.append(Call(method, args, token))
+                    fake._problem(method, malformed)
+                self._send_json(200, {"ok": False, "error": "invalid_json"})
+                return
+            status, payload, headers = fake._handle_api(method, args, token)
+            self._send_json(status, payload, headers)
+
+        def _upload(self, file_id: str, body: bytes) -> None:
+            content_type = self.headers.get("Content-Type", "")
+            content = body
+            if content_type.startswith("multipart/form-data"):
+                _, file_content = _parse_multipart(content_type, body)
+                content = file_content if file_content is not None else b""
+            status, text = fake._handle_upload(file_id, content)
+            self._send(status, text.encode(), "text/plain; charset=utf-8")
+
+    return Handler

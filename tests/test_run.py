@@ -1,0 +1,130 @@
+"""`onboarding-bot run` as a deployment runs it: a real process, in Socket Mode and in HTTP mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.socket_mode import FakeSocketModeServer
+from tests.support import slack_requests as sr
+
+
+@contextmanager
+def bot_process(env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[str]]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run"],
+        env={**clean, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **env},
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_socket_mode_answers_a_slash_command(tmp_path: Path) -> None:
+    with FakeSocketModeServer() as socket_server, FakeSlack(socket_mode=socket_server) as fake:
+        env = {
+            "SLACK_BOT_TOKEN": "xoxb-test-token",
+            "SLACK_APP_TOKEN": "xapp-1-test",
+            "SLACK_API_URL": fake.base_url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        }
+        with bot_process(env, tmp_path) as process:
+            try:
+                socket_server.wait_for_connection(timeout=30)
+            except TimeoutError:
+                process.terminate()
+                pytest.fail(f"the bot did not connect: {process.communicate(timeout=10)[0]}")
+            fields = sr.slash_command("help", response_url=fake.url + "/response/sm")
+            ack = socket_server.wait_for_ack(socket_server.send_envelope(fields, "slash_commands"), timeout=10)
+            assert "/onboarding step3" in ack["payload"]["text"]
+
+            socket_server.wait_for_ack(
+                socket_server.send_envelope(sr.slash_command("step3", response_url=fake.url + "/response/sm2"))
+            )
+            deadline = time.monotonic() + 10
+            while not fake.calls_to("chat.postMessage") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert fake.messages(sr.CHANNEL)[0]["text"].startswith("Step 3 · Success Milestones")
+        assert fake.problems == []
+
+
+def test_http_mode_serves_events_and_health(tmp_path: Path) -> None:
+    port = _free_port()
+    with FakeSlack() as fake:
+        env = {
+            "SLACK_BOT_TOKEN": "xoxb-test-token",
+            "SLACK_SIGNING_SECRET": sr.SIGNING_SECRET,
+            "SLACK_API_URL": fake.base_url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+            "PORT": str(port),
+        }
+        with bot_process(env, tmp_path) as process:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:
+                        assert json.loads(resp.read()) == {"status": "ok"}
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        process.terminate()
+                        pytest.fail(f"the bot did not serve /healthz: {process.communicate(timeout=10)[0]}")
+                    time.sleep(0.1)
+            body = sr.form_body(sr.slash_command("help", response_url=fake.url + "/response/h"))
+            request = urllib.request.Request(base + "/slack/events", data=body.encode(), method="POST")
+            for name, value in {"Content-Type": "application/x-www-form-urlencoded", **sr.sign(body)}.items():
+                request.add_header(name, value)
+            with urllib.request.urlopen(request, timeout=5) as resp:
+                assert "/onboarding step3" in json.loads(resp.read())["text"]
+        assert fake.problems == []
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "SLACK_BOT_TOKEN is required"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN must be a bot token"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is required in HTTP mode"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN must be an app-level token"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PORT": "http"}, "PORT is invalid"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "slack.com"},
+            "SLACK_API_URL is invalid",
+        ),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_CLIENT_ID": "1.2"}, "OAuth install is not"),
+    ],
+)
+def test_bad_configuration_stops_run_with_one_clear_line(tmp_path: Path, env: dict[str, str], expected: str) -> None:
+    with bot_process({"DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", **env}, tmp_path) as process:
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 2
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], output

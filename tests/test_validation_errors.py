@@ -1,0 +1,75 @@
+"""Bad answers go back to the exact field with response_action=errors, and nothing is saved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.answers import HEALTH, MILESTONES, TRAINING, open_section
+from tests.support.harness import BotHarness
+
+
+def _assert_refused(bot: BotHarness, section: str, values: dict[str, Any], block_id: str, words: str) -> None:
+    bot.command("step3")
+    view = open_section(bot, section)
+    response = bot.submit(view, values)
+    assert response.status == 200
+    body = response.json()
+    assert body["response_action"] == "errors"
+    input_ids = {b["block_id"] for b in view["blocks"] if b["type"] == "input"}
+    assert set(body["errors"]) <= input_ids, "Slack only accepts errors keyed by the view's input block ids"
+    assert words in body["errors"][block_id], body["errors"]
+    with bot.sessions() as session:
+        from storage.models import PlanSection
+
+        assert session.query(PlanSection).count() == 0, "invalid input must save nothing"
+    assert "Not yet answered" in str(bot.hub()["blocks"])
+
+
+MILESTONE_CASES = [
+    ({"milestones.1.name": "kickoff HELD"}, "milestones.1.name", "Another milestone is already called"),
+    ({"milestones.0.name": ""}, "milestones.0.name", "required"),
+    ({"milestones.2.definition_of_done": "  "}, "milestones.2.definition_of_done", "required"),
+    ({"milestones.0.timeline_days": 0}, "milestones.0.timeline_days", "more than 0"),
+    ({"milestones.0.timeline_days": -5}, "milestones.0.timeline_days", "more than 0"),
+    ({"milestones.1.timeline_days": "two weeks"}, "milestones.1.timeline_days", "whole number"),
+    ({"milestones.1.timeline_days": "7.5"}, "milestones.1.timeline_days", "whole number"),
+    ({"milestones.0.description": "x" * 3001}, "milestones.0.description", "3000 characters"),
+    ({"milestones.0.points_on_time": 101}, "milestones.0.points_on_time", "at most 100"),
+]
+
+
+@pytest.mark.parametrize(("changes", "block_id", "words"), MILESTONE_CASES)
+def test_milestone_errors(bot: BotHarness, changes: dict, block_id: str, words: str) -> None:
+    _assert_refused(bot, "milestones", {**MILESTONES, **changes}, block_id, words)
+
+
+HEALTH_CASES = [
+    ({"weights.adoption": 50}, "weights.adoption", "add up to 110; they must total 100"),
+    ({"weights.tickets": -10, "weights.adoption": 60}, "weights.tickets", "at least 0"),
+    ({"healthy_from": 30}, "healthy_from", "must be above"),
+    ({"healthy_from": 140}, "healthy_from", "at most 100"),
+    ({"critical_below": -1}, "critical_below", "at least 0"),
+    ({"custom_factors.0.weight": None}, "custom_factors.0.weight", "required"),
+    ({"custom_factors.1.weight": 5}, "custom_factors.1.name", "required"),
+    ({"custom_factors.0.name": "engagement"}, "custom_factors.0.name", "already a factor"),
+]
+
+
+@pytest.mark.parametrize(("changes", "block_id", "words"), HEALTH_CASES)
+def test_health_errors(bot: BotHarness, changes: dict, block_id: str, words: str) -> None:
+    _assert_refused(bot, "health", {**HEALTH, **changes}, block_id, words)
+
+
+def test_training_needs_at_least_one_answer(bot: BotHarness) -> None:
+    _assert_refused(bot, "training", {k: None if k != "session_types" else [] for k in TRAINING}, "documentation",
+                    "at least one")  # fmt: skip
+
+
+def test_a_fixed_submission_is_then_saved(bot: BotHarness) -> None:
+    bot.command("step3")
+    view = open_section(bot, "milestones")
+    assert bot.submit(view, {**MILESTONES, "milestones.0.timeline_days": 0}).json()["response_action"] == "errors"
+    assert bot.submit(view, MILESTONES).body == ""
+    assert "last edited by" in str(bot.hub()["blocks"])
