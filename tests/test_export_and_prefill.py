@@ -1,0 +1,58 @@
+"""Saved answers come back exactly: in the prefilled modals, and through `onboarding-bot export`."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.cli import main
+from tests.support.answers import ALL, answer, answer_all, open_section
+from tests.support.harness import BotHarness
+
+
+@pytest.mark.parametrize("section", list(ALL))
+def test_a_prefilled_modal_resubmitted_unchanged_saves_the_same_answers(bot: BotHarness, section: str) -> None:
+    bot.command("step3")
+    answer(bot, section)
+    with bot.sessions() as session:
+        from storage.models import PlanSection
+
+        first = session.query(PlanSection).one().answers
+    view = open_section(bot, section)
+    assert bot.submit(view, {}).body == ""  # every input keeps its initial value, as in Slack
+    with bot.sessions() as session:
+        row = session.query(PlanSection).one()
+        assert row.version == 2 and row.answers == first
+
+
+def test_export_prints_each_version(
+    bot: BotHarness, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bot.command("step3")
+    answer_all(bot)
+    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.channel_messages()[-1], "confirm_save")
+    answer(bot, "training", {"community": "Customer forum at community.example"})
+    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.channel_messages()[-1], "confirm_save")
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert main(["export", "--channel", "C0PLAN001"]) == 0
+    latest = capsys.readouterr().out
+    assert latest == list(bot.fake.uploads.values())[-1]["content"].decode()
+    assert "Customer forum at community.example" in latest
+
+    assert main(["export", "--channel", "C0PLAN001", "--version", "1"]) == 0
+    first = capsys.readouterr().out
+    assert "Customer forum" not in first and "Kickoff held" in first
+
+    assert main(["export", "--channel", "C0PLAN001", "--version", "9"]) == 1
+    assert "no version 9" in capsys.readouterr().err
+    assert main(["export", "--channel", "C0NOPLAN1"]) == 1
+    assert "no plan for channel C0NOPLAN1" in capsys.readouterr().err
+
+
+def test_db_upgrade_is_idempotent(database_url: str, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert main(["db", "upgrade"]) == 0
+    assert main(["db", "upgrade"]) == 0
+    assert "database is up to date" in capsys.readouterr().out
