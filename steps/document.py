@@ -95,8 +95,9 @@ def parse_document(text: str) -> PlanDocument:
     sections: list[tuple[str, list[str]]] = []
     fence: str | None = None
     for line in lines[end + 1 :]:
-        outside_code = fence is None and _next_fence(fence, line) is None
-        fence = _next_fence(fence, line)
+        after = _next_fence(fence, line)
+        outside_code = fence is None and after is None
+        fence = after
         if outside_code and line.startswith("## "):
             sections.append((line[3:].strip(), []))
             continue

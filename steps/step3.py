@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import time
 from enum import StrEnum
 from typing import Annotated, Any, Self, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from steps.validation import InvalidAnswers, field_error, friendly_errors
 
@@ -132,10 +132,9 @@ SlackUserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,30}$")]
 
 
 def _valid_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"“{name}” is not a time zone this server knows.") from exc
+    if name != "UTC" and name not in available_timezones():
+        shown = name if len(name) <= 40 else name[:39] + "…"
+        raise ValueError(f"“{shown}” is not a time zone this server knows.")
     return name
 
 
@@ -147,7 +146,7 @@ class HealthModel(Answers):
     healthy_from: Annotated[int, BeforeValidator(_blank_to_none), Field(ge=0, le=100)]
     cadence: Cadence
     update_time: time
-    timezone: Annotated[str, BeforeValidator(lambda v: _valid_timezone(v) if isinstance(v, str) else v)]
+    timezone: Annotated[str, AfterValidator(_valid_timezone), BeforeValidator(_blank_to_none)]
     monitors: list[SlackUserId] = Field(default_factory=list, max_length=50)
     protocols: dict[Band, OptionalText] = Field(default_factory=dict)
 

@@ -142,9 +142,8 @@ def test_optional_text_too_long_says_characters(field: str) -> None:
     assert error_at(errors, ("milestones", 0, field)).message == "Keep this to 3000 characters or fewer."
 
 
-# The constraints sit after a BeforeValidator, so pydantic reports the generic "too_long"
-# (worded for lists: "Allows at most 3000.") instead of "string_too_long".
-@pytest.mark.xfail(strict=True, reason="steps/step3.py: required text too long reports a list message")
+# The constraints sit after a BeforeValidator, so pydantic reports a generic "too_long":
+# it must still read as characters, not as a list of items.
 @pytest.mark.parametrize(("field", "limit"), [("definition_of_done", MAX_TEXT), ("name", MAX_NAME)])
 def test_required_text_too_long_says_characters(field: str, limit: int) -> None:
     raw = milestones_raw()

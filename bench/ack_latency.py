@@ -1,0 +1,220 @@
+"""How fast the bot acknowledges Slack requests (Slack gives up on an ack after 3 seconds).
+
+Runs the whole Step 3 flow for N channels against the real Bolt app, served over HTTP by waitress
+on loopback (``tests.support.harness.BotHarness``) and talking to the fake Slack Web API
+(``tests.fakes.slack_api.FakeSlack``). For every request it records:
+
+* ack: the HTTP round trip until the ack response has been read, i.e. what Slack waits for;
+* total: ack plus the listener work Bolt runs after the ack (posts, modals, uploads) finishing.
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.ack_latency [--plans N] [--database-url URL]
+
+Exits 1 if any ack took 3000 ms or more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tests.fakes.slack_api import FakeSlack
+from tests.support.answers import ALL
+from tests.support.harness import BotHarness, Response
+from tests.support.slack_requests import ALICE
+
+SLACK_ACK_LIMIT_MS = 3000.0
+
+SLASH_COMMAND = "slash command /onboarding step3"
+OPEN_MODAL = "block_actions -> views.open"
+SUBMIT_MODAL = "view_submission"
+CONTINUE = "block_actions -> post ([C])"
+CONFIRM = "block_actions -> upload (confirm)"
+KINDS = (SLASH_COMMAND, OPEN_MODAL, SUBMIT_MODAL, CONTINUE, CONFIRM)
+
+
+@dataclass(frozen=True)
+class Timing:
+    ack_ms: float
+    total_ms: float
+
+
+class TimedHarness(BotHarness):
+    """``BotHarness`` whose ``request`` also times the ack and the after-ack work separately."""
+
+    def __init__(self, fake: FakeSlack, database_url: str, clock: Callable[[], datetime]) -> None:
+        super().__init__(fake, database_url, clock)
+        self.last_timing: Timing | None = None
+
+    def request(self, method: str, path: str, body: str = "", headers: dict[str, str] | None = None) -> Response:
+        req = urllib.request.Request(self.url + path, data=body.encode() if body else None, method=method)
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
+        start = time.perf_counter()
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                result = Response(resp.status, resp.read().decode())
+        except urllib.error.HTTPError as err:
+            result = Response(err.code, err.read().decode())
+        acked = time.perf_counter()
+        self.executor.wait_idle()
+        done = time.perf_counter()
+        self.last_timing = Timing(ack_ms=(acked - start) * 1000, total_ms=(done - start) * 1000)
+        return result
+
+
+class Recorder:
+    def __init__(self, bot: TimedHarness) -> None:
+        self.bot = bot
+        self.samples: dict[str, list[Timing]] = defaultdict(list)
+
+    def record(self, kind: str, response: Response, *, expect_empty_body: bool = False) -> None:
+        if response.status != 200 or (expect_empty_body and response.body):
+            raise RuntimeError(f"{kind}: unexpected ack {response.status} {response.body!r}")
+        assert self.bot.last_timing is not None
+        self.samples[kind].append(self.bot.last_timing)
+
+
+def run_plan(bot: TimedHarness, recorder: Recorder, channel: str, channel_name: str) -> None:
+    """The Step 3 flow of one channel: command, the three modals, [C] continue, confirm."""
+    recorder.record(SLASH_COMMAND, bot.command("step3", channel=channel, channel_name=channel_name))
+    for section, values in ALL.items():
+        response = bot.click(bot.hub(channel), f"open_section:{section}", section, channel=channel)
+        recorder.record(OPEN_MODAL, response)
+        recorder.record(SUBMIT_MODAL, bot.submit(bot.last_view(), values), expect_empty_body=True)
+    recorder.record(CONTINUE, bot.click(bot.hub(channel), "menu_continue", channel=channel))
+    synthesis = bot.channel_messages(channel)[-1]
+    if not synthesis["text"].startswith("Step 3 synthesis"):
+        raise RuntimeError(f"{channel}: expected the synthesis message, got {synthesis['text']!r}")
+    recorder.record(CONFIRM, bot.click(synthesis, "confirm_save", channel=channel))
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def peak_rss_mib() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+COLUMNS = (("request kind", 34), ("count", 5), ("ack p50", 8), ("ack p95", 8), ("ack max", 8), ("total p50", 9))
+
+
+def _cells(cells: list[str]) -> str:
+    padded = [
+        cell.ljust(width) if i == 0 else cell.rjust(width)
+        for i, (cell, (_, width)) in enumerate(zip(cells, COLUMNS, strict=True))
+    ]
+    return "| " + " | ".join(padded) + " |"
+
+
+def _row(label: str, timings: list[Timing]) -> str:
+    if not timings:
+        return _cells([label, "0", "-", "-", "-", "-"])
+    acks = [t.ack_ms for t in timings]
+    totals = [t.total_ms for t in timings]
+    stats = (percentile(acks, 50), percentile(acks, 95), max(acks), percentile(totals, 50))
+    return _cells([label, str(len(timings)), *(f"{value:.1f}" for value in stats)])
+
+
+def format_table(samples: dict[str, list[Timing]]) -> list[str]:
+    lines = [_cells([name for name, _ in COLUMNS]), "|" + "|".join("-" * (width + 2) for _, width in COLUMNS) + "|"]
+    lines += [_row(kind, samples.get(kind, [])) for kind in KINDS]
+    lines.append(_row("all requests", [t for kind in KINDS for t in samples.get(kind, [])]))
+    return lines
+
+
+@contextmanager
+def database(url: str | None) -> Iterator[str]:
+    if url is not None:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-ack-") as tmp:
+        yield f"sqlite:///{tmp}/bot.db"
+
+
+def redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest.split("/", 1)[0]:
+        credentials, _, host = rest.partition("@")
+        rest = credentials.split(":", 1)[0] + "@" + host
+    return scheme + sep + rest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--plans", type=int, default=30, help="channels to run the Step 3 flow in (default 30)")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default: a SQLite file in a temp dir)")
+    args = parser.parse_args(argv)
+    if args.plans < 1:
+        parser.error("--plans must be at least 1")
+
+    with FakeSlack() as fake, database(args.database_url) as url:
+        channels = [(f"C0BENCH{i:03d}", f"onboarding-bench-{i:03d}") for i in range(args.plans)]
+        for channel, name in channels:
+            fake.add_channel(channel, name=name)
+        started = time.perf_counter()
+        bot = TimedHarness(fake, url, clock=lambda: datetime.now(UTC))
+        setup_s = time.perf_counter() - started
+        recorder = Recorder(bot)
+        try:
+            started = time.perf_counter()
+            for channel, name in channels:
+                run_plan(bot, recorder, channel, name)
+            run_s = time.perf_counter() - started
+        finally:
+            bot.close()
+        if len(fake.uploads) != args.plans or fake.problems:
+            raise RuntimeError(f"flow incomplete: {len(fake.uploads)} uploads, problems {fake.problems}")
+        api_calls = len(fake.calls)
+        response_url_calls = len(fake.response_calls)
+
+    lines = [
+        f"database:      {redact(url) if args.database_url else 'sqlite (file in a temp dir)'}",
+        f"plans:         {args.plans} (Step 3 flow per channel, user {ALICE})",
+        f"machine:       {platform.machine()}, os.cpu_count()={os.cpu_count()}, "
+        f"Python {platform.python_version()} ({platform.python_implementation()}), {platform.system()}",
+        f"setup:         {setup_s:.2f} s (migrations + app); flow: {run_s:.2f} s",
+        "",
+        "latency in ms; ack = HTTP round trip until the ack response is read;",
+        "total = ack + the listener work Bolt runs after the ack",
+        *format_table(recorder.samples),
+        "",
+        f"peak RSS:      {peak_rss_mib():.1f} MiB (whole process: bot, waitress, fake Slack, client)",
+        f"Slack calls:   {api_calls} Web API calls, {response_url_calls} response_url posts",
+    ]
+    print("\n".join(lines))
+
+    slow = [
+        (kind, t.ack_ms)
+        for kind, timings in recorder.samples.items()
+        for t in timings
+        if t.ack_ms >= SLACK_ACK_LIMIT_MS
+    ]
+    if slow:
+        print(f"FAIL: {len(slow)} ack(s) took >= {SLACK_ACK_LIMIT_MS:.0f} ms: {slow[:5]}", file=sys.stderr)
+        return 1
+    print(f"OK: every ack under {SLACK_ACK_LIMIT_MS:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
