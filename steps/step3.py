@@ -28,18 +28,26 @@ MAX_TIMELINE_DAYS = 3650
 MAX_CUSTOM_FACTORS = 3
 
 
-class Section(StrEnum):
-    MILESTONES = "milestones"
-    HEALTH = "health"
-    TRAINING = "training"
+class LabelledChoice(StrEnum):
+    """A choice stored by its value and shown by its label: ``ADOPTION = "adoption", "Feature adoption"``."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> LabelledChoice:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+
+class Section(LabelledChoice):
+    MILESTONES = "milestones", "Success milestones"
+    HEALTH = "health", "Health score model"
+    TRAINING = "training", "Training / education plan"
 
     @property
     def title(self) -> str:
-        return {
-            Section.MILESTONES: "Success milestones",
-            Section.HEALTH: "Health score model",
-            Section.TRAINING: "Training / education plan",
-        }[self]
+        return self.label
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -88,20 +96,11 @@ class MilestonesSection(Answers):
         return self
 
 
-class StandardFactor(StrEnum):
-    ADOPTION = "adoption"
-    ENGAGEMENT = "engagement"
-    TICKETS = "tickets"
-    MILESTONES = "milestones"
-
-    @property
-    def label(self) -> str:
-        return {
-            StandardFactor.ADOPTION: "Feature adoption",
-            StandardFactor.ENGAGEMENT: "Engagement",
-            StandardFactor.TICKETS: "Support tickets",
-            StandardFactor.MILESTONES: "Milestone completion",
-        }[self]
+class StandardFactor(LabelledChoice):
+    ADOPTION = "adoption", "Feature adoption"
+    ENGAGEMENT = "engagement", "Engagement"
+    TICKETS = "tickets", "Support tickets"
+    MILESTONES = "milestones", "Milestone completion"
 
 
 Weight = Annotated[int, BeforeValidator(_blank_to_none), Field(ge=0, le=100)]
@@ -118,14 +117,10 @@ class Cadence(StrEnum):
     MONTHLY = "monthly"
 
 
-class Band(StrEnum):
-    HEALTHY = "healthy"
-    AT_RISK = "at_risk"
-    CRITICAL = "critical"
-
-    @property
-    def label(self) -> str:
-        return {Band.HEALTHY: "Healthy", Band.AT_RISK: "At-risk", Band.CRITICAL: "Critical"}[self]
+class Band(LabelledChoice):
+    HEALTHY = "healthy", "Healthy"
+    AT_RISK = "at_risk", "At-risk"
+    CRITICAL = "critical", "Critical"
 
 
 SlackUserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,30}$")]
@@ -186,28 +181,16 @@ class HealthModel(Answers):
         return Band.AT_RISK
 
 
-class SessionType(StrEnum):
-    ONE_ON_ONE = "one_on_one"
-    GROUP = "group"
-    WEBINAR = "webinar"
-
-    @property
-    def label(self) -> str:
-        return {SessionType.ONE_ON_ONE: "1:1", SessionType.GROUP: "Group", SessionType.WEBINAR: "Webinar"}[self]
+class SessionType(LabelledChoice):
+    ONE_ON_ONE = "one_on_one", "1:1"
+    GROUP = "group", "Group"
+    WEBINAR = "webinar", "Webinar"
 
 
-class Certification(StrEnum):
-    YES = "yes"
-    NO = "no"
-    UNDECIDED = "undecided"
-
-    @property
-    def label(self) -> str:
-        return {
-            Certification.YES: "Yes",
-            Certification.NO: "No",
-            Certification.UNDECIDED: "Not decided yet",
-        }[self]
+class Certification(LabelledChoice):
+    YES = "yes", "Yes"
+    NO = "no", "No"
+    UNDECIDED = "undecided", "Not decided yet"
 
 
 class TrainingPlan(Answers):

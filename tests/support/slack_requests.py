@@ -81,6 +81,17 @@ def find_element(blocks: list[dict[str, Any]], action_id: str, value: str | None
     raise LookupError(f"no element with action_id={action_id!r} value={value!r} in these blocks")
 
 
+def _action(action_id: str, block_id: str, element: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": element.get("value", ""),
+        "type": element["type"],
+        "text": element.get("text"),
+        "action_ts": f"{time.time():.6f}",
+    }
+
+
 def message_action(
     message: dict[str, Any],
     action_id: str,
@@ -113,16 +124,7 @@ def message_action(
         "message": copy.deepcopy(message),
         "state": {"values": {}},
         "response_url": response_url,
-        "actions": [
-            {
-                "action_id": action_id,
-                "block_id": block_id,
-                "value": element.get("value", ""),
-                "type": element["type"],
-                "text": element.get("text"),
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
+        "actions": [_action(action_id, block_id, element)],
     }
 
 
@@ -219,14 +221,5 @@ def view_action(
         "enterprise": None,
         "is_enterprise_install": False,
         "view": view_payload(view, values, user=user, team=team),
-        "actions": [
-            {
-                "action_id": action_id,
-                "block_id": block_id,
-                "value": element.get("value", ""),
-                "type": element["type"],
-                "text": element.get("text"),
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
+        "actions": [_action(action_id, block_id, element)],
     }
