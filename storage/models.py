@@ -2,19 +2,46 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        datetime: UTCDateTime(),
+        date: Date(),
+        float: Float(),
+    }
 
 
 class Plan(Base):
@@ -28,9 +55,11 @@ class Plan(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     hub_ts: Mapped[str | None] = mapped_column(String(32))
     steps_completed: Mapped[list[str]] = mapped_column(default=list)
+    # Where missed-milestone alerts and health updates go; None means the plan's own channel.
+    alert_channel_id: Mapped[str | None] = mapped_column(String(32))
 
     sections: Mapped[list[PlanSection]] = relationship(back_populates="plan", order_by="PlanSection.id")
 
@@ -48,7 +77,7 @@ class PlanSection(Base):
     answers: Mapped[dict[str, Any]]
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[str] = mapped_column(String(32))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     plan: Mapped[Plan] = relationship(back_populates="sections")
 
@@ -67,7 +96,7 @@ class DocumentVersion(Base):
     # Which section versions this document was compiled from, so confirming an unchanged plan adds no version.
     source: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ProcessedRequest(Base):
@@ -77,4 +106,140 @@ class ProcessedRequest(Base):
 
     team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     request_key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class Customer(Base):
+    """A customer onboarding under a plan. The latest signals and score are kept here for fast ticks."""
+
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("plan_id", "name_key", name="uq_customers_plan_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))  # casefolded, so "ACME" and "Acme" are one customer
+    segment: Mapped[str | None] = mapped_column(String(200))
+    owner_id: Mapped[str | None] = mapped_column(String(32))
+    start_date: Mapped[date]
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    signals: Mapped[dict[str, Any]] = mapped_column(default=dict)  # factor key -> latest value
+    score: Mapped[float | None]
+    band: Mapped[str | None] = mapped_column(String(16))
+    scored_at: Mapped[datetime | None]
+    # The band the team last heard about (digest or alert): a worse band than this triggers an alert.
+    reported_band: Mapped[str | None] = mapped_column(String(16))
+    reported_score: Mapped[float | None]
+
+
+class CustomerMilestone(Base):
+    """One plan milestone for one customer, with its own deadline."""
+
+    __tablename__ = "customer_milestones"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "position", name="uq_customer_milestones_customer_position"),
+        Index("ix_customer_milestones_open", "plan_id", "completed_on", "alerted_at", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    position: Mapped[int]  # 0-based index of the milestone in the plan
+    name: Mapped[str] = mapped_column(String(200))
+    due_date: Mapped[date]
+    completed_on: Mapped[date | None]
+    completed_by: Mapped[str | None] = mapped_column(String(32))
+    extended_by: Mapped[str | None] = mapped_column(String(32))
+    alerted_at: Mapped[datetime | None]
+
+
+class SignalReading(Base):
+    """Every signal value ever recorded (the customer row keeps only the latest per factor)."""
+
+    __tablename__ = "signal_readings"
+    __table_args__ = (Index("ix_signal_readings_customer", "customer_id", "factor", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    factor: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float]
+    recorded_by: Mapped[str] = mapped_column(String(32))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HealthScore(Base):
+    """Every computed score, with the breakdown that explains it."""
+
+    __tablename__ = "health_scores"
+    __table_args__ = (Index("ix_health_scores_customer", "customer_id", "computed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    computed_at: Mapped[datetime]
+    score: Mapped[float | None]
+    band: Mapped[str | None] = mapped_column(String(16))
+    breakdown: Mapped[dict[str, Any]]
+
+
+class Alert(Base):
+    """An alert the team was sent; ``key`` makes each one happen once, ever."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("team_id", "key", name="uq_alerts_team_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    milestone_id: Mapped[int | None] = mapped_column(ForeignKey("customer_milestones.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # "missed" or "band"
+    key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32))
+    acknowledged_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """A Slack post waiting to be delivered, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("team_id", "key", name="uq_outbox_team_key"),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(200))  # idempotency key, also stamped on the message's metadata
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))  # post in its thread
+    message: Mapped[dict[str, Any]]  # chat.postMessage arguments: text, blocks
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sending, sent, failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    ts: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class JobRun(Base):
+    """A scheduled job that ran for a given period, so ticking twice for one instant does nothing new."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("team_id", "job", "period", name="uq_job_runs_job_period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    job: Mapped[str] = mapped_column(String(64))  # e.g. "health:42"
+    period: Mapped[str] = mapped_column(String(64))  # e.g. the scheduled instant, ISO-8601
+    ran_at: Mapped[datetime]

@@ -1,0 +1,342 @@
+"""Customer health scores: the plan's weighted factors, milestone points, and the resulting band.
+
+The score is the weighted mean of the factors that have data, with the weights renormalised over
+those factors (a factor without data is reported as missing, never counted as 0), plus the points
+of every milestone reached on time or missed, clamped to 0-100. The band follows the plan's
+thresholds.
+
+A scheduler tick scores every customer of every plan, so everything here is plain functions over
+frozen slotted dataclasses; the pydantic ``HealthModel`` is only read, never built or validated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from steps.deadlines import is_missed, reached_on_time
+from steps.step3 import Band, HealthModel, StandardFactor
+
+__all__ = [
+    "MILESTONES_KEY",
+    "MISSED",
+    "REACHED_ON_TIME",
+    "Adjustment",
+    "FactorContribution",
+    "MilestoneState",
+    "Reason",
+    "ScoreBreakdown",
+    "band_change",
+    "compute_score",
+    "factor_keys",
+    "factor_slug",
+    "is_worse",
+    "milestone_adjustments",
+    "milestone_completion",
+    "signal_factors",
+]
+
+MILESTONES_KEY = StandardFactor.MILESTONES.value
+REACHED_ON_TIME: Literal["reached on time"] = "reached on time"
+MISSED: Literal["missed"] = "missed"
+Reason = Literal["reached on time", "missed"]
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_SEVERITY: dict[Band, int] = {Band.HEALTHY: 0, Band.AT_RISK: 1, Band.CRITICAL: 2}
+_NO_SCORE = "No score"
+
+
+# --- factors -----------------------------------------------------------------------------------
+
+
+def factor_slug(name: str) -> str:
+    """The key of a custom factor: lowercase ASCII letters and digits, other runs turned into "_"."""
+    return _NOT_SLUG.sub("_", name.lower()).strip("_")
+
+
+def _factors(model: HealthModel) -> list[tuple[str, str, int]]:
+    """(key, label, weight) of every factor in the score: standard ones in enum order, then custom ones.
+
+    Keys are assigned over all factors, weight 0 included, so a factor keeps its key when another
+    factor's weight drops to 0. Custom names that slug to nothing or to a key already taken
+    (“Adoption” vs the standard "adoption", “NPS!” vs “NPS?”) get a numbered suffix.
+    """
+    factors = [(factor.value, factor.label, model.weights.get(factor, 0)) for factor in StandardFactor]
+    if model.custom_factors:
+        taken = {key for key, _, _ in factors}
+        for custom in model.custom_factors:
+            base = factor_slug(custom.name) or "custom"
+            key, suffix = base, 2
+            while key in taken:
+                key, suffix = f"{base}_{suffix}", suffix + 1
+            taken.add(key)
+            factors.append((key, custom.name, custom.weight))
+    return [factor for factor in factors if factor[2] > 0]
+
+
+def factor_keys(model: HealthModel) -> dict[str, str]:
+    """Key → label of every factor of the score (weight > 0): standard factors first, then custom ones."""
+    return {key: label for key, label, _ in _factors(model)}
+
+
+def signal_factors(model: HealthModel) -> dict[str, str]:
+    """Key → label of the factors people signal: all of the score's factors but milestone completion."""
+    return {key: label for key, label, _ in _factors(model) if key != MILESTONES_KEY}
+
+
+# --- milestones --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneState:
+    """One milestone of one customer. ``index`` is the 0-based position in the plan (shown as index + 1)."""
+
+    index: int
+    name: str
+    due: date
+    completed_on: date | None
+    points_on_time: int | None
+    points_missed: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """Points a milestone adds to (reached on time) or takes from (missed) the score."""
+
+    index: int
+    name: str
+    points: int
+    reason: Reason
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "name": self.name, "points": self.points, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Adjustment:
+        reason = data["reason"]
+        if reason not in (REACHED_ON_TIME, MISSED):
+            raise ValueError(f"Unknown adjustment reason: {reason!r}")
+        return cls(int(data["index"]), str(data["name"]), int(data["points"]), reason)
+
+    def explain(self) -> str:
+        sign = "+" if self.points >= 0 else "−"
+        return f"Milestone {self.index + 1} “{self.name}” {self.reason}: {sign}{abs(self.points)}"
+
+
+def _milestone_pass(milestones: Sequence[MilestoneState], today: date) -> tuple[float | None, list[Adjustment]]:
+    """Completion percentage and adjustments in one pass: the scheduler needs both for every customer."""
+    counted = on_time = 0
+    adjustments: list[Adjustment] = []
+    for milestone in milestones:
+        if reached_on_time(milestone.due, milestone.completed_on):
+            counted += 1
+            on_time += 1
+            # None means "no impact decided"; 0 would only add a "+0" line to every explanation.
+            if milestone.points_on_time:
+                adjustments.append(
+                    Adjustment(milestone.index, milestone.name, milestone.points_on_time, REACHED_ON_TIME)
+                )
+        elif is_missed(milestone.due, milestone.completed_on, today):
+            counted += 1
+            if milestone.points_missed:
+                adjustments.append(Adjustment(milestone.index, milestone.name, -milestone.points_missed, MISSED))
+    return (on_time * 100 / counted if counted else None), adjustments
+
+
+def milestone_completion(milestones: Sequence[MilestoneState], today: date) -> float | None:
+    """Percentage (0-100) of the milestones already due that were reached on time.
+
+    A milestone counts once it is completed (early completions included) or its due date has
+    passed (``due < today``); a milestone due today or later and not completed is not counted yet.
+    None when no milestone counts, so the factor is missing rather than 0.
+    """
+    return _milestone_pass(milestones, today)[0]
+
+
+def milestone_adjustments(milestones: Sequence[MilestoneState], today: date) -> list[Adjustment]:
+    """+points_on_time per milestone reached on time, −points_missed per missed one, in plan order.
+
+    Milestones without points (None or 0) contribute nothing and get no entry.
+    """
+    return _milestone_pass(milestones, today)[1]
+
+
+# --- score -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FactorContribution:
+    """One factor of a score. Without data: ``value`` is None and it has no share of the score."""
+
+    key: str
+    label: str
+    value: float | None
+    weight: int
+    effective_weight: float
+    contribution: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "value": self.value,
+            "weight": self.weight,
+            "effective_weight": self.effective_weight,
+            "contribution": self.contribution,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FactorContribution:
+        value = data["value"]
+        return cls(
+            str(data["key"]),
+            str(data["label"]),
+            None if value is None else float(value),
+            int(data["weight"]),
+            float(data["effective_weight"]),
+            float(data["contribution"]),
+        )
+
+    def explain(self) -> str:
+        if self.value is None:
+            reason = "no milestone due yet" if self.key == MILESTONES_KEY else "no data"
+            return f"Missing: {self.label} ({reason})"
+        return f"{self.label} {_short(self.value)} × {_short(self.effective_weight * 100)}% = {self.contribution:.1f}"
+
+
+def _short(number: float) -> str:
+    """One decimal at most, none when it is 0: "70", "33.3"."""
+    text = f"{number:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreBreakdown:
+    """A computed score and how it was reached. ``score``/``band`` are None when no factor has data."""
+
+    score: float | None
+    band: Band | None
+    factors: tuple[FactorContribution, ...]
+    adjustments: tuple[Adjustment, ...]
+    missing: tuple[str, ...]
+
+    def weakest(self, n: int = 2) -> tuple[FactorContribution, ...]:
+        """The ``n`` factors with data and the lowest values, lowest first (ties by key)."""
+        present = [factor for factor in self.factors if factor.value is not None]
+        present.sort(key=lambda factor: (factor.value, factor.key))
+        return tuple(present[: max(n, 0)])
+
+    def explain(self) -> list[str]:
+        """Short human-readable lines: the score, each factor's share, missing factors, milestone points."""
+        if self.score is None or self.band is None:
+            lines = ["Score: not enough data"]
+        else:
+            lines = [f"Score: {self.score:.1f} ({self.band.label}{self._clamp_note()})"]
+        lines.extend(factor.explain() for factor in self.factors if factor.value is not None)
+        lines.extend(adjustment.explain() for adjustment in self.adjustments)
+        lines.extend(factor.explain() for factor in self.factors if factor.value is None)
+        return lines
+
+    def _clamp_note(self) -> str:
+        unclamped = sum(f.contribution for f in self.factors) + sum(a.points for a in self.adjustments)
+        if unclamped < 0:
+            return ", floored at 0"
+        if unclamped > 100:
+            return ", capped at 100"
+        return ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: only str, int, float, None, list and dict."""
+        return {
+            "score": self.score,
+            "band": None if self.band is None else self.band.value,
+            "factors": [factor.to_dict() for factor in self.factors],
+            "adjustments": [adjustment.to_dict() for adjustment in self.adjustments],
+            "missing": list(self.missing),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScoreBreakdown:
+        score = data["score"]
+        band = data["band"]
+        return cls(
+            score=None if score is None else float(score),
+            band=None if band is None else Band(band),
+            factors=tuple(FactorContribution.from_dict(item) for item in data["factors"]),
+            adjustments=tuple(Adjustment.from_dict(item) for item in data["adjustments"]),
+            missing=tuple(str(key) for key in data["missing"]),
+        )
+
+
+def compute_score(
+    model: HealthModel, signals: Mapping[str, float], milestones: Sequence[MilestoneState], today: date
+) -> ScoreBreakdown:
+    """Score one customer.
+
+    ``signals`` maps factor key → latest value (0-100); keys that are not factors of the model are
+    ignored, and so is a "milestones" signal: milestone completion is always computed from
+    ``milestones`` (see ``milestone_completion``). A value outside 0-100 raises ValueError.
+
+    The band is taken from the rounded score, so a shown "70.0" is never below "healthy from 70".
+    """
+    completion, adjustments = _milestone_pass(milestones, today)
+    factors = _factors(model)
+    values: list[float | None] = []
+    total_weight = 0
+    for key, _, weight in factors:
+        raw = completion if key == MILESTONES_KEY else signals.get(key)
+        if raw is None:
+            values.append(None)
+            continue
+        value = float(raw)
+        if not 0.0 <= value <= 100.0:  # also rejects NaN
+            raise ValueError(f"The value of factor {key!r} must be between 0 and 100, not {raw!r}.")
+        values.append(value)
+        total_weight += weight
+
+    contributions: list[FactorContribution] = []
+    missing: list[str] = []
+    weighted = 0.0
+    for (key, label, weight), value in zip(factors, values, strict=True):
+        if value is None:
+            missing.append(key)
+            contributions.append(FactorContribution(key, label, None, weight, 0.0, 0.0))
+            continue
+        # The share is a single division of integers, so equal weight ratios give identical floats.
+        share = weight / total_weight
+        contribution = value * share
+        weighted += contribution
+        contributions.append(FactorContribution(key, label, value, weight, share, contribution))
+
+    score: float | None = None
+    band: Band | None = None
+    if total_weight:
+        exact = weighted + sum(adjustment.points for adjustment in adjustments)
+        score = round(min(max(exact, 0.0), 100.0), 1)
+        band = model.band_for(score)
+    return ScoreBreakdown(score, band, tuple(contributions), tuple(adjustments), tuple(missing))
+
+
+# --- bands -------------------------------------------------------------------------------------
+
+
+def band_change(previous: Band | None, current: Band | None) -> str | None:
+    """ "Healthy → At-risk" when the band changed (None shows as "No score"), None when it did not."""
+    if previous == current:
+        return None
+    before = _NO_SCORE if previous is None else previous.label
+    after = _NO_SCORE if current is None else current.label
+    return f"{before} → {after}"
+
+
+def is_worse(previous: Band | None, current: Band | None) -> bool:
+    """True when ``current`` is more severe than ``previous`` (Healthy < At-risk < Critical).
+
+    False when either is None: without a score on both sides there is nothing to compare.
+    """
+    if previous is None or current is None:
+        return False
+    return _SEVERITY[current] > _SEVERITY[previous]
