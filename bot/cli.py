@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from slack_bolt.error import BoltError
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -13,6 +15,7 @@ from bot.settings import ConfigError, Settings, load_settings
 
 def _run(settings: Settings) -> int:
     from bot.app import create_app
+    from bot.scheduler import Scheduler
     from bot.server import serve, wsgi_app
     from bot.services import Services
     from bot.slack_api import make_client
@@ -23,16 +26,43 @@ def _run(settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     services = Services(make_session_factory(engine))
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    scheduler = Scheduler(services, client)
+    services = replace(services, wake_delivery=scheduler.wake)
     try:
         app = create_app(client=client, services=services, signing_secret=settings.slack_signing_secret)
     except BoltError as exc:
         raise ConfigError(f"SLACK_BOT_TOKEN was not accepted by Slack at {settings.slack_api_url}: {exc}") from exc
-    if settings.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+    scheduler.start()
+    try:
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        SocketModeHandler(app, app_token=settings.slack_app_token, web_client=client).start()
-    else:
-        serve(wsgi_app(app, engine), settings.port)
+            SocketModeHandler(app, app_token=settings.slack_app_token, web_client=client).start()
+        else:
+            serve(wsgi_app(app, engine), settings.port)
+    finally:
+        scheduler.shutdown()
+    return 0
+
+
+def _tick(settings: Settings, at: str) -> int:
+    from bot.scheduler import tick
+    from bot.services import Services
+    from bot.slack_api import make_client
+    from storage.db import make_engine, make_session_factory, upgrade
+
+    try:
+        now = datetime.fromisoformat(at)
+    except ValueError:
+        raise ConfigError(f"--now {at!r} is not an ISO-8601 instant such as 2026-12-01T09:00:00Z") from None
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)  # documented: an instant without an offset is UTC
+    if not settings.slack_bot_token or not settings.slack_bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN is required for tick (it delivers what is due): a bot token, xoxb-...")
+    upgrade(settings.database_url)
+    services = Services(make_session_factory(make_engine(settings.database_url)), clock=lambda: now)
+    report = tick(services, make_client(settings.slack_bot_token, settings.slack_api_url), now)
+    print(report.summary())
     return 0
 
 
@@ -66,7 +96,9 @@ def _export(settings: Settings, channel: str, version: int | None, team: str | N
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="onboarding-bot", description="Slack bot for customer onboarding plans.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT)")
+    sub.add_parser("run", help="run the bot and its scheduler (Socket Mode when SLACK_APP_TOKEN is set, else HTTP)")
+    tick = sub.add_parser("tick", help="run once everything the scheduler would have run by --now, then exit")
+    tick.add_argument("--now", required=True, help="ISO-8601 instant, e.g. 2026-12-01T09:00:00Z (no offset: UTC)")
     export = sub.add_parser("export", help="print a channel's plan document")
     export.add_argument("--channel", required=True, help="Slack channel id, e.g. C0123456789")
     export.add_argument("--version", type=int, help="document version (default: the latest)")
@@ -86,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         configure(settings.log_format)
         if args.command == "run":
             return _run(settings)
+        if args.command == "tick":
+            return _tick(settings, args.now)
         if args.command == "export":
             return _export(settings, args.channel, args.version, args.team)
         from storage.db import upgrade

@@ -22,3 +22,10 @@ SECTION_CALLBACK = "section_submit"
 
 # Every input element uses this action_id: the block_id alone names the answer field.
 VALUE = "value"
+
+# Missed-milestone alerts (button value = alert id)
+ALERT_DONE = "alert_done"
+ALERT_EXTEND = "alert_extend"
+ALERT_ACK = "alert_ack"
+EXTEND_CALLBACK = "extend_deadline"
+ALERT_BLOCK_PREFIX = "alert:"  # + alert id: the actions block of one alert, replaced once acted on

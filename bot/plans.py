@@ -6,7 +6,7 @@ Database and domain only; the listeners turn the results into Slack calls.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -72,8 +72,10 @@ def open_plan(session: Session, *, team_id: str, channel_id: str, channel_name: 
     return PlanState(plan, repo.section_rows(session, plan))
 
 
-def save_section(session: Session, state: PlanState, section: Section, answers: Answers, user_id: str) -> PlanState:
-    repo.save_section(session, state.plan, section.value, answers.model_dump(mode="json"), user_id)
+def save_section(
+    session: Session, state: PlanState, section: Section, answers: Answers, user_id: str, now: datetime
+) -> PlanState:
+    repo.save_section(session, state.plan, section.value, answers.model_dump(mode="json"), user_id, now)
     return PlanState(state.plan, repo.section_rows(session, state.plan))
 
 

@@ -15,6 +15,8 @@ from storage.models import utcnow
 class Services:
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Called after a listener queued an outbox post, so it goes out now rather than at the next interval.
+    wake_delivery: Callable[[], None] = field(default=lambda: None)
 
     def today(self) -> date:
         return self.clock().date()

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.models import DocumentVersion, Plan, PlanSection, ProcessedRequest, utcnow
+from storage.models import DocumentVersion, JobRun, Plan, PlanSection, ProcessedRequest, utcnow
 
 
 def find_plan(session: Session, team_id: str, channel_id: str) -> Plan | None:
@@ -110,3 +110,25 @@ def claim_request(session: Session, team_id: str, request_key: str) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def claim_job(session: Session, team_id: str, job: str, period: str, now: datetime) -> bool:
+    """Record that ``job`` ran for ``period``; False when it already had (another tick or replica)."""
+    try:
+        with session.begin_nested():
+            session.add(JobRun(team_id=team_id, job=job, period=period, ran_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def get_plan(session: Session, plan_id: int) -> Plan | None:
+    return session.get(Plan, plan_id)
+
+
+def team_plans(session: Session, team_id: str) -> list[Plan]:
+    return list(session.scalars(select(Plan).where(Plan.team_id == team_id).order_by(Plan.id)))
+
+
+def all_plans(session: Session) -> list[Plan]:
+    return list(session.scalars(select(Plan).order_by(Plan.id)))

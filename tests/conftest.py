@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from tests.fakes.slack_api import FakeSlack
-from tests.support.harness import BotHarness
+from tests.support.harness import BotHarness, FakeClock
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -55,7 +55,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 
 @pytest.fixture
 def bot(fake: FakeSlack, database_url: str) -> Iterator[BotHarness]:
-    harness = BotHarness(fake, database_url, clock=lambda: NOW)
+    harness = BotHarness(fake, database_url, clock=FakeClock(NOW))
     try:
         yield harness
     finally:

@@ -38,6 +38,8 @@ def test_manifest_settings() -> None:
         "chat:write",
         "chat:write.public",
         "files:write",
+        "channels:history",
+        "groups:history",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.blocks.common import esc, mention, sections
@@ -10,8 +11,19 @@ from steps.step3 import NEXT_STEP_ID, NEXT_STEP_TITLE, Section
 
 COMMANDS = [
     ("step3", "Start or resume Step 3 (Success Milestones) for this channel's plan."),
-    ("status", "Which steps are completed and which sections are answered."),
+    ("status", "Which steps are completed, which sections are answered, and failed deliveries."),
     ("doc", "Post the current plan document to this channel."),
+    (
+        'customer add "<name>" [start=YYYY-MM-DD] [owner=@user] [segment=<text>]',
+        "Add a customer; its milestone deadlines follow from the start date (default: today).",
+    ),
+    ("customer list", "Customers with their health score, band and overdue milestones."),
+    (
+        'milestone done "<customer>" <milestone number or name> [date=YYYY-MM-DD]',
+        "Record a milestone as reached (default: today).",
+    ),
+    ('signal "<customer>" <factor>=<0-100> ...', "Record health signals, e.g. `adoption=70 engagement=55`."),
+    ("alerts here [plan=#channel]", "Send the plan's missed-milestone alerts and health updates to this channel."),
     ("help", "This help."),
 ]
 
@@ -70,6 +82,8 @@ def status_message(
     steps_completed: list[str],
     answered: dict[Section, str | None],
     document_versions: int,
+    failed_deliveries: Sequence[tuple[str, str]] = (),
+    alert_channel: str | None = None,
 ) -> dict[str, Any]:
     lines = [f"*Plan {esc(plan_name)}*"]
     lines.append("Steps completed: " + (", ".join(f"`{s}`" for s in steps_completed) or "none yet"))
@@ -78,5 +92,10 @@ def status_message(
             f"• {sec.title}: " + (f"answered (last edited by {mention(editor)})" if editor else "not yet answered")
         )
     lines.append(f"Document versions: {document_versions}")
+    if alert_channel:
+        lines.append(f"Alerts and health updates go to <#{alert_channel}>.")
+    if failed_deliveries:
+        lines.append(":x: *Failed deliveries* (Slack refused these posts):")
+        lines += [f"• {esc(summary)} — `{esc(error)}`" for summary, error in failed_deliveries]
     text = "\n".join(lines)
     return {"text": text, "blocks": sections(text)}

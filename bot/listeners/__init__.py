@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, views
+from bot.listeners import actions, alerts, commands, events, views
 from bot.services import Services
 
 
@@ -12,3 +12,5 @@ def register(app: App, services: Services) -> None:
     commands.register(app, services)
     actions.register(app, services)
     views.register(app, services)
+    alerts.register(app, services)
+    events.register(app, services)

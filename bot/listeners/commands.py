@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import plans
+from bot import customers, plans
+from bot.arguments import (
+    CUSTOMER_ADD_USAGE,
+    ArgumentError,
+    parse_alerts_here,
+    parse_customer_add,
+    parse_milestone_done,
+    parse_signal,
+    split_words,
+)
+from bot.blocks.customers import alerts_here, customer_added, customer_list, milestone_done, signals_recorded
 from bot.blocks.help import help_message, notice, status_message
 from bot.blocks.hub import hub_message
 from bot.documents import upload_document
 from bot.ids import COMMAND
 from bot.services import Services
 from steps.step3 import Section
-from storage import repo
+from storage import outbox, repo
 from storage.db import transaction
 
 Handler = Callable[[Ack, dict[str, Any], Respond, WebClient, list[str]], None]
@@ -47,7 +56,12 @@ def register(app: App, services: Services) -> None:
                 return
             editors = {s: (state.rows[s.value].updated_by if s.value in state.rows else None) for s in Section}
             versions = repo.document_count(session, state.plan)
-            ack(**status_message(state.plan.name, state.plan.steps_completed, editors, versions))
+            failed = [
+                (item.message.get("text", "")[:120], item.error or "unknown")
+                for item in outbox.failed_items(session, state.plan.team_id, state.plan.id, limit=10)
+            ]
+            channel = state.plan.alert_channel_id or state.plan.channel_id
+            ack(**status_message(state.plan.name, state.plan.steps_completed, editors, versions, failed, channel))
 
     def doc(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, args: list[str]) -> None:
         with transaction(services.sessions) as session:
@@ -60,20 +74,76 @@ def register(app: App, services: Services) -> None:
         ack()
         upload_document(client, command["channel_id"], name, document, steps)
 
-    handlers: dict[str, Handler] = {"step3": step3, "status": status, "doc": doc}
+    def customer(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, args: list[str]) -> None:
+        action = args[0].lower() if args else ""
+        now = services.clock()
+        with transaction(services.sessions) as session:
+            ready = customers.require_runnable(session, command["team_id"], command["channel_id"])
+            if action == "add":
+                new = parse_customer_add(args[1:])
+                added = customers.add_customer(session, ready, new, command["user_id"], now)
+                reply = customer_added(added, customers.customer_milestones(session, added), command["user_id"])
+            elif action == "list":
+                rows = customers.customers_of(session, ready.plan)
+                reply = customer_list(
+                    ready.plan.name, rows, customers.overdue_counts(session, ready.plan, ready.today(now))
+                )
+            else:
+                raise ArgumentError(f"Usage: {CUSTOMER_ADD_USAGE} or `{COMMAND} customer list`.")
+        ack(**reply)
+
+    def milestone(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, args: list[str]) -> None:
+        request = parse_milestone_done(args)
+        now = services.clock()
+        with transaction(services.sessions) as session:
+            ready = customers.require_runnable(session, command["team_id"], command["channel_id"])
+            found = customers.find_customer(session, ready.plan, request.customer)
+            row = customers.resolve_milestone(customers.customer_milestones(session, found), request.milestone)
+            on = request.on or ready.today(now)
+            breakdown = customers.complete_milestone(session, ready, found, row, on, command["user_id"], now)
+            reply = milestone_done(found, row, breakdown, command["user_id"])
+        ack(**reply)
+
+    def signal(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, args: list[str]) -> None:
+        name, values = parse_signal(args)
+        now = services.clock()
+        with transaction(services.sessions) as session:
+            ready = customers.require_runnable(session, command["team_id"], command["channel_id"])
+            found = customers.find_customer(session, ready.plan, name)
+            breakdown = customers.record_signals(session, ready, found, values, command["user_id"], now)
+            reply = signals_recorded(found, values, breakdown, command["user_id"])
+        ack(**reply)
+
+    def alerts(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, args: list[str]) -> None:
+        plan_channel = parse_alerts_here(args)
+        with transaction(services.sessions) as session:
+            plan = customers.plan_for_alerts(session, command["team_id"], command["channel_id"], plan_channel)
+            plan.alert_channel_id = command["channel_id"]
+            reply = alerts_here(command["channel_id"], plan.name, command["user_id"])
+        ack(**reply)
+
+    handlers: dict[str, Handler] = {
+        "step3": step3,
+        "status": status,
+        "doc": doc,
+        "customer": customer,
+        "milestone": milestone,
+        "signal": signal,
+        "alerts": alerts,
+    }
 
     @app.command(COMMAND)
     def onboarding(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         try:
-            words = shlex.split(command.get("text") or "")
-        except ValueError:
-            ack(**notice('I could not read that: a quote is not closed. Quote names with spaces like `"Acme Corp"`.'))
-            return
-        if not words or words[0].lower() == "help":
-            ack(**help_message())
-            return
-        handler = handlers.get(words[0].lower())
-        if handler is None:
-            ack(**help_message(unknown=words[0]))
-            return
-        handler(ack, command, respond, client, words[1:])
+            words = split_words(command.get("text") or "")
+            if not words or words[0].lower() == "help":
+                ack(**help_message())
+                return
+            handler = handlers.get(words[0].lower())
+            if handler is None:
+                ack(**help_message(unknown=words[0]))
+                return
+            handler(ack, command, respond, client, words[1:])
+        except ArgumentError as bad:
+            # Raised before anything is committed: the transaction rolled back, nothing changed.
+            ack(**notice(str(bad)))

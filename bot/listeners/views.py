@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import plans
+from bot import customers, plans
 from bot.blocks.inputs import errors_for_view, read_state
 from bot.ids import SECTION_CALLBACK
 from bot.listeners.common import refresh_hub
@@ -46,6 +46,10 @@ def register(app: App, services: Services) -> None:
                 gone = [FieldError((), "This plan no longer exists in this workspace; nothing was saved.")]
                 ack(response_action="errors", errors=errors_for_view(view, gone))
                 return
-            state = plans.save_section(session, state, meta.section, answers, body["user"]["id"])
+            now = services.clock()
+            state = plans.save_section(session, state, meta.section, answers, body["user"]["id"], now)
+            ready = customers.runnable(session, state.plan) if meta.section is Section.MILESTONES else None
+            if ready is not None:
+                customers.reschedule_after_plan_edit(session, ready, now)
         ack()
         refresh_hub(client, state)

@@ -14,6 +14,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -378,9 +379,25 @@ class FakeSlack:
             "is_enterprise_install": False,
         }
 
+    def _check_metadata(self, method: str, args: JsonDict) -> None:
+        metadata = args.get("metadata")
+        if metadata is None:
+            return
+        ok = (
+            isinstance(metadata, dict)
+            and isinstance(metadata.get("event_type"), str)
+            and bool(metadata["event_type"])
+            and isinstance(metadata.get("event_payload"), dict)
+        )
+        if not ok:
+            raise SlackError(
+                "invalid_metadata_format", f"metadata needs event_type and an event_payload object, got {metadata!r}"
+            )
+
     def m_chat_postMessage(self, args: JsonDict) -> JsonDict:
         self._require(args, "channel", error="channel_not_found")
         self._check_message("chat.postMessage", args)
+        self._check_metadata("chat.postMessage", args)
         channel = _dm_channel(args["channel"])
         ts = self._next_ts()
         msg: JsonDict = {
@@ -405,6 +422,7 @@ class FakeSlack:
         self._require(args, "ts", error="message_not_found")
         msg = self._find_message(args["channel"], args["ts"])
         self._check_message("chat.update", args)
+        self._check_metadata("chat.update", args)
         if "text" in args:
             msg["text"] = args["text"]
         if "blocks" in args:
@@ -605,6 +623,77 @@ class FakeSlack:
             self._messages[_dm_channel(str(channel_id))].append(msg)
         return {"files": result}
 
+    def _thread_replies(self, channel: str, parent_ts: str) -> list[JsonDict]:
+        return [
+            m
+            for m in self._messages.get(channel, [])
+            if m.get("thread_ts") == parent_ts and m["ts"] != parent_ts and not m.get("_deleted")
+        ]
+
+    def _listed(self, channel: str, msg: JsonDict, include_metadata: bool) -> JsonDict:
+        """A message as conversations.history/replies show it: metadata only when asked for, thread counts."""
+        shown = _public(msg)
+        if not include_metadata:
+            shown.pop("metadata", None)
+        if not msg.get("thread_ts") or msg["thread_ts"] == msg["ts"]:
+            replies = self._thread_replies(channel, msg["ts"])
+            if replies:
+                shown.update(thread_ts=msg["ts"], reply_count=len(replies), latest_reply=replies[-1]["ts"])
+        else:
+            parent = next((m for m in self._messages.get(channel, []) if m["ts"] == msg["thread_ts"]), None)
+            if parent is not None:
+                shown["parent_user_id"] = parent.get("user")
+        return shown
+
+    def _page(self, channel: str, found: list[JsonDict], args: JsonDict, *, default: int, most: int) -> JsonDict:
+        limit = _int_arg(args, "limit", default)
+        if limit < 1:
+            limit = default
+        limit = min(limit, most)
+        cursor = args.get("cursor") or ""
+        offset = 0
+        if cursor:
+            if not str(cursor).startswith("offset:") or not str(cursor)[7:].isdigit():
+                raise SlackError("invalid_cursor", f"cursor {cursor!r} was not returned by this method")
+            offset = int(str(cursor)[7:])
+        page = found[offset : offset + limit]
+        more = offset + limit < len(found)
+        include_metadata = _flag(args.get("include_all_metadata"))
+        return {
+            "messages": [self._listed(channel, m, include_metadata) for m in page],
+            "has_more": more,
+            "response_metadata": {"next_cursor": f"offset:{offset + limit}" if more else ""},
+        }
+
+    def m_conversations_history(self, args: JsonDict) -> JsonDict:
+        """Top-level messages (thread parents included, replies not), newest first."""
+        self._require(args, "channel", error="channel_not_found")
+        channel = _dm_channel(str(args["channel"]))
+        found = [
+            m
+            for m in self._messages.get(channel, [])
+            if not m.get("_deleted")
+            and (not m.get("thread_ts") or m["thread_ts"] == m["ts"])
+            and _in_range(m["ts"], args)
+        ]
+        return self._page(channel, found[::-1], args, default=100, most=999)
+
+    def m_conversations_replies(self, args: JsonDict) -> JsonDict:
+        """The thread's parent, then its replies oldest first."""
+        self._require(args, "channel", error="channel_not_found")
+        self._require(args, "ts", error="thread_not_found")
+        channel = _dm_channel(str(args["channel"]))
+        msg = next(
+            (m for m in self._messages.get(channel, []) if m["ts"] == str(args["ts"]) and not m.get("_deleted")),
+            None,
+        )
+        if msg is None:
+            raise SlackError("thread_not_found", f"no message ts={args['ts']!r} in {channel}")
+        parent_ts = msg.get("thread_ts") or msg["ts"]
+        parent = next((m for m in self._messages.get(channel, []) if m["ts"] == parent_ts), msg)
+        replies = [m for m in self._thread_replies(channel, parent_ts) if _in_range(m["ts"], args)]
+        return self._page(channel, [parent, *replies], args, default=1000, most=1000)
+
     def m_conversations_info(self, args: JsonDict) -> JsonDict:
         self._require(args, "channel", error="channel_not_found")
         channel = _dm_channel(str(args["channel"]))
@@ -644,6 +733,34 @@ _METHODS = _collect_methods()
 
 def _public(msg: JsonDict) -> JsonDict:
     return json.loads(json.dumps({k: v for k, v in msg.items() if not k.startswith("_")}))
+
+
+def _flag(value: Any) -> bool:
+    return str(value).lower() in ("1", "true")
+
+
+def _int_arg(args: JsonDict, key: str, default: int) -> int:
+    value = args.get(key)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise SlackError("invalid_arguments", f"{key} must be an integer, got {value!r}") from None
+
+
+def _in_range(ts: str, args: JsonDict) -> bool:
+    """Slack's oldest/latest bounds: exclusive unless ``inclusive`` is set."""
+    inclusive = _flag(args.get("inclusive"))
+    try:
+        value = Decimal(ts)
+        oldest = Decimal(str(args["oldest"])) if args.get("oldest") not in (None, "") else None
+        latest = Decimal(str(args["latest"])) if args.get("latest") not in (None, "") else None
+    except InvalidOperation:
+        raise SlackError("invalid_ts_oldest", f"oldest/latest must be timestamps, got {args!r}") from None
+    if oldest is not None and (value < oldest or (value == oldest and not inclusive)):
+        return False
+    return latest is None or value < latest or (value == latest and inclusive)
 
 
 def _dm_channel(channel: str) -> str:

@@ -71,3 +71,12 @@ def answer_all(bot: BotHarness) -> None:
     for section in ALL:
         response = answer(bot, section)
         assert response.status == 200 and not response.body, response.body
+
+
+def complete_step3(bot: BotHarness, **command: Any) -> None:
+    """A channel whose Step 3 is saved, so customers can join its plan."""
+    bot.command("step3", **command)
+    answer_all(bot)
+    bot.click(bot.hub(), "menu_continue")
+    synthesis = [m for m in bot.channel_messages() if m["text"].startswith("Step 3 synthesis")][-1]
+    bot.click(synthesis, "confirm_save")

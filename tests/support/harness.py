@@ -15,12 +15,30 @@ from typing import Any
 import waitress
 
 from bot.app import create_app
+from bot.scheduler import TickReport, tick
 from bot.server import wsgi_app
 from bot.services import Services
 from bot.slack_api import make_client
 from storage.db import make_engine, make_session_factory, upgrade
 from tests.fakes.slack_api import FakeSlack
 from tests.support import slack_requests as sr
+
+
+class FakeClock:
+    """The bot's notion of now, moved by tests instead of sleeping."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.slept = 0.0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        self.now = now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
 
 
 class TrackingExecutor(ThreadPoolExecutor):
@@ -59,16 +77,18 @@ class Response:
 
 
 class BotHarness:
-    def __init__(self, fake: FakeSlack, database_url: str, clock: Callable[[], datetime]):
+    def __init__(self, fake: FakeSlack, database_url: str, clock: FakeClock):
         self.fake = fake
+        self.clock = clock
         upgrade(database_url)
         self.engine = make_engine(database_url)
         self.sessions = make_session_factory(self.engine)
         self.executor = TrackingExecutor()
-        client = make_client("xoxb-test-token", fake.base_url)
+        self.client = make_client("xoxb-test-token", fake.base_url)
+        self.services = Services(self.sessions, clock)
         self.app = create_app(
-            client=client,
-            services=Services(self.sessions, clock),
+            client=self.client,
+            services=self.services,
             signing_secret=sr.SIGNING_SECRET,
             listener_executor=self.executor,
         )
@@ -146,6 +166,21 @@ class BotHarness:
 
     def click_in_view(self, view: dict[str, Any], action_id: str, values: dict[str, Any], **kwargs: Any) -> Response:
         return self.interact(sr.view_action(view, action_id, values, **kwargs))
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """`onboarding-bot tick --now` in-process: the scheduler's work for an instant, then delivery."""
+        if now is not None:
+            self.clock.set(now)
+        return tick(self.services, self.client, self.clock(), sleep=self.clock.sleep)
+
+    def event(self, event: dict[str, Any], *, team: str = sr.TEAM, event_id: str | None = None,
+              headers: dict[str, str] | None = None) -> Response:  # fmt: skip
+        body = {
+            "token": "unused", "team_id": team, "api_app_id": "AHARNESS1", "event": event, "type": "event_callback",
+            "event_id": event_id or sr.next_id("Ev"), "event_time": int(self.clock().timestamp()),
+            "authorizations": [{"team_id": team, "user_id": "UBOTHARNS", "is_bot": True}],
+        }  # fmt: skip
+        return self.post(json.dumps(body), content_type="application/json", headers=headers)
 
     # --- what Slack shows -----------------------------------------------------------------------
 

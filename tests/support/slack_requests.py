@@ -146,6 +146,8 @@ def _state_entry(element: dict[str, Any], value: Any) -> dict[str, Any]:
         entry["selected_users"] = list(value or [])
     elif kind == "timepicker":
         entry["selected_time"] = value
+    elif kind == "datepicker":
+        entry["selected_date"] = value
     else:
         raise ValueError(f"no state shape for {kind}")
     return entry
@@ -163,6 +165,8 @@ def _initial(element: dict[str, Any]) -> Any:
         return element.get("initial_users") or []
     if kind == "timepicker":
         return element.get("initial_time")
+    if kind == "datepicker":
+        return element.get("initial_date")
     return None
 
 

@@ -1,0 +1,85 @@
+"""The scheduled health-score update: one digest per plan per cadence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.blocks.common import Block, context, divider, esc, header, mention, section, sections, shorten
+from steps.step3 import Band
+
+LIST_LIMIT = 15
+PROTOCOL_PREVIEW = 600
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    customer: str
+    score: float | None
+    band: Band | None
+    previous_score: float | None
+    previous_band: Band | None
+    weakest: str  # already formatted: "Engagement 20 · Support tickets 35"
+
+    @property
+    def delta(self) -> float:
+        if self.score is None or self.previous_score is None:
+            return 0.0
+        return self.score - self.previous_score
+
+
+def _score(value: float | None) -> str:
+    return "no score" if value is None else f"{value:.1f}"
+
+
+def _line(line: DigestLine, *, with_weakest: bool) -> str:
+    text = f"• *{esc(line.customer)}* {_score(line.score)}"
+    if line.previous_score is not None and line.delta:
+        text += f" ({'+' if line.delta > 0 else '−'}{abs(line.delta):.1f})"
+    if line.band is not None and line.previous_band not in (None, line.band):
+        text += f" · {line.previous_band.label} → {line.band.label}"
+    if with_weakest and line.weakest:
+        text += f" · weakest: {esc(line.weakest)}"
+    return text
+
+
+def _listed(title: str, lines: list[DigestLine], with_weakest: bool) -> list[Block]:
+    if not lines:
+        return []
+    body = [f"*{title}*", *(_line(line, with_weakest=with_weakest) for line in lines[:LIST_LIMIT])]
+    if len(lines) > LIST_LIMIT:
+        body.append(f"…and {len(lines) - LIST_LIMIT} more (App Home lists everyone)")
+    return sections("\n".join(body))
+
+
+def health_digest(
+    plan_name: str,
+    schedule: str,
+    counts: dict[Band | None, int],
+    movers: list[DigestLine],
+    flagged: dict[Band, list[DigestLine]],
+    protocols: dict[Band, str | None],
+    monitors: list[str],
+) -> dict[str, Any]:
+    total = sum(counts.values())
+    summary = " · ".join(f"{band.label}: {counts.get(band, 0)}" for band in Band)
+    if counts.get(None):
+        summary += f" · Not enough data: {counts[None]}"
+    blocks: list[Block] = [
+        header(f"Health update · {plan_name}"),
+        section(f"*{total} customers* · {summary}"),
+    ]
+    blocks += _listed("Movers since the last update", movers, with_weakest=False)
+    for band in (Band.CRITICAL, Band.AT_RISK):
+        lines = flagged.get(band, [])
+        blocks += _listed(f"{band.label} customers", lines, with_weakest=True)
+        protocol = protocols.get(band)
+        if lines and protocol:
+            blocks.append(section(f"*{band.label} response protocol:* {esc(shorten(protocol, PROTOCOL_PREVIEW))}"))
+    blocks.append(divider())
+    footer = f"Updated {esc(schedule)}."
+    if monitors:
+        footer += " Monitors: " + " ".join(mention(m) for m in monitors)
+    blocks.append(context(footer))
+    text = f"Health update for {plan_name}: {summary}"
+    return {"text": text, "blocks": blocks}

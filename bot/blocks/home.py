@@ -1,0 +1,65 @@
+"""The App Home tab: plans, step progress, customers by band, overdue milestones, failed deliveries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from bot.blocks.common import Block, context, divider, esc, header, section, sections
+from steps.step3 import STEP_ID, Band, Section
+
+PER_LIST = 8
+MAX_PLANS = 8  # about ten blocks a plan keeps the tab within Slack's 100 blocks
+
+
+@dataclass
+class PlanSummary:
+    name: str
+    channel_id: str
+    steps_completed: list[str]
+    sections_answered: list[Section]
+    band_counts: dict[str | None, int] = field(default_factory=dict)
+    lowest: list[tuple[str, float | None, str | None]] = field(default_factory=list)  # name, score, band
+    overdue: list[tuple[str, str, date]] = field(default_factory=list)  # customer, milestone, due
+    overdue_total: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # summary, error
+
+
+def _plan_blocks(plan: PlanSummary) -> list[Block]:
+    answered = len(plan.sections_answered)
+    progress = (
+        ":white_check_mark: Step 3 saved"
+        if STEP_ID in plan.steps_completed
+        else f"Step 3: {answered} of 3 sections answered"
+    )
+    blocks: list[Block] = [section(f"*{esc(plan.name)}* · <#{plan.channel_id}> · {progress}")]
+    if plan.band_counts:
+        counts = " · ".join(f"{b.label} {plan.band_counts.get(b.value, 0)}" for b in Band)
+        if plan.band_counts.get(None):
+            counts += f" · No score {plan.band_counts[None]}"
+        lines = [f"*Customers:* {counts}"]
+        for name, score, band in plan.lowest[:PER_LIST]:
+            shown = f"{score:.1f}" if score is not None else "–"
+            lines.append(f"• {esc(name)} {shown} ({Band(band).label if band else 'no score'})")
+        blocks += sections("\n".join(lines))
+    if plan.overdue_total:
+        lines = [f"*Overdue milestones:* {plan.overdue_total}"]
+        lines += [f"• {esc(c)} · {esc(m)} (due {due:%Y-%m-%d})" for c, m, due in plan.overdue[:PER_LIST]]
+        blocks += sections("\n".join(lines))
+    if plan.failed:
+        lines = ["*:x: Failed deliveries* (Slack refused these posts; fix the cause and they are not retried):"]
+        lines += [f"• {esc(summary)} — `{esc(error)}`" for summary, error in plan.failed[:PER_LIST]]
+        blocks += sections("\n".join(lines))
+    return blocks
+
+
+def home_view(plans: list[PlanSummary]) -> dict[str, Any]:
+    blocks: list[Block] = [header("Onboarding plans")]
+    if not plans:
+        blocks.append(section("No plans yet. Type `/onboarding step3` in a channel to start one."))
+    for plan in plans[:MAX_PLANS]:
+        blocks += [divider(), *_plan_blocks(plan)]
+    if len(plans) > MAX_PLANS:
+        blocks.append(context(f"…and {len(plans) - MAX_PLANS} more plans; `/onboarding status` in a plan's channel."))
+    return {"type": "home", "blocks": blocks[:100]}

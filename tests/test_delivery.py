@@ -1,0 +1,538 @@
+"""The outbox and its deliverer against the fake Slack, on SQLite and PostgreSQL, with a fake clock (no real sleeps)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.http_retry import builtin_handlers
+from slack_sdk.http_retry import handler as retry_handler
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.delivery import Deliverer, DeliveryReport, backoff
+from bot.slack_api import make_client
+from storage import outbox
+from storage.db import make_engine, make_session_factory, transaction, upgrade
+from storage.models import OutboxMessage
+from storage.outbox import Claimed
+from tests.fakes.slack_api import FakeSlack
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+TEAM = "T0HARNESS"
+CHANNEL = "C0PLAN001"
+LEASE = timedelta(minutes=5)
+
+
+class FakeClock:
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+
+class Crash(Exception):
+    """The process dies here."""
+
+
+@dataclass
+class Env:
+    fake: FakeSlack
+    engine: Engine
+    sessions: sessionmaker[Session]
+    client: WebClient
+    clock: FakeClock
+    sdk_sleeps: list[float] = field(default_factory=list)
+
+    def deliverer(self, worker_id: str = "worker-1", **kwargs: Any) -> Deliverer:
+        kwargs.setdefault("clock", self.clock)
+        kwargs.setdefault("sleep", self.clock.sleep)
+        kwargs.setdefault("lease", LEASE)
+        return Deliverer(self.sessions, kwargs.pop("client", self.client), worker_id=worker_id, **kwargs)
+
+    def enqueue(self, key: str, *, channel: str = CHANNEL, text: str | None = None, parent: str | None = None) -> int:
+        with transaction(self.sessions) as session:
+            parent_item = outbox.find(session, TEAM, parent) if parent else None
+            item = outbox.enqueue(
+                session,
+                team_id=TEAM,
+                channel_id=channel,
+                key=key,
+                message={"text": text or f"message {key}"},
+                now=self.clock(),
+                parent=parent_item,
+            )
+            return item.id
+
+    def item(self, key: str) -> OutboxMessage:
+        with self.sessions() as session:
+            item = outbox.find(session, TEAM, key)
+            assert item is not None
+            return item
+
+    def posts(self, key: str | None = None) -> list[dict[str, Any]]:
+        calls = [c.args for c in self.fake.calls_to("chat.postMessage")]
+        if key is None:
+            return calls
+        return [args for args in calls if args.get("metadata", {}).get("event_payload", {}).get("key") == key]
+
+    def posted(self, channel: str = CHANNEL) -> list[str]:
+        """Outbox keys of the messages in ``channel``, oldest first."""
+        return [m["metadata"]["event_payload"]["key"] for m in self.fake.messages(channel) if "metadata" in m]
+
+
+@pytest.fixture
+def sdk_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """slack_sdk's retry handlers call time.sleep: record the waits instead of waiting."""
+    sleeps: list[float] = []
+    fake_time = SimpleNamespace(sleep=sleeps.append)
+    monkeypatch.setattr(builtin_handlers, "time", fake_time)
+    monkeypatch.setattr(retry_handler, "time", fake_time)
+    return sleeps
+
+
+@pytest.fixture
+def env(fake: FakeSlack, database_url: str, sdk_sleeps: list[float]) -> Iterator[Env]:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        yield Env(
+            fake=fake,
+            engine=engine,
+            sessions=make_session_factory(engine),
+            client=make_client("xoxb-test", fake.base_url),
+            clock=FakeClock(),
+            sdk_sleeps=sdk_sleeps,
+        )
+    finally:
+        engine.dispose()
+
+
+def crash_on(key: str) -> Any:
+    def after_send(claimed: Claimed) -> None:
+        if claimed.key == key:
+            raise Crash(key)
+
+    return after_send
+
+
+# -- enqueue -------------------------------------------------------------------------------------------------------
+
+
+def test_rolled_back_enqueue_is_never_delivered_and_keys_are_idempotent(env: Env) -> None:
+    with pytest.raises(RuntimeError), transaction(env.sessions) as session:
+        outbox.enqueue(session, team_id=TEAM, channel_id=CHANNEL, key="gone", message={"text": "x"}, now=NOW)
+        raise RuntimeError("the change that caused the post failed")
+
+    with transaction(env.sessions) as session:
+        first = outbox.enqueue(session, team_id=TEAM, channel_id=CHANNEL, key="once", message={"text": "1"}, now=NOW)
+        again = outbox.enqueue(session, team_id=TEAM, channel_id=CHANNEL, key="once", message={"text": "2"}, now=NOW)
+        assert again is first
+    assert env.enqueue("once", text="3") == first.id  # and from another transaction
+    with transaction(env.sessions) as session:  # the same key in another workspace is another post
+        outbox.enqueue(session, team_id="T0OTHER", channel_id=CHANNEL, key="once", message={"text": "4"}, now=NOW)
+
+    assert env.deliverer().deliver_due() == DeliveryReport(sent=2)
+    assert [m["text"] for m in env.fake.messages(CHANNEL)] == ["1", "4"]
+    assert env.posts("once")[0]["metadata"] == {"event_type": "onboarding_outbox", "event_payload": {"key": "once"}}
+    item = env.item("once")
+    assert (item.status, item.attempts, item.sent_at) == ("sent", 1, NOW)
+    assert item.ts == env.fake.messages(CHANNEL)[0]["ts"]
+    with env.sessions() as session:
+        assert outbox.pending_count(session, TEAM) == 0
+
+
+def test_enqueue_refuses_arguments_the_deliverer_sets(env: Env) -> None:
+    with pytest.raises(ValueError, match="channel"), transaction(env.sessions) as session:
+        outbox.enqueue(session, team_id=TEAM, channel_id=CHANNEL, key="k", message={"channel": "C2"}, now=NOW)
+
+
+# -- transient errors ------------------------------------------------------------------------------------------------
+
+
+def test_429_is_retried_by_the_sdk_after_retry_after(env: Env) -> None:
+    env.enqueue("a")
+    env.fake.fail("chat.postMessage", "ratelimited", status=429, headers={"Retry-After": "0"})
+
+    assert env.deliverer().deliver_due() == DeliveryReport(sent=1)
+
+    assert len(env.posts("a")) == 2
+    assert env.posted() == ["a"]
+    # RateLimitErrorRetryHandler sleeps Retry-After plus up to one second of jitter, even for "Retry-After: 0".
+    assert len(env.sdk_sleeps) == 1
+    assert 0 <= env.sdk_sleeps[0] < 1
+
+
+def test_429_beyond_the_sdk_retries_waits_for_a_later_run(env: Env) -> None:
+    env.enqueue("a")
+    env.fake.fail("chat.postMessage", "ratelimited", status=429, times=4, headers={"Retry-After": "2"})
+    deliverer = env.deliverer()
+
+    assert deliverer.deliver_due() == DeliveryReport(retried=1)
+    assert len(env.posts("a")) == 4  # the first try and the SDK's 3 retries
+    assert [int(s) for s in env.sdk_sleeps] == [2, 2, 2]
+    item = env.item("a")
+    assert (item.status, item.attempts, item.error, item.next_attempt_at) == (
+        "pending",
+        1,
+        "ratelimited",
+        NOW + timedelta(seconds=30),
+    )
+
+    env.clock.advance(seconds=29)
+    assert deliverer.deliver_due() == DeliveryReport()
+    env.clock.advance(seconds=1)
+    assert deliverer.deliver_due() == DeliveryReport(sent=1)
+    assert env.posted() == ["a"]
+    assert env.item("a").attempts == 2
+
+
+def test_a_rate_limited_channel_holds_its_later_posts_in_order(env: Env) -> None:
+    for key in ("a", "b"):
+        env.enqueue(key)
+    env.enqueue("elsewhere", channel="C0OTHER01")
+    env.fake.fail("chat.postMessage", "ratelimited", status=429, times=4, headers={"Retry-After": "0"})
+    deliverer = env.deliverer()
+
+    assert deliverer.deliver_due() == DeliveryReport(sent=1, retried=2)
+    assert env.posted("C0OTHER01") == ["elsewhere"]
+    b = env.item("b")
+    assert (b.status, b.attempts, b.next_attempt_at) == ("pending", 0, NOW + timedelta(seconds=30))
+
+    env.clock.advance(seconds=30)
+    assert deliverer.deliver_due() == DeliveryReport(sent=2)
+    assert env.posted() == ["a", "b"]
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_error_then_success(env: Env, status: int) -> None:
+    env.enqueue("a")
+    env.fake.fail("chat.postMessage", "internal_error", status=status)
+
+    assert env.deliverer().deliver_due() == DeliveryReport(sent=1)
+    assert len(env.posts("a")) == 2
+    assert env.posted() == ["a"]
+
+
+def test_server_errors_beyond_the_sdk_retries_back_off_exponentially_then_give_up(env: Env) -> None:
+    env.enqueue("a")
+    # 200 + fatal_error is not retried by the SDK; our own backoff is.
+    env.fake.fail("chat.postMessage", "fatal_error", times=3)
+    deliverer = env.deliverer(max_attempts=3)
+
+    assert deliverer.deliver_due() == DeliveryReport(retried=1)
+    assert env.item("a").next_attempt_at == NOW + timedelta(seconds=30)
+    env.clock.advance(seconds=30)
+    assert deliverer.deliver_due() == DeliveryReport(retried=1)
+    assert env.item("a").next_attempt_at == env.clock() + timedelta(seconds=60)
+    env.clock.advance(seconds=60)
+    assert deliverer.deliver_due() == DeliveryReport(failed=1)
+
+    item = env.item("a")
+    assert (item.status, item.error, item.attempts) == ("failed", "gave up after 3 attempts: fatal_error", 3)
+    assert [backoff(n).total_seconds() for n in (1, 2, 3, 7, 8, 50)] == [30, 60, 120, 1920, 3600, 3600]
+
+
+# -- permanent errors ------------------------------------------------------------------------------------------------
+
+
+def test_channel_not_found_fails_at_once_and_is_listed(env: Env) -> None:
+    env.enqueue("lost")
+    env.enqueue("fine", channel="C0OTHER01")
+    env.fake.fail("chat.postMessage", "channel_not_found")
+    deliverer = env.deliverer()
+
+    assert deliverer.deliver_due() == DeliveryReport(sent=1, failed=1)
+    env.clock.advance(hours=2)
+    assert deliverer.deliver_due() == DeliveryReport()
+
+    assert len(env.posts("lost")) == 1
+    item = env.item("lost")
+    assert (item.status, item.error, item.attempts) == ("failed", "channel_not_found", 1)
+    with env.sessions() as session:
+        assert [i.key for i in outbox.failed_items(session, TEAM)] == ["lost"]
+        assert outbox.failed_items(session, "T0OTHER") == []
+        assert outbox.pending_count(session, TEAM) == 0
+
+
+def test_invalid_blocks_are_permanent(env: Env) -> None:
+    with transaction(env.sessions) as session:
+        outbox.enqueue(
+            session,
+            team_id=TEAM,
+            channel_id=CHANNEL,
+            key="bad",
+            message={"text": "x", "blocks": [{"type": "no_such_block"}]},
+            now=NOW,
+        )
+    assert env.deliverer().deliver_due() == DeliveryReport(failed=1)
+    assert env.item("bad").error == "invalid_blocks"
+    assert env.fake.take_problems()  # the fake records what Slack rejected
+
+
+# -- crashes -------------------------------------------------------------------------------------------------------
+
+
+def test_crash_after_commit_before_any_send(env: Env) -> None:
+    env.enqueue("a")  # committed; the process that did it dies before delivering
+    assert env.fake.calls_to("chat.postMessage") == []
+
+    assert env.deliverer("worker-2").deliver_due() == DeliveryReport(sent=1)
+    assert env.posted() == ["a"]
+
+
+def test_crash_after_claim_before_send_is_recovered_after_the_lease(env: Env) -> None:
+    env.enqueue("a")
+    with transaction(env.sessions) as session:
+        [claimed] = outbox.claim_due(session, worker_id="dead", now=NOW, limit=10, lease=LEASE)
+    assert not claimed.recovered
+
+    deliverer = env.deliverer("worker-2")
+    assert deliverer.deliver_due() == DeliveryReport()
+    env.clock.advance(minutes=5, seconds=1)
+    assert deliverer.deliver_due() == DeliveryReport(sent=1)
+
+    assert len(env.fake.calls_to("conversations.history")) == 1  # looked first: not there
+    assert env.posted() == ["a"]
+    assert env.item("a").attempts == 2
+
+
+def test_crash_after_send_is_found_by_its_metadata_not_posted_again(env: Env) -> None:
+    env.enqueue("a")
+    with pytest.raises(Crash):
+        env.deliverer("worker-1", after_send=crash_on("a")).deliver_due()
+    item = env.item("a")
+    assert (item.status, item.claimed_by, item.ts) == ("sending", "worker-1", None)
+
+    survivor = env.deliverer("worker-2")
+    env.clock.advance(minutes=4)
+    assert survivor.deliver_due() == DeliveryReport()  # the lease has not expired
+    env.clock.advance(minutes=1, seconds=1)
+    assert survivor.deliver_due() == DeliveryReport(sent=1)
+
+    assert len(env.posts("a")) == 1
+    [message] = env.fake.messages(CHANNEL)
+    item = env.item("a")
+    assert (item.status, item.ts, item.claimed_by) == ("sent", message["ts"], "worker-2")
+    [lookup] = env.fake.calls_to("conversations.history")
+    assert lookup.args["channel"] == CHANNEL
+    assert lookup.args["include_all_metadata"] in ("1", "true", True)
+    assert float(lookup.args["oldest"]) == (NOW - timedelta(seconds=60)).timestamp()
+
+
+def test_crash_after_sending_a_thread_reply_is_found_in_the_thread(env: Env) -> None:
+    env.enqueue("parent")
+    env.enqueue("child", parent="parent")
+    with pytest.raises(Crash):
+        env.deliverer("worker-1", after_send=crash_on("child")).deliver_due()
+    assert (env.item("parent").status, env.item("child").status) == ("sent", "sending")
+
+    env.clock.advance(minutes=6)
+    assert env.deliverer("worker-2").deliver_due() == DeliveryReport(sent=1)
+
+    assert len(env.posts("child")) == 1
+    [lookup] = env.fake.calls_to("conversations.replies")
+    assert lookup.args["ts"] == env.item("parent").ts
+    assert env.item("child").ts == env.fake.messages(CHANNEL)[1]["ts"]
+    assert env.fake.calls_to("conversations.history") == []
+
+
+def test_recovery_looks_past_the_first_page_of_history(env: Env) -> None:
+    env.enqueue("a")
+    with pytest.raises(Crash):
+        env.deliverer(after_send=crash_on("a")).deliver_due()
+    for n in range(150):  # people kept talking
+        env.client.chat_postMessage(channel=CHANNEL, text=f"chatter {n}")
+
+    env.clock.advance(minutes=6)
+    assert env.deliverer("worker-2").deliver_due() == DeliveryReport(sent=1)
+    assert len(env.posts("a")) == 1
+    assert len(env.fake.calls_to("conversations.history")) == 2
+
+
+def test_network_error_leaves_the_outcome_unknown_so_the_next_attempt_looks_first(env: Env) -> None:
+    env.enqueue("a")
+    env.enqueue("b", channel="C0OTHER01")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        unreachable = make_client("xoxb-test", f"http://127.0.0.1:{closed.getsockname()[1]}/api/")
+
+    assert env.deliverer(client=unreachable).deliver_due() == DeliveryReport(retried=2)
+    a, b = env.item("a"), env.item("b")
+    assert (a.status, a.claimed_by, a.attempts) == ("sending", None, 1)
+    assert a.error is not None and a.error.startswith("URLError")
+    assert (b.status, b.attempts) == ("pending", 0)  # Slack is unreachable: not even tried
+
+    deliverer = env.deliverer()
+    assert deliverer.deliver_due() == DeliveryReport()
+    env.clock.advance(seconds=30)
+    assert deliverer.deliver_due() == DeliveryReport(sent=2)
+    assert len(env.fake.calls_to("conversations.history")) == 1  # only for "a"
+    assert (env.posted(), env.posted("C0OTHER01")) == (["a"], ["b"])
+
+
+# -- threads -------------------------------------------------------------------------------------------------------
+
+
+def test_thread_replies_follow_their_parent(env: Env) -> None:
+    env.enqueue("digest")
+    env.enqueue("detail-1", parent="digest")
+    env.enqueue("detail-2", parent="digest")
+
+    assert env.deliverer().deliver_due() == DeliveryReport(sent=3)
+
+    assert [p["metadata"]["event_payload"]["key"] for p in env.posts()] == ["digest", "detail-1", "detail-2"]
+    parent_ts = env.item("digest").ts
+    assert [p.get("thread_ts") for p in env.posts()] == [None, parent_ts, parent_ts]
+    assert [m.get("thread_ts") for m in env.fake.messages(CHANNEL)] == [None, parent_ts, parent_ts]
+
+
+def test_reply_to_a_failed_parent_is_never_sent(env: Env) -> None:
+    """By design: a reply without its thread would make no sense, so it waits (pending) behind its failed parent."""
+    env.enqueue("digest")
+    env.enqueue("detail", parent="digest")
+    env.fake.fail("chat.postMessage", "not_in_channel")
+    deliverer = env.deliverer()
+
+    assert deliverer.deliver_due() == DeliveryReport(failed=1)
+    env.clock.advance(days=1)
+    assert deliverer.deliver_due() == DeliveryReport()
+
+    assert len(env.posts()) == 1
+    assert (env.item("detail").status, env.item("detail").attempts) == ("pending", 0)
+    with env.sessions() as session:
+        assert outbox.pending_count(session, TEAM) == 1
+        assert [i.key for i in outbox.failed_items(session, TEAM)] == ["digest"]
+
+
+# -- pacing --------------------------------------------------------------------------------------------------------
+
+
+def test_one_channel_is_paced_after_a_burst(env: Env) -> None:
+    for n in range(6):
+        env.enqueue(f"m{n}")
+
+    assert env.deliverer(burst=3).deliver_due() == DeliveryReport(sent=6)
+
+    assert sum(env.clock.slept) == pytest.approx(3.0)
+    assert len(env.clock.slept) == 3
+    assert env.posted() == [f"m{n}" for n in range(6)]
+
+
+def test_different_channels_do_not_wait(env: Env) -> None:
+    for n in range(6):
+        env.enqueue(f"m{n}", channel=f"C0CHAN{n:03d}")
+
+    assert env.deliverer(burst=3).deliver_due() == DeliveryReport(sent=6)
+    assert env.clock.slept == []
+
+
+def test_the_bucket_refills_over_time(env: Env) -> None:
+    deliverer = env.deliverer(burst=3)
+    for n in range(3):
+        env.enqueue(f"first{n}")
+    deliverer.deliver_due()
+    env.clock.advance(seconds=2)
+    for n in range(3):
+        env.enqueue(f"second{n}")
+    deliverer.deliver_due()
+    assert sum(env.clock.slept) == pytest.approx(1.0)  # two tokens came back, the third post waits a second
+
+
+# -- concurrency ---------------------------------------------------------------------------------------------------
+
+
+def test_two_workers_deliver_each_item_exactly_once(env: Env) -> None:
+    channels = [f"C0CONC{n:03d}" for n in range(4)]
+    keys = [f"k{n:02d}" for n in range(60)]
+    with transaction(env.sessions) as session:
+        for n, key in enumerate(keys):
+            outbox.enqueue(session, team_id=TEAM, channel_id=channels[n % 4], key=key, message={"text": key}, now=NOW)
+    start = threading.Barrier(2)
+    reports: dict[str, DeliveryReport] = {}
+    errors: list[BaseException] = []
+
+    def work(worker_id: str) -> None:
+        clock = FakeClock()
+        deliverer = env.deliverer(worker_id, clock=clock, sleep=clock.sleep, per_channel_interval=0)
+        start.wait()
+        try:
+            reports[worker_id] = deliverer.deliver_due()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"worker-{n}",)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert sum(r.sent for r in reports.values()) == 60
+    assert all(r.retried == r.failed == 0 for r in reports.values())
+    posted = Counter(p["metadata"]["event_payload"]["key"] for p in env.posts())
+    assert posted == Counter(keys)
+    with env.sessions() as session:
+        assert outbox.pending_count(session, TEAM) == 0
+
+
+def test_a_claim_skips_rows_another_worker_is_claiming(env: Env) -> None:
+    if env.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers: the second claim would wait for the first, not skip its rows")
+    for n in range(5):
+        env.enqueue(f"k{n}")
+    with transaction(env.sessions) as first:
+        mine = outbox.claim_due(first, worker_id="w1", now=NOW, limit=2, lease=LEASE)
+        with transaction(env.sessions) as second:  # while the first claim is not committed yet
+            theirs = outbox.claim_due(second, worker_id="w2", now=NOW, limit=10, lease=LEASE)
+    assert [c.key for c in mine] == ["k0", "k1"]
+    assert [c.key for c in theirs] == ["k2", "k3", "k4"]
+
+
+# -- the fake's history and replies ----------------------------------------------------------------------------------
+
+
+def test_fake_history_and_replies(fake: FakeSlack) -> None:
+    client = make_client("xoxb-test", fake.base_url)
+    meta = {"event_type": "t", "event_payload": {"key": "p"}}
+    parent = client.chat_postMessage(channel=CHANNEL, text="parent", metadata=meta)["ts"]
+    reply = client.chat_postMessage(channel=CHANNEL, text="reply", thread_ts=parent, metadata=meta)["ts"]
+    # slack_sdk sends a JSON body; a form-encoded call carries metadata as a JSON string.
+    later = client.api_call(
+        "chat.postMessage",
+        data={"channel": CHANNEL, "text": "later", "metadata": '{"event_type": "t", "event_payload": {"key": "l"}}'},
+    )["ts"]
+
+    history = client.conversations_history(channel=CHANNEL)
+    assert [m["ts"] for m in history["messages"]] == [later, parent]
+    assert all("metadata" not in m for m in history["messages"])
+    assert history["messages"][1]["reply_count"] == 1
+    with_meta = client.conversations_history(channel=CHANNEL, include_all_metadata=True, oldest=parent)
+    assert [m["metadata"]["event_payload"]["key"] for m in with_meta["messages"]] == ["l"]
+
+    replies = client.conversations_replies(channel=CHANNEL, ts=parent, include_all_metadata=True)
+    assert [m["ts"] for m in replies["messages"]] == [parent, reply]
+    assert replies["messages"][1]["metadata"] == meta
+    assert [m["ts"] for m in fake.messages(CHANNEL)] == [parent, reply, later]
+
+    page = client.conversations_history(channel=CHANNEL, limit=1)
+    assert page["has_more"] is True
+    rest = client.conversations_history(channel=CHANNEL, limit=1, cursor=page["response_metadata"]["next_cursor"])
+    assert [m["ts"] for m in rest["messages"]] == [parent]
