@@ -1,0 +1,187 @@
+"""Ticks: missed-milestone alerts (once, ever), digests instead of floods, health updates, band drops, buttons."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.support.answers import complete_step3
+from tests.support.harness import BotHarness
+from tests.support.slack_requests import ALICE, BOB, CHANNEL
+
+# Acme starts 2026-12-01: "Kickoff held" (day 7) is due 2026-12-08 and overdue from the 9th.
+DAY_AFTER_KICKOFF = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)
+
+
+def _posts(bot: BotHarness, channel: str = CHANNEL) -> list[dict]:
+    return [c.args for c in bot.fake.calls_to("chat.postMessage") if c.args.get("channel") == channel]
+
+
+def _alerts(bot: BotHarness) -> list[dict]:
+    return [m for m in bot.channel_messages() if "missed milestone" in m.get("text", "")]
+
+
+@pytest.fixture
+def acme(bot: BotHarness) -> BotHarness:
+    complete_step3(bot)
+    bot.command('customer add "Acme Corp" start=2026-12-01 owner=<@U0BOB0002|bob>')
+    return bot
+
+
+def test_an_overdue_milestone_alerts_exactly_once(acme: BotHarness, fake, database_url: str) -> None:
+    bot = acme
+    bot.tick(datetime(2026, 12, 8, 22, 0, tzinfo=UTC))  # still the 8th in Berlin? no: 23:00, the 8th: not overdue
+    assert _alerts(bot) == []
+    report = bot.tick(DAY_AFTER_KICKOFF)
+    assert report.check.missed == 1 and report.delivery.sent >= 1
+    alerts = _alerts(bot)
+    assert len(alerts) == 1
+    text = str(alerts[0]["blocks"])
+    for words in ("*Acme Corp* missed milestone 1 “Kickoff held”", "Due 2026-12-08", "1 day overdue", f"<@{BOB}>",
+                  "CSM calls the sponsor within two business days"):  # fmt: skip
+        assert words in text, words
+    labels = [e["text"]["text"] for b in alerts[0]["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert labels == ["Mark done", "Extend deadline", "Acknowledge"]
+    assert alerts[0]["metadata"]["event_payload"]["key"].startswith("alert:")
+
+    bot.tick(DAY_AFTER_KICKOFF)
+    bot.tick(datetime(2026, 12, 10, 10, 0, tzinfo=UTC))
+    # A restart: a new process on the same database.
+    from tests.support.harness import BotHarness as Harness
+
+    restarted = Harness(fake, database_url, clock=bot.clock)
+    try:
+        restarted.tick(datetime(2026, 12, 11, 10, 0, tzinfo=UTC))
+    finally:
+        restarted.close()
+    assert len(_alerts(bot)) == 1
+
+
+def test_mark_done_from_the_alert(acme: BotHarness) -> None:
+    bot = acme
+    bot.tick(DAY_AFTER_KICKOFF)
+    alert = _alerts(bot)[0]
+    bot.click(alert, "alert_done")
+    updated = bot.fake.message(CHANNEL, alert["ts"])
+    text = str(updated["blocks"])
+    assert "Marked done by <@U0ALICE01> on 2026-12-09" in text
+    assert not any(b["type"] == "actions" for b in updated["blocks"])
+    listing = bot.command("customer list").json()["text"]
+    assert "overdue" not in listing
+    again = bot.click(alert, "alert_done")
+    assert again.status == 200 and "already done" in bot.fake.responses[-1]["text"]
+
+
+def test_acknowledge_records_who(acme: BotHarness) -> None:
+    bot = acme
+    bot.tick(DAY_AFTER_KICKOFF)
+    alert = _alerts(bot)[0]
+    bot.click(alert, "alert_ack", user=BOB)
+    updated = bot.fake.message(CHANNEL, alert["ts"])
+    assert f"Acknowledged by <@{BOB}>" in str(updated["blocks"])
+    with bot.sessions() as session:
+        from storage.models import Alert
+
+        assert session.query(Alert).one().acknowledged_by == BOB
+    bot.click(alert, "alert_ack", user=ALICE)
+    assert f"<@{BOB}> had already acknowledged" in bot.fake.responses[-1]["text"]
+
+
+def test_extend_deadline_from_the_alert(acme: BotHarness) -> None:
+    bot = acme
+    bot.tick(DAY_AFTER_KICKOFF)
+    alert = _alerts(bot)[0]
+    bot.click(alert, "alert_extend")
+    view = bot.last_view()
+    assert view["title"]["text"] == "Extend deadline"
+    refused = bot.submit(view, {"new_due": "2026-12-05"}).json()
+    assert refused["response_action"] == "errors" and "after the current one" in refused["errors"]["new_due"]
+    assert bot.submit(view, {"new_due": "2026-12-20"}).body == ""
+    bot.tick(DAY_AFTER_KICKOFF)
+    reply = [p for p in _posts(bot) if p.get("thread_ts") == alert["ts"]]
+    assert reply and "extended “Kickoff held” for *Acme Corp* to 2026-12-20" in reply[0]["text"]
+    with bot.sessions() as session:
+        from storage.models import CustomerMilestone
+
+        row = session.query(CustomerMilestone).filter_by(position=0).one()
+        assert str(row.due_date) == "2026-12-20" and row.extended_by == ALICE
+
+
+def test_fifty_overdue_milestones_become_one_digest(bot: BotHarness) -> None:
+    complete_step3(bot)
+    for n in range(50):
+        bot.command(f'customer add "Customer {n:02d}" start=2026-11-01')
+    before = len(bot.fake.calls_to("chat.postMessage"))
+    report = bot.tick(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))  # Kickoff (due 2026-11-08) is overdue for all 50
+    assert report.check.missed == 50
+    posts = bot.fake.calls_to("chat.postMessage")[before:]
+    top = [p.args for p in posts if not p.args.get("thread_ts")]
+    thread = [p.args for p in posts if p.args.get("thread_ts")]
+    digests = [p for p in top if "50 milestones were missed by 50 customers" in p["text"]]
+    assert len(digests) == 1
+    assert len(thread) == 3  # 20 + 20 + 10 alerts, each with its buttons
+    assert sum(str(p["blocks"]).count("alert_done") for p in thread) == 50
+    parent_ts = bot.fake.calls_to("chat.postMessage")  # all replies hang under the digest
+    digest_message = next(m for m in bot.channel_messages() if m["text"].startswith("50 milestones"))
+    assert {p["thread_ts"] for p in thread} == {digest_message["ts"]}
+    assert parent_ts
+
+
+def test_weekly_health_update(acme: BotHarness) -> None:
+    bot = acme
+    bot.command('customer add "Globex" start=2026-12-01')
+    bot.command('signal "Acme Corp" adoption=20 engagement=30 tickets=40 nps=10')
+    bot.command('signal "Globex" adoption=90 engagement=80 tickets=90 nps=95')
+    # Weekly updates go out on Mondays at 09:00 Europe/Berlin (08:00 UTC in winter): Monday 2026-11-30.
+    assert bot.tick(datetime(2026, 11, 30, 7, 59, tzinfo=UTC)).check.health_updates == 0
+    report = bot.tick(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
+    assert report.check.health_updates == 1 and report.check.scored == 2
+    digest = next(m for m in bot.channel_messages() if m["text"].startswith("Health update for onboarding-acme"))
+    text = str(digest["blocks"])
+    assert "*2 customers* · Healthy: 1 · At-risk: 0 · Critical: 1" in text
+    assert "*Acme Corp* 24.4" in text and "weakest: NPS 10 · Feature adoption 20" in text
+    assert "Critical response protocol:* Escalate to the CS manager the same day" in text
+    assert f"<@{ALICE}> <@{BOB}>" in text and "every Monday at 09:00 (Europe/Berlin)" in text
+    assert bot.tick(datetime(2026, 11, 30, 8, 0, tzinfo=UTC)).check.health_updates == 0
+    assert bot.tick(datetime(2026, 12, 3, 8, 0, tzinfo=UTC)).check.health_updates == 0
+    assert bot.tick(datetime(2026, 12, 7, 8, 0, tzinfo=UTC)).check.health_updates == 1
+
+
+def test_a_band_drop_between_updates_alerts_at_the_next_check(acme: BotHarness) -> None:
+    bot = acme
+    bot.command('signal "Acme Corp" adoption=90 engagement=90 tickets=90 nps=90')
+    bot.tick(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))  # the update reports Acme as healthy
+    bot.command('signal "Acme Corp" adoption=10 engagement=10')
+    assert not any("dropped" in m["text"] for m in bot.channel_messages())
+    report = bot.tick(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    assert report.check.band_alerts == 1
+    alert = next(m for m in bot.channel_messages() if "dropped to a worse health band" in m["text"])
+    text = str(alert["blocks"])
+    assert "*Acme Corp* is now *Critical* (Healthy → Critical)" in text
+    assert "Escalate to the CS manager the same day" in text and f"<@{BOB}>" in text
+    assert bot.tick(datetime(2026, 11, 30, 10, 0, tzinfo=UTC)).check.band_alerts == 0
+
+
+def test_alerts_go_to_the_alert_channel(acme: BotHarness) -> None:
+    bot = acme
+    bot.fake.add_channel("C0ALERTS1", name="cs-alerts")
+    bot.command("alerts here plan=<#C0PLAN001|onboarding-acme>", channel="C0ALERTS1", channel_name="cs-alerts")
+    bot.tick(DAY_AFTER_KICKOFF)
+    assert any("missed milestone" in m["text"] for m in bot.channel_messages("C0ALERTS1"))
+    assert _alerts(bot) == []
+
+
+def test_editing_the_plan_moves_future_deadlines_only(acme: BotHarness) -> None:
+    from tests.support.answers import MILESTONES, open_section
+
+    bot = acme
+    bot.clock.set(datetime(2026, 12, 10, 10, 0, tzinfo=UTC))  # Kickoff (due 12-08) has passed
+    view = open_section(bot, "milestones")
+    bot.submit(view, {**MILESTONES, "milestones.0.timeline_days": 3, "milestones.1.timeline_days": 40})
+    with bot.sessions() as session:
+        from storage.models import CustomerMilestone
+
+        due = {r.position: str(r.due_date) for r in session.query(CustomerMilestone)}
+    assert due[0] == "2026-12-08"  # past: kept
+    assert due[1] == "2027-01-10"  # future: start + 40 days
