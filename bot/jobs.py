@@ -316,7 +316,7 @@ def check(services: Services, now: datetime) -> CheckReport:
         plan_ids = [p.id for p in repo.all_plans(session)]
     for plan_id in plan_ids:
         with transaction(services.sessions) as session:
-            plan = repo.get_plan(session, plan_id)
+            plan = repo.lock_plan_for_check(session, plan_id)
             ready = runnable(session, plan) if plan is not None else None
             if ready is None:
                 continue

@@ -126,6 +126,15 @@ def get_plan(session: Session, plan_id: int) -> Plan | None:
     return session.get(Plan, plan_id)
 
 
+def lock_plan_for_check(session: Session, plan_id: int) -> Plan | None:
+    """The plan, locked for this transaction; None when another replica is checking it right now.
+
+    One replica per plan at a time keeps the scheduled jobs from deadlocking on each other's rows.
+    (SQLite ignores the lock; its transactions are serialised anyway.)
+    """
+    return session.scalar(select(Plan).where(Plan.id == plan_id).with_for_update(skip_locked=True))
+
+
 def team_plans(session: Session, team_id: str) -> list[Plan]:
     return list(session.scalars(select(Plan).where(Plan.team_id == team_id).order_by(Plan.id)))
 

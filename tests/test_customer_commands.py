@@ -9,6 +9,10 @@ from tests.support.harness import BotHarness
 from tests.support.slack_requests import BOB
 
 
+# Argument parsing does not depend on the database: these cases run on SQLite only, to keep the suite fast.
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
 def _count(bot: BotHarness, model: str) -> int:
     import storage.models as models
 
@@ -62,6 +66,7 @@ def test_add_and_list_customers(planned: BotHarness) -> None:
         ("customer frobnicate", "Usage"),
     ],
 )
+@sqlite_only
 def test_malformed_customer_add(planned: BotHarness, text: str, words: str) -> None:
     reply = planned.command(text).json()
     assert reply.get("response_type", "ephemeral") == "ephemeral" and words in reply["text"], reply["text"]
@@ -98,6 +103,7 @@ def test_milestone_done_by_number_and_name(planned: BotHarness) -> None:
         ('milestone "Acme Corp" 1', "Usage"),
     ],
 )
+@sqlite_only
 def test_malformed_milestone_done(planned: BotHarness, text: str, words: str) -> None:
     planned.command('customer add "Acme Corp" start=2026-11-01')
     reply = planned.command(text).json()
@@ -142,6 +148,7 @@ def test_signal_records_values_and_explains_the_score(planned: BotHarness) -> No
         ("signal adoption=5", "Name the customer first"),
     ],
 )
+@sqlite_only
 def test_malformed_signal(planned: BotHarness, text: str, words: str) -> None:
     planned.command('customer add "Acme Corp"')
     reply = planned.command(text).json()

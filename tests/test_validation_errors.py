@@ -27,6 +27,9 @@ def _assert_refused(bot: BotHarness, section: str, values: dict[str, Any], block
     assert "Not yet answered" in str(bot.hub()["blocks"])
 
 
+# Validation does not depend on the database: these cases run on SQLite only, to keep the suite fast.
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 MILESTONE_CASES = [
     ({"milestones.1.name": "kickoff HELD"}, "milestones.1.name", "Another milestone is already called"),
     ({"milestones.0.name": ""}, "milestones.0.name", "required"),
@@ -40,6 +43,7 @@ MILESTONE_CASES = [
 ]
 
 
+@sqlite_only
 @pytest.mark.parametrize(("changes", "block_id", "words"), MILESTONE_CASES)
 def test_milestone_errors(bot: BotHarness, changes: dict, block_id: str, words: str) -> None:
     _assert_refused(bot, "milestones", {**MILESTONES, **changes}, block_id, words)
@@ -57,6 +61,7 @@ HEALTH_CASES = [
 ]
 
 
+@sqlite_only
 @pytest.mark.parametrize(("changes", "block_id", "words"), HEALTH_CASES)
 def test_health_errors(bot: BotHarness, changes: dict, block_id: str, words: str) -> None:
     _assert_refused(bot, "health", {**HEALTH, **changes}, block_id, words)
