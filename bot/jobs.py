@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
@@ -47,6 +47,7 @@ MAX_THREAD_PARTS = 10
 SCORE_CHUNK = 5000
 MOVER_POINTS = 5.0
 MOVERS_SHOWN = 10
+PROCESSED_REQUESTS_KEPT = timedelta(days=2)
 
 
 @dataclass
@@ -313,6 +314,7 @@ def check(services: Services, now: datetime) -> CheckReport:
     """Everything the scheduler does for ``now``, except delivery. One transaction per plan."""
     report = CheckReport()
     with transaction(services.sessions) as session:
+        repo.prune_processed_requests(session, now - PROCESSED_REQUESTS_KEPT)
         plan_ids = [p.id for p in repo.all_plans(session)]
     for plan_id in plan_ids:
         with transaction(services.sessions) as session:

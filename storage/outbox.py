@@ -41,6 +41,15 @@ def find(session: Session, team_id: str, key: str) -> OutboxMessage | None:
     return session.scalar(select(OutboxMessage).where(OutboxMessage.team_id == team_id, OutboxMessage.key == key))
 
 
+def find_posted(session: Session, team_id: str, channel_id: str, ts: str) -> OutboxMessage | None:
+    """The outbox item that became Slack message ``ts`` (to reply in its thread)."""
+    return session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.team_id == team_id, OutboxMessage.channel_id == channel_id, OutboxMessage.ts == ts
+        )
+    )
+
+
 def enqueue(
     session: Session,
     *,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -110,6 +110,12 @@ def claim_request(session: Session, team_id: str, request_key: str) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def prune_processed_requests(session: Session, before: datetime) -> int:
+    """Slack redelivers within minutes; request ids older than ``before`` only take up space."""
+    result = session.execute(delete(ProcessedRequest).where(ProcessedRequest.received_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def claim_job(session: Session, team_id: str, job: str, period: str, now: datetime) -> bool:

@@ -17,6 +17,7 @@ from bot.blocks.customers import score_line
 from bot.blocks.help import notice
 from bot.ids import ALERT_ACK, ALERT_DONE, ALERT_EXTEND, EXTEND_CALLBACK, VALUE
 from bot.services import Services
+from storage import outbox
 from storage.db import transaction
 
 
@@ -116,13 +117,19 @@ def register(app: App, services: Services) -> None:
                 if found.milestone is None:
                     raise ArgumentError("This alert is not about a milestone.")
                 customers.extend_deadline(session, found.ready, found.milestone, new_due, user_id, now)
-                name, milestone = found.customer.name, found.milestone.name
+                text = (
+                    f"{mention(user_id)} extended “{esc(found.milestone.name)}” for *{esc(found.customer.name)}* "
+                    f"to {new_due:%Y-%m-%d}."
+                )
+                # The alert itself came from the outbox, so the note goes there too, as a reply in its thread.
+                parent = outbox.find_posted(session, found.alert.team_id, meta["channel"], meta["ts"])
+                outbox.enqueue(
+                    session, team_id=found.alert.team_id, channel_id=meta["channel"], plan_id=found.alert.plan_id,
+                    key=f"extended:{found.milestone.id}:{new_due.isoformat()}:{body['trigger_id']}",
+                    message=notice(text), now=now, parent=parent,
+                )  # fmt: skip
         except ArgumentError as bad:
             ack(response_action="errors", errors={"new_due": str(bad)})
             return
         ack()
-        client.chat_postMessage(
-            channel=meta["channel"],
-            thread_ts=meta["ts"],
-            text=f"{mention(user_id)} extended “{esc(milestone)}” for *{esc(name)}* to {new_due:%Y-%m-%d}.",
-        )
+        services.wake_delivery()
