@@ -60,6 +60,9 @@ class Plan(Base):
     steps_completed: Mapped[list[str]] = mapped_column(default=list)
     # Where missed-milestone alerts and health updates go; None means the plan's own channel.
     alert_channel_id: Mapped[str | None] = mapped_column(String(32))
+    # The channel canvas mirroring the document, or why this workspace cannot have one.
+    canvas_id: Mapped[str | None] = mapped_column(String(32))
+    canvas_unavailable: Mapped[str | None] = mapped_column(String(64))
 
     sections: Mapped[list[PlanSection]] = relationship(back_populates="plan", order_by="PlanSection.id")
 
@@ -220,6 +223,7 @@ class OutboxMessage(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(200))  # idempotency key, also stamped on the message's metadata
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))  # post in its thread
+    thread_ts: Mapped[str | None] = mapped_column(String(32))  # or in the thread of a message posted directly
     message: Mapped[dict[str, Any]]  # chat.postMessage arguments: text, blocks
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sending, sent, failed
     attempts: Mapped[int] = mapped_column(default=0)
@@ -243,3 +247,67 @@ class JobRun(Base):
     job: Mapped[str] = mapped_column(String(64))  # e.g. "health:42"
     period: Mapped[str] = mapped_column(String(64))  # e.g. the scheduled instant, ISO-8601
     ran_at: Mapped[datetime]
+
+
+class SectionThread(Base):
+    """The channel thread where the team discusses one Step 3 section."""
+
+    __tablename__ = "section_threads"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "section", name="uq_section_threads_plan_section"),
+        Index("ix_section_threads_channel_ts", "team_id", "channel_id", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    section: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DiscussionMessage(Base):
+    """A reply in a section's thread, kept current through edits and deletions."""
+
+    __tablename__ = "discussion_messages"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "ts", name="uq_discussion_messages_message"),
+        Index("ix_discussion_messages_section", "plan_id", "section", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    section: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    permalink: Mapped[str | None] = mapped_column(String(500))
+    posted_at: Mapped[datetime]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+
+
+class PlanChange(Base):
+    """One field of one section changed by someone: the plan's history."""
+
+    __tablename__ = "plan_changes"
+    __table_args__ = (Index("ix_plan_changes_plan", "plan_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    section: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(100))
+    label: Mapped[str] = mapped_column(String(200))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime]
+    section_version: Mapped[int]
+    # Set when the value came from a Slack message (the message shortcut): who wrote it, and where.
+    source_user_id: Mapped[str | None] = mapped_column(String(32))
+    source_permalink: Mapped[str | None] = mapped_column(String(500))

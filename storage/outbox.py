@@ -60,8 +60,15 @@ def enqueue(
     now: datetime,
     plan_id: int | None = None,
     parent: OutboxMessage | None = None,
+    thread_ts: str | None = None,
 ) -> OutboxMessage:
-    """Add a post to the outbox in the caller's transaction; the same ``key`` again returns the existing item."""
+    """Add a post to the outbox in the caller's transaction; the same ``key`` again returns the existing item.
+
+    A reply goes in the thread of ``parent`` (another outbox item, posted first) or of ``thread_ts`` (a message
+    the bot posted directly, such as a section's thread).
+    """
+    if parent is not None and thread_ts is not None:
+        raise ValueError("a reply has one parent: an outbox item or a thread_ts, not both")
     reserved = RESERVED_MESSAGE_KEYS & message.keys()
     if reserved:
         raise ValueError(f"message must not set {sorted(reserved)}: the deliverer sets them")
@@ -78,6 +85,7 @@ def enqueue(
         "channel_id": channel_id,
         "key": key,
         "parent_id": parent.id if parent is not None else None,
+        "thread_ts": thread_ts,
         "message": message,
         "status": "pending",
         "attempts": 0,
@@ -157,7 +165,7 @@ def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int, le
             key=item.key,
             channel_id=item.channel_id,
             message=dict(item.message),
-            parent_ts=parent_ts,
+            parent_ts=parent_ts or item.thread_ts,
             recovered=recovered[item.id],
             attempts=item.attempts,
             created_at=item.created_at,
