@@ -15,6 +15,8 @@ class ModalMetadata(BaseModel):
     plan_name: str
     section: Section
     milestone_count: int = MIN_MILESTONES
+    # The section's version when the form was opened: saving over a newer version is refused.
+    section_version: int = 0
 
     @field_validator("milestone_count")
     @classmethod

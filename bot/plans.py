@@ -5,17 +5,20 @@ Database and domain only; the listeners turn the results into Slack calls.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.blocks.hub import SectionStatus
 from steps.document import compose_step3
+from steps.fields import FieldChange
 from steps.step3 import SECTION_MODELS, STEP_ID, Answers, HealthModel, MilestonesSection, Section, TrainingPlan
 from storage import repo
-from storage.models import DocumentVersion, Plan, PlanSection
+from storage.models import DocumentVersion, Plan, PlanChange, PlanSection
 
 
 @dataclass
@@ -77,6 +80,53 @@ def save_section(
 ) -> PlanState:
     repo.save_section(session, state.plan, section.value, answers.model_dump(mode="json"), user_id, now)
     return PlanState(state.plan, repo.section_rows(session, state.plan))
+
+
+def version_of(state: PlanState, section: Section) -> int:
+    """0 for a section never saved."""
+    row = state.rows.get(section.value)
+    return 0 if row is None else row.version
+
+
+def record_changes(
+    session: Session,
+    state: PlanState,
+    section: Section,
+    changes: Sequence[FieldChange],
+    user_id: str,
+    now: datetime,
+    source: tuple[str, str | None] | None = None,
+) -> None:
+    version = version_of(state, section)
+    for change in changes:
+        session.add(
+            PlanChange(
+                team_id=state.plan.team_id, plan_id=state.plan.id, section=section.value, path=change.path,
+                label=change.label, old_value=change.old, new_value=change.new, user_id=user_id, changed_at=now,
+                section_version=version, source_user_id=source[0] if source else None,
+                source_permalink=source[1] if source else None,
+            )
+        )  # fmt: skip
+
+
+def changes_since(session: Session, plan: Plan, section: Section, version: int) -> list[PlanChange]:
+    return list(
+        session.scalars(
+            select(PlanChange)
+            .where(
+                PlanChange.plan_id == plan.id, PlanChange.section == section.value, PlanChange.section_version > version
+            )
+            .order_by(PlanChange.id)
+        )
+    )
+
+
+def recent_changes(session: Session, plan: Plan, limit: int = 20) -> list[PlanChange]:
+    return list(
+        session.scalars(
+            select(PlanChange).where(PlanChange.plan_id == plan.id).order_by(PlanChange.id.desc()).limit(limit)
+        )
+    )
 
 
 @dataclass(frozen=True)

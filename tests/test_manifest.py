@@ -43,13 +43,20 @@ def test_manifest_settings() -> None:
     }
 
 
+def _event(name: str) -> dict[str, Any]:
+    """The event Slack sends for a manifest subscription: message.channels is a message in a channel."""
+    kind, _, where = name.partition(".")
+    channel_type = {"channels": "channel", "groups": "group", "im": "im", "mpim": "mpim"}.get(where)
+    return {"type": kind, "channel_type": channel_type, "channel": sr.CHANNEL} if channel_type else {"type": kind}
+
+
 def test_every_declared_command_shortcut_and_event_is_handled(bot: BotHarness) -> None:
     manifest = _manifest()
     for command in manifest["features"]["slash_commands"]:
         fields = sr.slash_command("help", response_url=bot.response_url) | {"command": command["command"]}
         assert bot.post(sr.form_body(fields)).status == 200, command["command"]
     for event in manifest.get("settings", {}).get("event_subscriptions", {}).get("bot_events", []):
-        body = {"type": "event_callback", "team_id": sr.TEAM, "event_id": sr.next_id("Ev"), "event": {"type": event}}
+        body = {"type": "event_callback", "team_id": sr.TEAM, "event_id": sr.next_id("Ev"), "event": _event(event)}
         assert bot.post(json.dumps(body), content_type="application/json").status == 200, event
 
 
@@ -57,8 +64,8 @@ def test_nothing_undeclared_is_handled(bot: BotHarness) -> None:
     """Bolt answers 404 to requests no listener matched, so the app registers nothing the manifest omits."""
     fields = sr.slash_command("help", response_url=bot.response_url) | {"command": "/not-declared"}
     assert bot.post(sr.form_body(fields)).status == 404
-    declared = set(_manifest().get("settings", {}).get("event_subscriptions", {}).get("bot_events", []))
-    for event in {"app_home_opened", "message", "app_uninstalled"} - declared:
+    declared = {e.partition(".")[0] for e in _manifest()["settings"]["event_subscriptions"]["bot_events"]}
+    for event in {"app_home_opened", "message", "app_uninstalled", "reaction_added"} - declared:
         body = {"type": "event_callback", "team_id": sr.TEAM, "event_id": sr.next_id("Ev"), "event": {"type": event}}
         assert bot.post(json.dumps(body), content_type="application/json").status == 404, event
     shortcuts = {s["callback_id"] for s in _manifest()["features"].get("shortcuts", [])}

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.common import actions, button, context, divider, esc, header, mention, section, slack_date
+from bot.blocks.common import section as section_block
 from bot.ids import MENU_CONTINUE, MENU_HELP, MENU_REVISE, OPEN_SECTION
 from steps.step3 import NEXT_STEP_TITLE, STEP_ID, Section
 
@@ -74,3 +75,13 @@ def revise_message(statuses: list[SectionStatus]) -> dict[str, Any]:
         )
     )
     return {"text": "Which section do you want to revise?", "blocks": blocks}
+
+
+def thread_starter(section: Section, number: int) -> dict[str, Any]:
+    """The message whose thread holds one section's discussion."""
+    text = (
+        f":thread: *{number}. {section.title}*: discuss this section in this message's thread. "
+        "Replies are recorded (who, when, what) and shown in the section's form. To fold a reply into the plan, "
+        "use the message shortcut *Add to onboarding plan*; every saved change is announced here."
+    )
+    return {"text": f"Discussion: {section.title}", "blocks": [section_block(text)]}

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from bot.blocks.common import Block, actions, button, context, divider, esc, header
+from bot.blocks.common import (
+    Block,
+    actions,
+    button,
+    context,
+    divider,
+    esc,
+    header,
+    mention,
+    plain,
+    section,
+    shorten,
+    slack_date,
+)
 from bot.blocks.inputs import (
     multi_select_input,
     number_input,
@@ -37,13 +53,69 @@ MODAL_TITLES = {
 }
 
 
-def section_modal(meta: ModalMetadata, raw: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Reply:
+    """A reply in the section's thread, as the form shows it."""
+
+    user_id: str
+    text: str
+    posted_at: datetime
+    permalink: str | None
+    edited: bool
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Someone saved the section while this form was open."""
+
+    users: list[str]
+    fields: list[tuple[str, str]]  # (path, label)
+
+
+REPLY_PREVIEW = 280
+
+
+def _discussion(replies: Sequence[Reply]) -> list[Block]:
+    if not replies:
+        return []
+    blocks: list[Block] = [section("*Latest in this section's thread* (most recent first)")]
+    for reply in replies:
+        link = f" · <{reply.permalink}|open>" if reply.permalink else ""
+        edited = " (edited)" if reply.edited else ""
+        said = esc(shorten(reply.text, REPLY_PREVIEW))
+        blocks.append(context(f"{mention(reply.user_id)}, {slack_date(reply.posted_at)}{edited}{link}: {said}"))
+    return blocks
+
+
+def _conflict(conflict: Conflict) -> Block:
+    who = ", ".join(mention(u) for u in conflict.users)
+    fields = ", ".join(esc(label) for _, label in conflict.fields) or "this section"
+    return section(
+        f":warning: {who} saved this section while you were editing ({fields}). Your changes were *not saved*: "
+        "the form now shows the saved answers. Re-apply what you meant to change, then save again."
+    )
+
+
+def section_modal(
+    meta: ModalMetadata,
+    raw: dict[str, Any],
+    replies: Sequence[Reply] = (),
+    conflict: Conflict | None = None,
+) -> dict[str, Any]:
     """The modal for ``meta.section``, prefilled from ``raw`` (saved answers, or what was typed so far)."""
     builders = {Section.MILESTONES: _milestones, Section.HEALTH: _health, Section.TRAINING: _training}
     intro = context(
         f"Plan *{esc(meta.plan_name)}* · Step 3: Success Milestones. "
         "Leave a question blank if the team has not discussed it yet; it shows as _Not yet discussed_."
     )
+    head = [intro, *_discussion(replies)]
+    blocks = builders[meta.section](meta, raw)
+    if conflict is not None:
+        head.insert(0, _conflict(conflict))
+        changed = {path for path, _ in conflict.fields}
+        for block in blocks:
+            if block.get("type") == "input" and block["block_id"] in changed:
+                block["hint"] = plain("Just changed by someone else; see the note at the top.")
     return {
         "type": "modal",
         "callback_id": SECTION_CALLBACK,
@@ -51,7 +123,7 @@ def section_modal(meta: ModalMetadata, raw: dict[str, Any]) -> dict[str, Any]:
         "submit": {"type": "plain_text", "text": "Save"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "private_metadata": meta.dump(),
-        "blocks": [intro, *builders[meta.section](meta, raw)],
+        "blocks": [*head, *blocks],
     }
 
 

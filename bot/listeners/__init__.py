@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, alerts, commands, events, views
+from bot.listeners import actions, alerts, commands, events, messages, views
 from bot.services import Services
 
 
@@ -14,3 +14,4 @@ def register(app: App, services: Services) -> None:
     views.register(app, services)
     alerts.register(app, services)
     events.register(app, services)
+    messages.register(app, services)

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import plans
+from bot import discussion, plans
 from bot.blocks.help import menu_help_message, missing_sections_message, next_step_unavailable_message, notice
 from bot.blocks.hub import revise_message
 from bot.blocks.inputs import read_state
@@ -25,10 +25,11 @@ from bot.ids import (
     OPEN_SECTION,
     REMOVE_MILESTONE,
 )
-from bot.listeners.common import refresh_hub
+from bot.listeners.common import refresh_hub, section_form
 from bot.metadata import ModalMetadata
 from bot.services import Services
 from steps.step3 import Section
+from storage import repo
 from storage.db import transaction
 
 NO_PLAN = f"This channel has no onboarding plan yet. Start one with `{COMMAND} step3`."
@@ -54,15 +55,7 @@ def register(app: App, services: Services) -> None:
             if state is None:
                 _ephemeral(respond, notice(NO_PLAN))
                 return
-            raw = state.raw(section)
-            meta = ModalMetadata(
-                plan_id=state.plan.id,
-                channel_id=state.plan.channel_id,
-                plan_name=state.plan.name,
-                section=section,
-                milestone_count=len(raw.get("milestones") or []),
-            )
-            view = section_modal(meta, raw)
+            view = section_form(session, state, section)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.action(re.compile(f"^({ADD_MILESTONE}|{REMOVE_MILESTONE})$"))
@@ -74,7 +67,10 @@ def register(app: App, services: Services) -> None:
         meta = meta.model_copy(update={"milestone_count": meta.milestone_count + step})
         # Rebuild from what is typed so far: nothing the person entered is lost.
         raw = read_state(view["state"]["values"])
-        client.views_update(view_id=view["id"], hash=view["hash"], view=section_modal(meta, raw))
+        with transaction(services.sessions) as session:
+            plan = repo.get_plan(session, meta.plan_id)
+            replies = discussion.latest_replies(session, plan, meta.section) if plan is not None else []
+        client.views_update(view_id=view["id"], hash=view["hash"], view=section_modal(meta, raw, replies))
 
     @app.action(MENU_CONTINUE)
     def continue_(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:

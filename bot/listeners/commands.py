@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import customers, plans
+from bot import customers, discussion, plans
 from bot.arguments import (
     CUSTOMER_ADD_USAGE,
     ArgumentError,
@@ -20,7 +20,7 @@ from bot.arguments import (
 )
 from bot.blocks.customers import alerts_here, customer_added, customer_list, milestone_done, signals_recorded
 from bot.blocks.help import help_message, notice, status_message
-from bot.blocks.hub import hub_message
+from bot.blocks.hub import hub_message, thread_starter
 from bot.documents import upload_document
 from bot.ids import COMMAND
 from bot.services import Services
@@ -47,6 +47,15 @@ def register(app: App, services: Services) -> None:
         posted = client.chat_postMessage(channel=command["channel_id"], **message)
         with transaction(services.sessions) as session:
             repo.set_hub_ts(session, plan_id, posted["ts"])
+            started = set(discussion.threads(session, state.plan))
+        for number, section in enumerate(Section, start=1):
+            if section in started:
+                continue
+            root = client.chat_postMessage(channel=command["channel_id"], **thread_starter(section, number))
+            with transaction(services.sessions) as session:
+                plan = repo.get_plan(session, plan_id)
+                assert plan is not None
+                discussion.add_thread(session, plan, section, root["ts"])
 
     def status(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, args: list[str]) -> None:
         with transaction(services.sessions) as session:

@@ -6,9 +6,14 @@ import logging
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session
 
+from bot import discussion, plans
 from bot.blocks.hub import hub_message
+from bot.blocks.modals import Conflict, section_modal
+from bot.metadata import ModalMetadata
 from bot.plans import PlanState
+from steps.step3 import Section
 
 logger = logging.getLogger(__name__)
 
@@ -22,3 +27,17 @@ def refresh_hub(client: WebClient, state: PlanState) -> None:
         client.chat_update(channel=state.plan.channel_id, ts=state.plan.hub_ts, **message)
     except SlackApiError as exc:
         logger.warning("could not update the hub message of plan %s: %s", state.plan.id, exc.response.get("error"))
+
+
+def section_form(session: Session, state: PlanState, section: Section, conflict: Conflict | None = None) -> dict:
+    """A section's form as saved now: answers, version, and the latest replies in its thread."""
+    raw = state.raw(section)
+    meta = ModalMetadata(
+        plan_id=state.plan.id,
+        channel_id=state.plan.channel_id,
+        plan_name=state.plan.name,
+        section=section,
+        milestone_count=len(raw.get("milestones") or []),
+        section_version=plans.version_of(state, section),
+    )
+    return section_modal(meta, raw, discussion.latest_replies(session, state.plan, section), conflict)

@@ -36,6 +36,11 @@ JSON_FIELDS = frozenset({"blocks", "attachments", "view", "files", "metadata", "
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 MAX_RESPONSE_URL_USES = 5
 MAX_VIEW_STACK = 3
+# Canvas markdown: "limited to 1 MiB (1,048,576 characters)".
+MAX_CANVAS_MARKDOWN = 1_048_576
+CANVAS_OPERATIONS = frozenset(
+    {"insert_after", "insert_before", "insert_at_start", "insert_at_end", "replace", "delete", "rename"}
+)
 
 JsonDict = dict[str, Any]
 
@@ -146,6 +151,8 @@ class FakeSlack:
             self.views: dict[str, JsonDict] = {}
             self.home_views: dict[str, str] = {}
             self.uploads: dict[str, JsonDict] = {}
+            # canvas_id -> {"channel_id", "markdown", "edits"}
+            self.canvases: dict[str, JsonDict] = {}
             self.channels: dict[str, JsonDict] = {}
             self.users: dict[str, JsonDict] = {}
             self._messages: dict[str, list[JsonDict]] = defaultdict(list)
@@ -172,6 +179,21 @@ class FakeSlack:
     def add_user(self, user_id: str, *, name: str | None = None, **fields: Any) -> None:
         with self._lock:
             self.users[user_id] = _user_object(user_id, name, fields.pop("real_name", None)) | fields
+
+    def add_channel_canvas(self, channel_id: str, markdown: str = "") -> str:
+        """A channel canvas someone made in the Slack client (not through this bot); returns its id."""
+        with self._lock:
+            return self._new_channel_canvas(channel_id, markdown)
+
+    def delete_canvas(self, canvas_id: str) -> None:
+        """Someone deleted the canvas in the Slack client: it is gone, and so is its channel's canvas tab."""
+        with self._lock:
+            canvas = self.canvases.pop(canvas_id)
+            channel = self.channels.get(canvas["channel_id"])
+            if channel is not None and channel.get("properties", {}).get("canvas", {}).get("file_id") == canvas_id:
+                del channel["properties"]["canvas"]
+                if not channel["properties"]:
+                    del channel["properties"]
 
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -713,6 +735,88 @@ class FakeSlack:
                 raise SlackError("user_not_found", f"{user!r} is not a user id")
             info = _user_object(user, None, None)
         return {"user": info}
+
+    def _canvas_markdown(self, content: Any, *, required: bool) -> str | None:
+        """The markdown of a ``document_content`` argument (an object, or its JSON text in a form)."""
+        if content in (None, ""):
+            if required:
+                raise SlackError("invalid_arguments", "missing 'document_content'")
+            return None
+        if isinstance(content, str):
+            try:
+                content = json.loads(content)
+            except ValueError:
+                raise SlackError("invalid_arguments", f"document_content is not JSON: {content[:80]!r}") from None
+        if not isinstance(content, dict) or content.get("type") != "markdown":
+            raise SlackError("invalid_arguments", f"document_content must be {{type: markdown, markdown}}: {content!r}")
+        markdown = content.get("markdown")
+        if not isinstance(markdown, str):
+            raise SlackError("invalid_arguments", "document_content.markdown must be a string")
+        if len(markdown) > MAX_CANVAS_MARKDOWN:
+            raise SlackError(
+                "invalid_arguments", f"canvas markdown is {len(markdown)} characters, at most {MAX_CANVAS_MARKDOWN}"
+            )
+        return markdown
+
+    def _new_channel_canvas(self, channel_id: str, markdown: str) -> str:
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            if channel_id[:1] not in ("C", "G"):
+                raise SlackError("channel_not_found", f"{channel_id!r} is not a channel id")
+            channel = self.channels[channel_id] = _channel_object(channel_id, None)
+        if channel.get("properties", {}).get("canvas"):
+            raise SlackError(
+                "channel_canvas_already_exists",
+                f"{channel_id} already has channel canvas {channel['properties']['canvas']['file_id']}",
+            )
+        canvas_id = f"F0CANVAS{self._next('canvas'):02d}"
+        self.canvases[canvas_id] = {"channel_id": channel_id, "markdown": markdown, "edits": 0}
+        channel.setdefault("properties", {})["canvas"] = {
+            "file_id": canvas_id,
+            "is_empty": not markdown,
+            "quip_thread_id": f"Q{canvas_id[1:]}",
+        }
+        return canvas_id
+
+    def m_conversations_canvases_create(self, args: JsonDict) -> JsonDict:
+        self._require(args, "channel_id")
+        markdown = self._canvas_markdown(args.get("document_content"), required=False)
+        return {"canvas_id": self._new_channel_canvas(str(args["channel_id"]), markdown or "")}
+
+    def m_canvases_edit(self, args: JsonDict) -> JsonDict:
+        self._require(args, "canvas_id")
+        self._require(args, "changes")
+        changes = args["changes"]
+        if isinstance(changes, str):
+            try:
+                changes = json.loads(changes)
+            except ValueError:
+                raise SlackError("invalid_arguments", f"changes is not JSON: {changes[:80]!r}") from None
+        if not isinstance(changes, list) or len(changes) != 1 or not isinstance(changes[0], dict):
+            raise SlackError("invalid_arguments", f"changes must be a list of exactly one operation, got {changes!r}")
+        change = changes[0]
+        operation = change.get("operation")
+        if operation not in CANVAS_OPERATIONS:
+            raise SlackError("invalid_arguments", f"unknown canvas operation {operation!r}")
+        canvas = self.canvases.get(str(args["canvas_id"]))
+        if canvas is None:
+            raise SlackError("canvas_not_found", f"no canvas {args['canvas_id']!r}")
+        if operation not in ("replace", "insert_at_start", "insert_at_end") or change.get("section_id"):
+            where = f" at section {change['section_id']!r}" if change.get("section_id") else ""
+            raise SlackError("invalid_arguments", f"{operation!r}{where} is not implemented by this fake")
+        markdown = self._canvas_markdown(change.get("document_content"), required=True) or ""
+        if operation == "insert_at_start":
+            markdown = f"{markdown}\n{canvas['markdown']}"
+        elif operation == "insert_at_end":
+            markdown = f"{canvas['markdown']}\n{markdown}"
+        if len(markdown) > MAX_CANVAS_MARKDOWN:
+            raise SlackError("canvas_editing_failed", f"the canvas would hold {len(markdown)} characters")
+        canvas["markdown"] = markdown
+        canvas["edits"] += 1
+        channel = self.channels.get(canvas["channel_id"], {})
+        if channel.get("properties", {}).get("canvas", {}).get("file_id") == args["canvas_id"]:
+            channel["properties"]["canvas"]["is_empty"] = not markdown
+        return {}
 
     def m_apps_connections_open(self, args: JsonDict) -> JsonDict:
         if self._socket_mode is None:

@@ -1,0 +1,87 @@
+"""`message` events: replies in a section's thread are recorded, and kept current through edits and deletions.
+
+Bolt runs only the first listener that matches an event, so this is the app's one `message` listener and it
+dispatches on the subtype itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import discussion
+from bot.services import Services
+from storage.db import transaction
+
+logger = logging.getLogger(__name__)
+
+# Subtypes that are a person's message; everything else (joins, topic changes, bots) is not discussion.
+PERSON_SUBTYPES = {None, "thread_broadcast", "file_share"}
+
+
+def _by_a_person(message: dict[str, Any], context: BoltContext) -> bool:
+    if message.get("bot_id") or message.get("subtype") == "bot_message" or not message.get("user"):
+        return False
+    return message["user"] != context.bot_user_id
+
+
+def _permalink(client: WebClient, channel: str, ts: str) -> str | None:
+    try:
+        return client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+    except SlackApiError as exc:  # a reply without a link is still worth keeping
+        logger.warning("no permalink for %s/%s: %s", channel, ts, exc.response.get("error"))
+        return None
+
+
+def register(app: App, services: Services) -> None:
+    @app.event("message")
+    def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        team_id = context.team_id or ""
+        channel = event.get("channel", "")
+        subtype = event.get("subtype")
+        if subtype == "message_changed":
+            _edited(services, team_id, channel, event)
+        elif subtype == "message_deleted":
+            _deleted(services, team_id, channel, event)
+        elif subtype in PERSON_SUBTYPES:
+            _posted(services, client, context, team_id, channel, event)
+
+
+def _posted(
+    services: Services, client: WebClient, context: BoltContext, team_id: str, channel: str, event: dict[str, Any]
+) -> None:
+    thread_ts, ts = event.get("thread_ts"), event["ts"]
+    if not thread_ts or thread_ts == ts or not _by_a_person(event, context):
+        return
+    with transaction(services.sessions) as session:
+        if discussion.thread_at(session, team_id, channel, thread_ts) is None:
+            return
+    # Looked up outside the transaction: a Slack call must not hold database locks.
+    permalink = _permalink(client, channel, ts)
+    with transaction(services.sessions) as session:
+        thread = discussion.thread_at(session, team_id, channel, thread_ts)
+        if thread is not None:
+            discussion.record_reply(
+                session, thread, ts=ts, user_id=event["user"], text=event.get("text", ""), permalink=permalink
+            )
+
+
+def _edited(services: Services, team_id: str, channel: str, event: dict[str, Any]) -> None:
+    message = event.get("message") or {}
+    with transaction(services.sessions) as session:
+        reply = discussion.find_reply(session, team_id, channel, message.get("ts", ""))
+        if reply is None or reply.deleted_at is not None:
+            return
+        reply.text = message.get("text", "")
+        reply.edited_at = discussion.slack_time(event.get("event_ts") or event["ts"])
+
+
+def _deleted(services: Services, team_id: str, channel: str, event: dict[str, Any]) -> None:
+    with transaction(services.sessions) as session:
+        reply = discussion.find_reply(session, team_id, channel, event.get("deleted_ts", ""))
+        if reply is not None and reply.deleted_at is None:
+            reply.deleted_at = discussion.slack_time(event.get("event_ts") or event["ts"])
