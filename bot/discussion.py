@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -11,16 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.blocks.modals import Reply
+from steps.outline import DiscussionNote
 from steps.step3 import Section
 from storage.models import DiscussionMessage, Plan, SectionThread
 
 SHOWN_IN_MODAL = 5
-
-
-@dataclass(frozen=True)
-class ThreadSummary:
-    replies: int
-    link: str | None  # a permalink into the thread
 
 
 def threads(session: Session, plan: Plan) -> dict[Section, SectionThread]:
@@ -90,11 +84,11 @@ def latest_replies(session: Session, plan: Plan, section: Section, limit: int = 
     return [Reply(r.user_id, r.text, r.posted_at, r.permalink, r.edited_at is not None) for r in rows]
 
 
-def summaries(session: Session, plan: Plan) -> dict[Section, ThreadSummary]:
+def summaries(session: Session, plan: Plan) -> dict[Section, DiscussionNote]:
     """Sections whose thread has replies, with a link into the thread."""
     rows = session.execute(
         select(DiscussionMessage.section, func.count(), func.min(DiscussionMessage.permalink))
         .where(DiscussionMessage.plan_id == plan.id, DiscussionMessage.deleted_at.is_(None))
         .group_by(DiscussionMessage.section)
     )
-    return {Section(section): ThreadSummary(count, link) for section, count, link in rows}
+    return {Section(section): DiscussionNote(count, link) for section, count, link in rows}

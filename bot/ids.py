@@ -29,3 +29,7 @@ ALERT_EXTEND = "alert_extend"
 ALERT_ACK = "alert_ack"
 EXTEND_CALLBACK = "extend_deadline"
 ALERT_BLOCK_PREFIX = "alert:"  # + alert id: the actions block of one alert, replaced once acted on
+
+# Message shortcut "Add to onboarding plan"
+ADD_TO_PLAN = "add_to_plan"
+ADD_TO_PLAN_SUBMIT = "add_to_plan_submit"

@@ -13,11 +13,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import customers, discussion
+from bot.blocks.changes import change_announcement
 from bot.blocks.hub import SectionStatus
+from bot.discussion import summaries
 from steps.document import compose_step3
-from steps.fields import FieldChange
+from steps.fields import FieldChange, diff_answers
 from steps.step3 import SECTION_MODELS, STEP_ID, Answers, HealthModel, MilestonesSection, Section, TrainingPlan
-from storage import repo
+from storage import outbox, repo
 from storage.models import DocumentVersion, Plan, PlanChange, PlanSection
 
 
@@ -129,6 +132,35 @@ def recent_changes(session: Session, plan: Plan, limit: int = 20) -> list[PlanCh
     )
 
 
+def save_and_announce(
+    session: Session,
+    state: PlanState,
+    section: Section,
+    answers: Answers,
+    user_id: str,
+    now: datetime,
+    source: tuple[str, str | None] | None = None,
+) -> tuple[PlanState, list[FieldChange]]:
+    """Save a section; record each changed field in the history and announce the diff in the section's thread."""
+    before = state.raw(section)
+    state = save_section(session, state, section, answers, user_id, now)
+    changes = diff_answers(before or None, state.raw(section))
+    record_changes(session, state, section, changes, user_id, now, source)
+    thread = discussion.threads(session, state.plan).get(section)
+    if changes and thread is not None:
+        version = version_of(state, section)
+        outbox.enqueue(
+            session, team_id=state.plan.team_id, channel_id=thread.channel_id, plan_id=state.plan.id,
+            key=f"change:{state.plan.id}:{section.value}:{version}", thread_ts=thread.ts, now=now,
+            message=change_announcement(section, user_id, version, changes, source),
+        )  # fmt: skip
+    if section is Section.MILESTONES:
+        ready = customers.runnable(session, state.plan)
+        if ready is not None:
+            customers.reschedule_after_plan_edit(session, ready, now)
+    return state, changes
+
+
 @dataclass(frozen=True)
 class Confirmation:
     document: DocumentVersion
@@ -148,6 +180,7 @@ def confirm(session: Session, state: PlanState, fingerprint: str, user_id: str, 
     milestones, health, training = state.complete_answers()
     markdown = compose_step3(
         latest.markdown if latest is not None else None,
+        discussion=summaries(session, state.plan),
         plan_name=state.plan.name,
         today=today,
         milestones=milestones,

@@ -7,20 +7,23 @@ everything else (other steps' sections, unknown frontmatter keys) as it was.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from steps.outline import (
+    DiscussionNote,
     OutlineBlock,
     OutlineItem,
+    discussion_block,
     health_outline,
     milestones_outline,
     single_line,
     training_outline,
 )
-from steps.step3 import STEP_ID, HealthModel, MilestonesSection, TrainingPlan
+from steps.step3 import STEP_ID, HealthModel, MilestonesSection, Section, TrainingPlan
 
 NOT_DISCUSSED = "_Not yet discussed_"
 DOCUMENT_KIND = "onboarding-flow"
@@ -179,7 +182,8 @@ def _value_markdown(item: OutlineItem) -> str:
         return NOT_DISCUSSED
     # Continuation lines are indented so a multi-line answer stays one list item.
     lines = _normalise_newlines(item.value).split("\n")
-    return "\n".join([lines[0]] + [f"  {line}" if line.strip() else "" for line in lines[1:]])
+    text = "\n".join([lines[0]] + [f"  {line}" if line.strip() else "" for line in lines[1:]])
+    return f"{text} ([open the thread]({item.link}))" if item.link else text
 
 
 def blocks_markdown(blocks: list[OutlineBlock]) -> str:
@@ -226,8 +230,13 @@ def compose_step3(
     milestones: MilestonesSection,
     health: HealthModel,
     training: TrainingPlan,
+    discussion: Mapping[Section, DiscussionNote] | None = None,
 ) -> str:
-    """The plan document with Step 3's sections written from the answers, as Markdown text."""
+    """The plan document with Step 3's sections written from the answers, as Markdown text.
+
+    ``discussion`` adds a short "Discussion" note, with a link, for each section whose thread has replies.
+    """
+    notes = discussion or {}
     doc = PlanDocument(frontmatter={}, title="", sections=[]) if previous is None else parse_document(previous)
 
     frontmatter = dict(doc.frontmatter)
@@ -245,11 +254,13 @@ def compose_step3(
     frontmatter["stepsCompleted"] = steps
     frontmatter.setdefault("inputDocuments", [])
 
-    milestones_body = blocks_markdown(milestones_outline(milestones) + health_outline(health))
-    new_sections = [
-        (SUCCESS_MILESTONES_TITLE, milestones_body),
-        (TRAINING_TITLE, blocks_markdown(training_outline(training))),
-    ]
+    milestones_body = blocks_markdown(
+        milestones_outline(milestones)
+        + health_outline(health)
+        + discussion_block(notes, (Section.MILESTONES, Section.HEALTH))
+    )
+    training_body = blocks_markdown(training_outline(training) + discussion_block(notes, (Section.TRAINING,)))
+    new_sections = [(SUCCESS_MILESTONES_TITLE, milestones_body), (TRAINING_TITLE, training_body)]
     return render_document(
         PlanDocument(
             frontmatter=_ordered(frontmatter),

@@ -8,6 +8,7 @@ unanswered question is ``None`` and each renderer decides how to say "not yet di
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from steps.step3 import (
@@ -15,6 +16,7 @@ from steps.step3 import (
     HealthModel,
     Milestone,
     MilestonesSection,
+    Section,
     StandardFactor,
     TrainingPlan,
 )
@@ -25,6 +27,7 @@ class OutlineItem:
     label: str
     value: str | None
     users: tuple[str, ...] = ()
+    link: str | None = None  # shown after the value (a permalink into a Slack thread)
 
     @property
     def answered(self) -> bool:
@@ -197,3 +200,28 @@ def training_outline(plan: TrainingPlan | None) -> list[OutlineBlock]:
             ),
         ),
     ]
+
+
+DISCUSSION_HEADING = "Discussion"
+
+
+@dataclass(frozen=True)
+class DiscussionNote:
+    """A section's thread had replies: how many, and a link into it."""
+
+    replies: int
+    link: str | None
+
+
+def _replies(count: int) -> str:
+    return f"{count} {'reply' if count == 1 else 'replies'} in the team's Slack thread"
+
+
+def discussion_block(notes: Mapping[Section, DiscussionNote], sections: Sequence[Section]) -> list[OutlineBlock]:
+    """A "Discussion" block for the given sections, only for those whose thread has replies."""
+    items = tuple(
+        OutlineItem(section.title, _replies(notes[section].replies), link=notes[section].link)
+        for section in sections
+        if section in notes and notes[section].replies
+    )
+    return [OutlineBlock(DISCUSSION_HEADING, items)] if items else []

@@ -40,6 +40,9 @@ def test_manifest_settings() -> None:
         "files:write",
         "channels:history",
         "groups:history",
+        "canvases:write",
+        "channels:read",
+        "groups:read",
     }
 
 

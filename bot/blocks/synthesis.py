@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bot.blocks.common import Block, actions, button, context, divider, esc, header, mention, sections, shorten
 from bot.ids import CONFIRM_SAVE, MENU_REVISE
-from steps.outline import OutlineBlock, OutlineItem, health_outline, milestones_outline, training_outline
-from steps.step3 import HealthModel, MilestonesSection, TrainingPlan
+from steps.outline import (
+    DiscussionNote,
+    OutlineBlock,
+    OutlineItem,
+    discussion_block,
+    health_outline,
+    milestones_outline,
+    training_outline,
+)
+from steps.step3 import HealthModel, MilestonesSection, Section, TrainingPlan
 
 # Five milestones of long answers must still fit one message (50 blocks of 3,000 characters);
 # the uploaded document always carries every answer in full.
@@ -22,6 +31,8 @@ def _item(item: OutlineItem) -> str:
         value = NOT_DISCUSSED
     else:
         value = esc(shorten(item.value, ANSWER_PREVIEW))
+    if item.link:
+        value += f" <{item.link}|open the thread>"
     return f"• *{esc(item.label)}:* {value}"
 
 
@@ -40,8 +51,10 @@ def synthesis_message(
     training: TrainingPlan,
     fingerprint: str,
     outcome: str | None = None,
+    discussion: Mapping[Section, DiscussionNote] | None = None,
 ) -> dict[str, Any]:
     """``outcome`` (mrkdwn) replaces the buttons once the synthesis has been acted on."""
+    notes = discussion or {}
     closing = (
         sections(outcome)
         if outcome is not None
@@ -59,9 +72,11 @@ def synthesis_message(
         header("Success Milestones"),
         *outline_blocks(milestones_outline(milestones)),
         *outline_blocks(health_outline(health)),
+        *outline_blocks(discussion_block(notes, (Section.MILESTONES, Section.HEALTH))),
         divider(),
         header("Training / Education Plan"),
         *outline_blocks(training_outline(training)),
+        *outline_blocks(discussion_block(notes, (Section.TRAINING,))),
         divider(),
         *closing,
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, alerts, commands, events, messages, views
+from bot.listeners import actions, alerts, commands, events, messages, shortcuts, views
 from bot.services import Services
 
 
@@ -15,3 +15,4 @@ def register(app: App, services: Services) -> None:
     alerts.register(app, services)
     events.register(app, services)
     messages.register(app, services)
+    shortcuts.register(app, services)

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from sqlalchemy.orm import Session
 
 from bot import discussion, plans
 from bot.blocks.help import menu_help_message, missing_sections_message, next_step_unavailable_message, notice
@@ -14,6 +15,7 @@ from bot.blocks.hub import revise_message
 from bot.blocks.inputs import read_state
 from bot.blocks.modals import section_modal
 from bot.blocks.synthesis import saved_outcome, synthesis_message
+from bot.canvas import mirror_document, unavailable_notice
 from bot.documents import upload_document
 from bot.ids import (
     ADD_MILESTONE,
@@ -83,7 +85,7 @@ def register(app: App, services: Services) -> None:
             if state.missing:
                 _ephemeral(respond, missing_sections_message(state.missing))
                 return
-            message = _synthesis(state)
+            message = _synthesis(session, state)
         client.chat_postMessage(channel=state.plan.channel_id, **message)
 
     @app.action(MENU_REVISE)
@@ -119,15 +121,32 @@ def register(app: App, services: Services) -> None:
                 )
                 return
             outcome = saved_outcome(state.plan.name, result.document.version, user_id, unchanged=not result.created)
-            updated = _synthesis(state, outcome)
+            updated = _synthesis(session, state, outcome)
             steps = list(state.plan.steps_completed)
         channel = state.plan.channel_id
         client.chat_update(channel=channel, ts=body["container"]["message_ts"], **updated)
         if result.created:
             refresh_hub(client, state)
             upload_document(client, channel, state.plan.name, result.document, steps)
+            mirror_to_canvas(client, services, state.plan.id, result.document.markdown)
         client.chat_postMessage(channel=channel, **next_step_unavailable_message())
 
 
-def _synthesis(state: plans.PlanState, outcome: str | None = None) -> dict[str, Any]:
-    return synthesis_message(state.plan.name, *state.complete_answers(), state.fingerprint, outcome)
+def mirror_to_canvas(client: WebClient, services: Services, plan_id: int, markdown: str) -> None:
+    """Keep the channel canvas equal to the document; where canvases are not possible, say so once."""
+    with transaction(services.sessions) as session:
+        plan = repo.get_plan(session, plan_id)
+        assert plan is not None
+        channel, canvas_id, unavailable = plan.channel_id, plan.canvas_id, plan.canvas_unavailable
+    result = mirror_document(client, channel, canvas_id, unavailable, markdown)
+    with transaction(services.sessions) as session:
+        plan = repo.get_plan(session, plan_id)
+        assert plan is not None
+        plan.canvas_id, plan.canvas_unavailable = result.canvas_id, result.unavailable
+    if result.newly_unavailable and result.unavailable:
+        client.chat_postMessage(channel=channel, **unavailable_notice(result.unavailable))
+
+
+def _synthesis(session: Session, state: plans.PlanState, outcome: str | None = None) -> dict[str, Any]:
+    notes = discussion.summaries(session, state.plan)
+    return synthesis_message(state.plan.name, *state.complete_answers(), state.fingerprint, outcome, notes)

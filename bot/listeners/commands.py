@@ -18,6 +18,7 @@ from bot.arguments import (
     parse_signal,
     split_words,
 )
+from bot.blocks.changes import history_message
 from bot.blocks.customers import alerts_here, customer_added, customer_list, milestone_done, signals_recorded
 from bot.blocks.help import help_message, notice, status_message
 from bot.blocks.hub import hub_message, thread_starter
@@ -131,7 +132,15 @@ def register(app: App, services: Services) -> None:
             reply = alerts_here(command["channel_id"], plan.name, command["user_id"])
         ack(**reply)
 
+    def history(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, args: list[str]) -> None:
+        with transaction(services.sessions) as session:
+            state = plans.load(session, command["team_id"], command["channel_id"])
+            if state is None:
+                raise ArgumentError(f"This channel has no onboarding plan yet. Start one with `{COMMAND} step3`.")
+            ack(**history_message(state.plan.name, plans.recent_changes(session, state.plan)))
+
     handlers: dict[str, Handler] = {
+        "history": history,
         "step3": step3,
         "status": status,
         "doc": doc,
