@@ -135,7 +135,8 @@ def _state_entry(element: dict[str, Any], value: Any) -> dict[str, Any]:
     if kind in ("plain_text_input", "number_input"):
         entry["value"] = None if value is None else str(value)
     elif kind in ("static_select", "radio_buttons"):
-        options = {o["value"]: o for o in element.get("options", [])}
+        grouped = [o for group in element.get("option_groups", []) for o in group["options"]]
+        options = {o["value"]: o for o in [*element.get("options", []), *grouped]}
         if value is not None and value not in options:
             raise ValueError(f"{value!r} is not an option of this select")
         entry["selected_option"] = None if value is None else options[value]
