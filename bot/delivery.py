@@ -55,8 +55,8 @@ NETWORK_ERRORS = (URLError, TimeoutError, ConnectionError, OSError)
 METADATA_EVENT_TYPE = "onboarding_outbox"
 FIRST_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=1)
-# Small claims keep every claimed item well inside its lease while paced sending works through the batch.
-CLAIM_BATCH = 25
+# Claims stay well inside the lease even for one channel at one post a second (100 s of 300 s).
+CLAIM_BATCH = 100
 # Our post is at or after the item's creation; the margin covers clock skew between us and Slack.
 LOOKUP_MARGIN = timedelta(seconds=60)
 LOOKUP_PAGE_SIZE = 100
@@ -89,6 +89,20 @@ def error_name(exc: SlackApiError) -> str:
     data = exc.response.data
     error = data.get("error") if isinstance(data, dict) else None
     return str(error) if error else f"http_{exc.response.status_code}"
+
+
+def interleave(batch: list[Claimed]) -> list[Claimed]:
+    """Round-robin over channels, each channel's posts still in order: channels wait for their turn together."""
+    queues: dict[str, list[Claimed]] = {}
+    for item in batch:
+        queues.setdefault(item.channel_id, []).append(item)
+    ordered: list[Claimed] = []
+    while queues:
+        for channel in list(queues):
+            ordered.append(queues[channel].pop(0))
+            if not queues[channel]:
+                del queues[channel]
+    return ordered
 
 
 def default_worker_id() -> str:
@@ -153,7 +167,7 @@ class Deliverer:
             if not batch:
                 break
             claimed += len(batch)
-            for item in batch:
+            for item in interleave(batch):
                 hold = held.get(None) or held.get(item.channel_id)
                 if hold is not None:
                     # Keeps the channel's order and spares Slack (and us) a run of doomed calls.

@@ -46,9 +46,25 @@ class TickReport:
 def tick(
     services: Services, client: WebClient, now: datetime, *, sleep: Callable[[float], None] = time.sleep
 ) -> TickReport:
-    """Everything the scheduler would have run by ``now``, once."""
+    """Everything the scheduler would have run by ``now``, once.
+
+    Delivery's clock starts at ``now`` and runs on: pacing between posts needs time to pass. A ``sleep`` that
+    returns at once (tests, benchmarks) still moves this clock by the time it was asked to wait.
+    """
     report = check(services, now)
-    delivery = Deliverer(services.sessions, client, clock=lambda: now, sleep=sleep).deliver_due()
+    started = time.monotonic()
+    pretended = 0.0
+
+    def pacing_sleep(seconds: float) -> None:
+        nonlocal pretended
+        before = time.monotonic()
+        sleep(seconds)
+        pretended += max(0.0, seconds - (time.monotonic() - before))
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - started + pretended)
+
+    delivery = Deliverer(services.sessions, client, clock=clock, sleep=pacing_sleep).deliver_due()
     return TickReport(report, delivery)
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "is_worse",
     "milestone_adjustments",
     "milestone_completion",
+    "scoring_factors",
     "signal_factors",
 ]
 
@@ -271,8 +272,17 @@ class ScoreBreakdown:
         )
 
 
+def scoring_factors(model: HealthModel) -> list[tuple[str, str, int]]:
+    """(key, label, weight) of the score's factors; pass it to ``compute_score`` when scoring many customers."""
+    return _factors(model)
+
+
 def compute_score(
-    model: HealthModel, signals: Mapping[str, float], milestones: Sequence[MilestoneState], today: date
+    model: HealthModel,
+    signals: Mapping[str, float],
+    milestones: Sequence[MilestoneState],
+    today: date,
+    factors: Sequence[tuple[str, str, int]] | None = None,
 ) -> ScoreBreakdown:
     """Score one customer.
 
@@ -283,7 +293,8 @@ def compute_score(
     The band is taken from the rounded score, so a shown "70.0" is never below "healthy from 70".
     """
     completion, adjustments = _milestone_pass(milestones, today)
-    factors = _factors(model)
+    if factors is None:
+        factors = _factors(model)
     values: list[float | None] = []
     total_weight = 0
     for key, _, weight in factors:

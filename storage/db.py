@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
@@ -15,7 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+def _to_json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # Every score keeps its breakdown as JSON: at 100,000 customers per tick the stdlib encoder alone took seconds.
+    kwargs = {"json_serializer": _to_json, "json_deserializer": orjson.loads, **kwargs}
     if url.startswith("sqlite"):
         # Listener threads share the file: wait for locks instead of failing with "database is locked".
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
@@ -29,6 +36,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             if ":memory:" not in url:
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # In WAL mode this still never corrupts the database; a power cut can lose only the last
+                # commits, and since every post is committed with its cause, never one without the other.
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         @event.listens_for(engine, "begin")

@@ -118,6 +118,13 @@ def prune_processed_requests(session: Session, before: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def job_ran(session: Session, team_id: str, job: str, period: str) -> bool:
+    return (
+        session.scalar(select(JobRun.id).where(JobRun.team_id == team_id, JobRun.job == job, JobRun.period == period))
+        is not None
+    )
+
+
 def claim_job(session: Session, team_id: str, job: str, period: str, now: datetime) -> bool:
     """Record that ``job`` ran for ``period``; False when it already had (another tick or replica)."""
     try:
