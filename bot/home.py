@@ -51,9 +51,6 @@ def plan_summaries(session: Session, team_id: str, now: datetime) -> list[PlanSu
                 tuple(r) for r in session.execute(overdue.order_by(CustomerMilestone.due_date).limit(PER_LIST))
             ]
             summary.overdue_total = session.scalar(select(func.count()).select_from(overdue.subquery())) or 0
-        summary.failed = [
-            (item.message.get("text", "")[:120], item.error or "unknown")
-            for item in outbox.failed_items(session, team_id, plan.id, limit=PER_LIST)
-        ]
+        summary.failed = outbox.failed_summaries(session, team_id, plan.id, limit=PER_LIST)
         summaries.append(summary)
     return summaries

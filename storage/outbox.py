@@ -232,6 +232,14 @@ def failed_items(session: Session, team_id: str, plan_id: int | None = None, lim
     return list(session.scalars(query.order_by(OutboxMessage.id.desc()).limit(limit)))
 
 
+def failed_summaries(session: Session, team_id: str, plan_id: int | None, limit: int = 10) -> list[tuple[str, str]]:
+    """(what the post said, why Slack refused it) for the team's failed deliveries, newest first."""
+    return [
+        (str(item.message.get("text", ""))[:120], item.error or "unknown")
+        for item in failed_items(session, team_id, plan_id, limit=limit)
+    ]
+
+
 def pending_count(session: Session, team_id: str) -> int:
     """Posts not delivered yet (waiting or in flight), including thread replies held back by a failed parent."""
     return (

@@ -66,10 +66,7 @@ def register(app: App, services: Services) -> None:
                 return
             editors = {s: (state.rows[s.value].updated_by if s.value in state.rows else None) for s in Section}
             versions = repo.document_count(session, state.plan)
-            failed = [
-                (item.message.get("text", "")[:120], item.error or "unknown")
-                for item in outbox.failed_items(session, state.plan.team_id, state.plan.id, limit=10)
-            ]
+            failed = outbox.failed_summaries(session, state.plan.team_id, state.plan.id)
             channel = state.plan.alert_channel_id or state.plan.channel_id
             ack(**status_message(state.plan.name, state.plan.steps_completed, editors, versions, failed, channel))
 
