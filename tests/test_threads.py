@@ -282,3 +282,11 @@ def test_every_document_version_stays_exportable(bot: BotHarness, database_url: 
     assert "Milestone 1: Kickoff held" in capsys.readouterr().out
     assert main(["export", "--channel", CHANNEL, "--version", "2"]) == 0
     assert "Milestone 1: Kickoff done" in capsys.readouterr().out
+
+
+def test_a_message_too_long_for_the_form_is_refused(bot: BotHarness) -> None:
+    bot.command("step3")
+    answer(bot, "training")
+    _shortcut(bot, {"type": "message", "user": BOB, "text": '"quoted" ' * 400, "ts": "1796000500.000100"})
+    assert "too long to add here" in bot.fake.responses[-1]["text"]
+    assert bot.fake.calls_to("views.open")[-1].args["view"]["title"]["text"] != "Add to plan"

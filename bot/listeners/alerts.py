@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
@@ -16,6 +15,7 @@ from bot.blocks.common import esc, mention
 from bot.blocks.customers import score_line
 from bot.blocks.help import notice
 from bot.ids import ALERT_ACK, ALERT_DONE, ALERT_EXTEND, EXTEND_CALLBACK, VALUE
+from bot.metadata import ExtendMetadata
 from bot.services import Services
 from storage import outbox
 from storage.db import transaction
@@ -91,9 +91,9 @@ def register(app: App, services: Services) -> None:
                 found = customers.load_alert(session, body["team"]["id"], alert_id)
                 if found.milestone is None or found.milestone.completed_on is not None:
                     raise ArgumentError("This milestone is already done; there is no deadline to extend.")
-                metadata = json.dumps(
-                    {"alert": alert_id, "channel": body["channel"]["id"], "ts": body["container"]["message_ts"]}
-                )
+                metadata = ExtendMetadata(
+                    alert_id=alert_id, channel_id=body["channel"]["id"], message_ts=body["container"]["message_ts"]
+                ).dump()
                 view = extend_modal(
                     alert_id, found.customer.name, found.milestone.position, found.milestone.name,
                     found.milestone.due_date, metadata,
@@ -105,7 +105,7 @@ def register(app: App, services: Services) -> None:
 
     @app.view(EXTEND_CALLBACK)
     def extend(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        meta = json.loads(view["private_metadata"])
+        meta = ExtendMetadata.load(view["private_metadata"])
         picked = view["state"]["values"]["new_due"][VALUE].get("selected_date")
         user_id, now = body["user"]["id"], services.clock()
         try:
@@ -113,7 +113,7 @@ def register(app: App, services: Services) -> None:
                 raise ArgumentError("Pick the new deadline.")
             new_due = date.fromisoformat(picked)
             with transaction(services.sessions) as session:
-                found = customers.load_alert(session, body["team"]["id"], int(meta["alert"]))
+                found = customers.load_alert(session, body["team"]["id"], meta.alert_id)
                 if found.milestone is None:
                     raise ArgumentError("This alert is not about a milestone.")
                 customers.extend_deadline(session, found.ready, found.milestone, new_due, user_id, now)
@@ -122,9 +122,9 @@ def register(app: App, services: Services) -> None:
                     f"to {new_due:%Y-%m-%d}."
                 )
                 # The alert itself came from the outbox, so the note goes there too, as a reply in its thread.
-                parent = outbox.find_posted(session, found.alert.team_id, meta["channel"], meta["ts"])
+                parent = outbox.find_posted(session, found.alert.team_id, meta.channel_id, meta.message_ts)
                 outbox.enqueue(
-                    session, team_id=found.alert.team_id, channel_id=meta["channel"], plan_id=found.alert.plan_id,
+                    session, team_id=found.alert.team_id, channel_id=meta.channel_id, plan_id=found.alert.plan_id,
                     key=f"extended:{found.milestone.id}:{new_due.isoformat()}:{body['trigger_id']}",
                     message=notice(text), now=now, parent=parent,
                 )  # fmt: skip

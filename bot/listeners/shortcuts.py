@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -14,14 +13,15 @@ from bot.blocks.help import notice
 from bot.blocks.shortcut import add_to_plan_modal
 from bot.ids import ADD_TO_PLAN, ADD_TO_PLAN_SUBMIT, COMMAND, VALUE
 from bot.listeners.common import refresh_hub
+from bot.metadata import ShortcutMetadata
 from bot.services import Services
 from steps.fields import current_text, text_fields, with_text
 from steps.step3 import SECTION_MODELS, Section, parse_answers
 from steps.validation import InvalidAnswers
 from storage.db import transaction
 
-# The text travels in private_metadata (3,000 characters, with the rest of the metadata).
-MAX_MESSAGE = 2500
+# The message travels in the modal's private_metadata, which Slack caps at 3,000 characters.
+MAX_METADATA = 3000
 
 
 def _ephemeral(respond: Respond, text: str) -> None:
@@ -40,9 +40,6 @@ def register(app: App, services: Services) -> None:
         if not text:
             _ephemeral(respond, "This message has no text to add.")
             return
-        if len(text) > MAX_MESSAGE:
-            _ephemeral(respond, f"This message is over {MAX_MESSAGE:,} characters; paste the key part into the form.")
-            return
         channel = shortcut["channel"]["id"]
         with transaction(services.sessions) as session:
             state = plans.load(session, shortcut["team"]["id"], channel)
@@ -50,40 +47,36 @@ def register(app: App, services: Services) -> None:
                 _ephemeral(respond, f"This channel has no onboarding plan. Start one with `{COMMAND} step3`.")
                 return
             fields = {s: text_fields(s, state.raw(s)) for s in Section if s.value in state.rows}
-            versions = {s.value: plans.version_of(state, s) for s in Section}
+            versions = {s: plans.version_of(state, s) for s in Section}
             plan_id = state.plan.id
         if not fields:
             _ephemeral(respond, "Answer a section of Step 3 first; then messages can be added to its answers.")
             return
-        metadata = json.dumps(
-            {
-                "plan": plan_id,
-                "channel": channel,
-                "ts": message["ts"],
-                "author": author,
-                "text": text,
-                "versions": versions,
-            }
+        meta = ShortcutMetadata(
+            plan_id=plan_id, channel_id=channel, message_ts=message["ts"], author=author, text=text, versions=versions
         )
-        client.views_open(trigger_id=shortcut["trigger_id"], view=add_to_plan_modal(author, text, fields, metadata))
+        if len(meta.dump()) > MAX_METADATA:
+            _ephemeral(respond, "This message is too long to add here; paste the key part into the section's form.")
+            return
+        client.views_open(trigger_id=shortcut["trigger_id"], view=add_to_plan_modal(author, text, fields, meta.dump()))
 
     @app.view(ADD_TO_PLAN_SUBMIT)
     def add(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        meta = json.loads(view["private_metadata"])
+        meta = ShortcutMetadata.load(view["private_metadata"])
         values = view["state"]["values"]
         section_value, _, path = values["field"][VALUE]["selected_option"]["value"].partition(":")
         section = Section(section_value)
         mode = values["mode"][VALUE]["selected_option"]["value"]
         try:
-            permalink = client.chat_getPermalink(channel=meta["channel"], message_ts=meta["ts"]).get("permalink")
+            permalink = client.chat_getPermalink(channel=meta.channel_id, message_ts=meta.message_ts).get("permalink")
         except SlackApiError:
             permalink = None  # the value is still credited to its author
         with transaction(services.sessions) as session:
-            state = plans.load(session, body["team"]["id"], meta["channel"])
-            if state is None or state.plan.id != meta["plan"] or section.value not in state.rows:
+            state = plans.load(session, body["team"]["id"], meta.channel_id)
+            if state is None or state.plan.id != meta.plan_id or section.value not in state.rows:
                 ack(response_action="errors", errors={"field": "This plan or section no longer exists here."})
                 return
-            if plans.version_of(state, section) != meta["versions"][section.value]:
+            if plans.version_of(state, section) != meta.versions[section]:
                 ack(
                     response_action="errors",
                     errors={"field": f"Someone changed {section.title} after you opened this, so nothing was saved. "
@@ -91,16 +84,16 @@ def register(app: App, services: Services) -> None:
                 )  # fmt: skip
                 return
             raw = state.raw(section)
-            if mode == "append" and current_text(raw, path) and meta["text"] in (current_text(raw, path) or ""):
+            if mode == "append" and current_text(raw, path) and meta.text in (current_text(raw, path) or ""):
                 ack(response_action="errors", errors={"field": "This answer already contains the message."})
                 return
             try:
-                answers = parse_answers(SECTION_MODELS[section], with_text(raw, path, meta["text"], mode))
+                answers = parse_answers(SECTION_MODELS[section], with_text(raw, path, meta.text, mode))
             except InvalidAnswers as invalid:
                 ack(response_action="errors", errors={"field": invalid.errors[0].message})
                 return
             state, _ = plans.save_and_announce(
-                session, state, section, answers, body["user"]["id"], services.clock(), (meta["author"], permalink)
+                session, state, section, answers, body["user"]["id"], services.clock(), (meta.author, permalink)
             )
         ack()
         refresh_hub(client, state)
