@@ -8,7 +8,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import plans
+from bot import discussion, plans
 from bot.blocks.help import notice
 from bot.blocks.shortcut import add_to_plan_modal
 from bot.ids import ADD_TO_PLAN, ADD_TO_PLAN_SUBMIT, COMMAND, VALUE
@@ -67,10 +67,15 @@ def register(app: App, services: Services) -> None:
         section_value, _, path = values["field"][VALUE]["selected_option"]["value"].partition(":")
         section = Section(section_value)
         mode = values["mode"][VALUE]["selected_option"]["value"]
-        try:
-            permalink = client.chat_getPermalink(channel=meta.channel_id, message_ts=meta.message_ts).get("permalink")
-        except SlackApiError:
-            permalink = None  # the value is still credited to its author
+        with transaction(services.sessions) as session:
+            # A reply in a section's thread already has its link recorded; ask Slack only for other messages.
+            known = discussion.find_reply(session, body["team"]["id"], meta.channel_id, meta.message_ts)
+            permalink = known.permalink if known is not None else None
+        if permalink is None:
+            try:
+                permalink = client.chat_getPermalink(channel=meta.channel_id, message_ts=meta.message_ts)["permalink"]
+            except SlackApiError:
+                permalink = None  # the value is still credited to its author
         with transaction(services.sessions) as session:
             state = plans.load(session, body["team"]["id"], meta.channel_id)
             if state is None or state.plan.id != meta.plan_id or section.value not in state.rows:
