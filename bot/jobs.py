@@ -28,8 +28,7 @@ from bot.blocks.alerts import (
     missed_digest,
     missed_thread_part,
 )
-from bot.blocks.digest import LIST_LIMIT as DIGEST_LIST_LIMIT
-from bot.blocks.digest import DigestLine, health_digest
+from bot.blocks.digest import THREAD_LINES, THREAD_PARTS, DigestLine, flagged_thread_parts, health_digest
 from bot.customers import RunnablePlan, runnable
 from bot.services import Services
 from steps.deadlines import days_overdue
@@ -50,6 +49,7 @@ SCORE_CHUNK = 5000
 MOVER_POINTS = 5.0
 MOVERS_SHOWN = 10
 PROCESSED_REQUESTS_KEPT = timedelta(days=2)
+LISTED = THREAD_LINES * THREAD_PARTS
 
 
 @dataclass
@@ -279,10 +279,8 @@ def run_health_update(session: Session, ready: RunnablePlan, now: datetime, inst
     shown: dict[Band, list[DigestLine]] = {}
     for band, lines in flagged.items():
         lines.sort(key=lambda pair: (pair[0].score if pair[0].score is not None else 0.0, pair[0].customer.casefold()))
-        # Weakest factors only for the customers the digest lists; the rest are counted.
-        shown[band] = [
-            replace(line, weakest=_weakest(b)) if i < DIGEST_LIST_LIMIT else line for i, (line, b) in enumerate(lines)
-        ]
+        # Weakest factors only for the customers the digest and its thread list; the rest are counted.
+        shown[band] = [replace(line, weakest=_weakest(b)) if i < LISTED else line for i, (line, b) in enumerate(lines)]
     message = health_digest(
         ready.plan.name,
         describe(health.cadence, health.update_time, health.timezone),
@@ -292,10 +290,11 @@ def run_health_update(session: Session, ready: RunnablePlan, now: datetime, inst
         {band: health.protocols.get(band) for band in Band},
         list(health.monitors),
     )
-    outbox.enqueue(
-        session, team_id=ready.plan.team_id, channel_id=ready.alert_channel, plan_id=ready.plan.id,
-        key=f"health:{ready.plan.id}:{instant.isoformat()}", message=message, now=now,
-    )  # fmt: skip
+    key = f"health:{ready.plan.id}:{instant.isoformat()}"
+    common = {"team_id": ready.plan.team_id, "channel_id": ready.alert_channel, "plan_id": ready.plan.id, "now": now}
+    parent = outbox.enqueue(session, key=key, message=message, **common)
+    for number, part in enumerate(flagged_thread_parts(shown)):
+        outbox.enqueue(session, key=f"{key}:{number}", message=part, parent=parent, **common)
     return scored
 
 

@@ -183,3 +183,18 @@ def test_editing_the_plan_moves_future_deadlines_only(acme: BotHarness) -> None:
         due = {r.position: str(r.due_date) for r in session.query(CustomerMilestone)}
     assert due[0] == "2026-12-08"  # past: kept
     assert due[1] == "2027-01-10"  # future: start + 40 days
+
+
+def test_the_update_lists_every_flagged_customer_in_its_thread(bot: BotHarness) -> None:
+    complete_step3(bot)
+    for n in range(20):
+        bot.command(f'customer add "Critical {n:02d}" start=2026-12-01')
+        bot.command(f'signal "Critical {n:02d}" adoption={n} engagement=10 tickets=10 nps=10')
+    bot.tick(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
+    digest = next(m for m in bot.channel_messages() if m["text"].startswith("Health update"))
+    assert "…and 5 more, listed in this message's thread" in str(digest["blocks"])
+    thread = [c.args for c in bot.fake.calls_to("chat.postMessage") if c.args.get("thread_ts") == digest["ts"]]
+    assert len(thread) == 1 and thread[0]["text"] == "At-risk and critical customers (1–20 of 20)"
+    listed = str(thread[0]["blocks"])
+    assert all(f"*Critical {n:02d}*" in listed for n in range(20))
+    assert "• Critical: *Critical 00*" in listed and "weakest:" in listed

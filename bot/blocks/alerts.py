@@ -61,12 +61,14 @@ def missed_alert(item: MissedMilestone, policy: str | None) -> dict[str, Any]:
 def missed_digest(items: list[MissedMilestone], shown: int, policy: str | None) -> dict[str, Any]:
     customers = len({i.customer for i in items})
     text = f"{len(items)} milestones were missed by {customers} customers"
-    lines = [f":warning: *{text}.* Each one is in this message's thread, with buttons to act on it."]
     if shown < len(items):
-        lines.append(
-            f"The thread shows the {shown} most overdue; the other {len(items) - shown} are listed in the bot's "
-            "App Home and by `/onboarding customer list`."
-        )
+        lines = [
+            f":warning: *{text}.* The {shown} most overdue are in this message's thread, with buttons to act on "
+            f"them; the other {len(items) - shown} are counted in the bot's App Home, and "
+            "`/onboarding customer list` shows each customer's overdue milestones."
+        ]
+    else:
+        lines = [f":warning: *{text}.* Each one is in this message's thread, with buttons to act on it."]
     return {"text": text, "blocks": [*sections("\n".join(lines)), section(_policy(policy))]}
 
 
@@ -116,7 +118,7 @@ def band_alerts(drops: list[BandDrop], monitors: list[str]) -> dict[str, Any]:
     for drop in shown:
         blocks += sections(_band_text(drop))
     if len(drops) > len(shown):
-        blocks.append(context(f"…and {len(drops) - len(shown)} more; see the App Home."))
+        blocks.append(context(f"…and {len(drops) - len(shown)} more; `/onboarding customer list` shows every band."))
     if watchers:
         blocks.append(context(f"Monitors: {watchers}"))
     text = f"{len(drops)} customer(s) dropped to a worse health band"

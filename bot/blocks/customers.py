@@ -83,7 +83,9 @@ def customer_list(plan_name: str, customers: list[Customer], overdue: dict[int, 
         lines.append("• " + " · ".join(parts))
     message = _reply("\n".join(lines), in_channel=False)
     if len(customers) > LIST_LIMIT:
-        message["blocks"].append(context(f"…and {len(customers) - LIST_LIMIT} more; the App Home lists them by band."))
+        message["blocks"].append(
+            context(f"…and {len(customers) - LIST_LIMIT} more (the first {LIST_LIMIT} by name are shown here).")
+        )
     return message
 
 

@@ -10,6 +10,9 @@ from steps.step3 import Band
 
 LIST_LIMIT = 15
 PROTOCOL_PREVIEW = 600
+# The thread lists every at-risk and critical customer, 40 to a message, up to 10 messages a digest.
+THREAD_LINES = 40
+THREAD_PARTS = 10
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,8 @@ def _score(value: float | None) -> str:
     return "no score" if value is None else f"{value:.1f}"
 
 
-def _line(line: DigestLine, *, with_weakest: bool) -> str:
-    text = f"• *{esc(line.customer)}* {_score(line.score)}"
+def _line(line: DigestLine, *, with_weakest: bool, bullet: str = "•") -> str:
+    text = f"{bullet} *{esc(line.customer)}* {_score(line.score)}"
     if line.previous_score is not None and line.delta:
         text += f" ({'+' if line.delta > 0 else '−'}{abs(line.delta):.1f})"
     if line.band is not None and line.previous_band not in (None, line.band):
@@ -48,7 +51,7 @@ def _listed(title: str, lines: list[DigestLine], with_weakest: bool) -> list[Blo
         return []
     body = [f"*{title}*", *(_line(line, with_weakest=with_weakest) for line in lines[:LIST_LIMIT])]
     if len(lines) > LIST_LIMIT:
-        body.append(f"…and {len(lines) - LIST_LIMIT} more (App Home lists everyone)")
+        body.append(f"…and {len(lines) - LIST_LIMIT} more, listed in this message's thread")
     return sections("\n".join(body))
 
 
@@ -83,3 +86,21 @@ def health_digest(
     blocks.append(context(footer))
     text = f"Health update for {plan_name}: {summary}"
     return {"text": text, "blocks": blocks}
+
+
+def flagged_thread_parts(flagged: dict[Band, list[DigestLine]]) -> list[dict[str, Any]]:
+    """Every at-risk and critical customer, for the digest's thread (the digest shows the lowest few)."""
+    rows = [(band, line) for band in (Band.CRITICAL, Band.AT_RISK) for line in flagged.get(band, [])]
+    if all(len(lines) <= LIST_LIMIT for lines in flagged.values()):
+        return []  # the digest itself already lists everyone
+    capacity = THREAD_LINES * THREAD_PARTS
+    parts = []
+    for start in range(0, min(len(rows), capacity), THREAD_LINES):
+        chunk = rows[start : start + THREAD_LINES]
+        text = "\n".join(_line(line, with_weakest=True, bullet=f"• {band.label}:") for band, line in chunk)
+        parts.append({"text": f"At-risk and critical customers ({start + 1}–{start + len(chunk)} of {len(rows)})",
+                      "blocks": sections(text)})  # fmt: skip
+    if len(rows) > capacity:
+        more = f"…and {len(rows) - capacity} more; `/onboarding customer list` shows scores and bands."
+        parts[-1]["blocks"].append(context(more))
+    return parts
