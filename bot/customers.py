@@ -5,6 +5,7 @@ Database and domain only; listeners and scheduled jobs turn the results into Sla
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -253,9 +254,13 @@ def reschedule_after_plan_edit(session: Session, ready: RunnablePlan, now: datet
     """Milestones edited after customers joined: future deadlines move, past ones stay."""
     today = ready.today(now)
     plan_milestones = ready.milestones.milestones
+    # One query for every customer's milestones: this runs before the form submission is acknowledged.
+    by_customer: dict[int, dict[int, CustomerMilestone]] = defaultdict(dict)
+    for row in session.scalars(select(CustomerMilestone).where(CustomerMilestone.plan_id == ready.plan.id)):
+        by_customer[row.customer_id][row.position] = row
     customers = session.scalars(select(Customer).where(Customer.plan_id == ready.plan.id))
     for customer in customers:
-        rows = {row.position: row for row in customer_milestones(session, customer)}
+        rows = by_customer[customer.id]
         for position, milestone in enumerate(plan_milestones):
             row = rows.pop(position, None)
             if row is None:

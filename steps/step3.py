@@ -16,7 +16,6 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from steps.validation import InvalidAnswers, field_error, friendly_errors
 
 STEP_ID = "step-03-success-milestones"
-STEP_TITLE = "Success Milestones"
 NEXT_STEP_ID = "step-04-automation-setup"
 NEXT_STEP_TITLE = "Automation Setup"
 

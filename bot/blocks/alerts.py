@@ -79,14 +79,10 @@ def missed_thread_part(items: list[MissedMilestone]) -> dict[str, Any]:
     return {"text": f"{len(items)} missed milestones", "blocks": blocks}
 
 
-def resolved_note(text: str) -> Block:
-    return context(text)
-
-
 def replace_alert_buttons(blocks: list[Block], alert_id: int, note: str) -> list[Block]:
     """The message as it was, with one alert's buttons replaced by what happened to it."""
     target = f"{ALERT_BLOCK_PREFIX}{alert_id}"
-    return [resolved_note(note) if b.get("block_id") == target else b for b in blocks]
+    return [context(note) if b.get("block_id") == target else b for b in blocks]
 
 
 @dataclass(frozen=True)
