@@ -18,7 +18,7 @@ from bot.blocks.common import esc
 from steps.deadlines import deadline, recompute_due
 from steps.health import MilestoneState, ScoreBreakdown, compute_score, signal_factors
 from steps.step3 import STEP_ID, HealthModel, MilestonesSection
-from storage import repo
+from storage import outbox, repo
 from storage.models import Alert, Customer, CustomerMilestone, HealthScore, Plan, SignalReading
 
 
@@ -66,20 +66,30 @@ def require_runnable(session: Session, team_id: str, channel_id: str) -> Runnabl
     return ready
 
 
-def plan_for_alerts(session: Session, team_id: str, channel_id: str, plan_channel: str | None) -> Plan:
-    """The plan `alerts here` is about: the one named, this channel's, or the workspace's only plan."""
+def plan_for_alerts(session: Session, team_id: str, channel_id: str, plan_channel: str | None) -> tuple[int, str]:
+    """The plan `alerts here` is about (its id and channel): the one named, this channel's, or the only one."""
     if plan_channel is not None:
         plan = repo.find_plan(session, team_id, plan_channel)
         if plan is None:
             raise ArgumentError(f"<#{plan_channel}> has no onboarding plan.")
-        return plan
+        return plan.id, plan.channel_id
     plan = repo.find_plan(session, team_id, channel_id)
     if plan is not None:
-        return plan
+        return plan.id, plan.channel_id
     plans = repo.team_plans(session, team_id)
     if len(plans) == 1:
-        return plans[0]
+        return plans[0].id, plans[0].channel_id
+    if not plans:
+        raise ArgumentError("This workspace has no onboarding plan yet. Start one with `/onboarding step3`.")
     raise ArgumentError("Which plan? Name its channel: `/onboarding alerts here plan=#onboarding-acme`.")
+
+
+def route_alerts(session: Session, team_id: str, plan_id: int, channel_id: str) -> Plan:
+    plan = repo.get_plan(session, plan_id)
+    if plan is None or plan.team_id != team_id:
+        raise ArgumentError("That plan no longer exists; nothing was changed.")
+    plan.alert_channel_id = channel_id
+    return plan
 
 
 @dataclass(frozen=True)
@@ -90,9 +100,22 @@ class AlertContext:
     milestone: CustomerMilestone | None
 
 
-def load_alert(session: Session, team_id: str, alert_id: int) -> AlertContext:
+NOT_THIS_CHANNEL = "This alert is not from this plan's channel, so nothing was done."
+
+
+def load_alert(session: Session, team_id: str, alert_id: int, channel_id: str, message_ts: str) -> AlertContext:
+    """The alert a button is about, only when the button is on one of its plan's own posts in that channel.
+
+    The alert id travels in the button's value, which a crafted request can set to any alert; the message it was
+    clicked on comes from Slack's envelope, so it decides what may be touched.
+    """
     alert = session.get(Alert, alert_id)
-    plan = repo.get_plan(session, alert.plan_id) if alert is not None and alert.team_id == team_id else None
+    if alert is None or alert.team_id != team_id:
+        raise ArgumentError(NOT_THIS_CHANNEL)
+    posted = outbox.find_posted(session, team_id, channel_id, message_ts)
+    if posted is None or posted.plan_id != alert.plan_id:
+        raise ArgumentError(NOT_THIS_CHANNEL)
+    plan = repo.get_plan(session, alert.plan_id)
     ready = runnable(session, plan) if plan is not None else None
     customer = session.get(Customer, alert.customer_id) if alert is not None else None
     if alert is None or ready is None or customer is None:
@@ -191,11 +214,11 @@ def rescore(session: Session, ready: RunnablePlan, customer: Customer, now: date
 
 
 def resolve_milestone(rows: list[CustomerMilestone], ref: str) -> CustomerMilestone:
-    if ref.isdigit():
-        number = int(ref)
-        if not 1 <= number <= len(rows):
-            raise ArgumentError(f"Milestone {number} does not exist: this plan has milestones 1 to {len(rows)}.")
-        return rows[number - 1]
+    # Only ASCII digits are a number: str.isdigit also accepts "⑨" and "²", which int() refuses.
+    if ref.isascii() and ref.isdigit():
+        if not 1 <= int(ref[:4]) <= len(rows) or len(ref) > 4:  # int() of thousands of digits raises
+            raise ArgumentError(f"Milestone {ref[:6]} does not exist: this plan has milestones 1 to {len(rows)}.")
+        return rows[int(ref) - 1]
     for row in rows:
         if row.name.casefold() == ref.strip().casefold():
             return row

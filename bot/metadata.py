@@ -1,25 +1,68 @@
-"""Typed ``private_metadata`` for the section modals (Slack hands it back as a string)."""
+"""Typed, sealed ``private_metadata`` for the bot's modals.
+
+Slack hands ``private_metadata`` back as the string we gave it, but a signed request can carry any value, so
+what a modal remembers (which plan, which alert) is sealed with an HMAC keyed by the bot token and bound to the
+workspace and the person who opened it. On submission it is only believed when the seal holds and the request
+comes from that workspace and that person; otherwise nothing is read from it and nothing changes.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from bot.arguments import ArgumentError
 from steps.step3 import MAX_MILESTONES, MIN_MILESTONES, Section
+
+# 128 bits of HMAC-SHA256 is ample against forgery and keeps the 3,000-character budget for the content.
+SEAL_LENGTH = 32
+SEPARATOR = "."
+NOT_YOURS = (
+    "This form can no longer be used: it was opened elsewhere or by someone else, or the bot was reinstalled. "
+    "Nothing was saved. Open it again from the plan's channel."
+)
+
+
+def sealing_key(token: str | None) -> bytes:
+    """A key only this installation knows (the bot token never leaves the server), stable across replicas."""
+    if not token:
+        raise ArgumentError("The bot has no token, so it cannot open or accept forms.")
+    return hmac.new(token.encode(), b"onboarding-bot private_metadata v1", hashlib.sha256).digest()
+
+
+def _seal(key: bytes, content: str) -> str:
+    return hmac.new(key, content.encode(), hashlib.sha256).hexdigest()[:SEAL_LENGTH]
 
 
 class Metadata(BaseModel):
-    """``private_metadata`` as a typed model: Slack hands it back as the string we gave it."""
-
     model_config = ConfigDict(frozen=True)
 
-    def dump(self) -> str:
-        return self.model_dump_json()
+    team_id: str
+    # Only the person who opened a modal can submit it (Slack shows a modal to one person).
+    user_id: str
+
+    def dump(self, key: bytes) -> str:
+        content = self.model_dump_json()
+        return f"{_seal(key, content)}{SEPARATOR}{content}"
 
     @classmethod
-    def load(cls, raw: str) -> Self:
-        return cls.model_validate_json(raw)
+    def load(cls, raw: object, key: bytes, *, team_id: object, user_id: object) -> Self:
+        """The metadata of a modal submitted by ``user_id`` of ``team_id``, or ``ArgumentError``."""
+        if not isinstance(raw, str):
+            raise ArgumentError(NOT_YOURS)
+        seal, _, content = raw.partition(SEPARATOR)
+        if not hmac.compare_digest(seal.encode(), _seal(key, content).encode()):
+            raise ArgumentError(NOT_YOURS)
+        try:
+            meta = cls.model_validate_json(content)
+        except ValidationError:
+            raise ArgumentError(NOT_YOURS) from None
+        if meta.team_id != team_id or meta.user_id != user_id:
+            raise ArgumentError(NOT_YOURS)
+        return meta
 
 
 class ModalMetadata(Metadata):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
+from bot.arguments import ArgumentError
 from bot.blocks.common import Block, plain
 from bot.ids import VALUE
 from steps.step3 import MAX_TEXT
@@ -136,56 +137,91 @@ def time_input(path: str, label: str, raw: dict[str, Any], *, optional: bool = F
     return _input(path, label, element, optional=optional, hint=None)
 
 
+# No list in any form is longer than this (5 milestones, 6 custom factors): a larger index is not ours.
+MAX_ROWS = 10
+
+
+def _option_value(option: Any) -> Any:
+    return option.get("value") if isinstance(option, dict) else None
+
+
 def _element_value(element: dict[str, Any]) -> Any:
+    """One input's value as Slack reports it; a shape the element cannot have reads as unanswered."""
     kind = element.get("type")
     if kind in ("plain_text_input", "number_input"):
         return element.get("value")
     if kind in ("static_select", "radio_buttons"):
-        option = element.get("selected_option")
-        return option["value"] if option else None
+        return _option_value(element.get("selected_option"))
     if kind in ("multi_static_select", "checkboxes"):
-        return [o["value"] for o in element.get("selected_options") or []]
+        options = element.get("selected_options")
+        return [_option_value(o) for o in options] if isinstance(options, list) else []
     if kind == "multi_users_select":
-        return list(element.get("selected_users") or [])
+        users = element.get("selected_users")
+        return list(users) if isinstance(users, list) else []
     if kind == "timepicker":
         return element.get("selected_time")
     return None
 
 
-def read_state(values: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
-    """``view.state.values`` → the nested answer dict its block ids describe."""
-    raw: dict[str, Any] = {}
-    for path, by_action in values.items():
-        element = by_action.get(VALUE)
-        if element is None:
-            continue
-        node: Any = raw
-        parts = path.split(".")
-        for part, following in pairwise(parts):
-            key: Any = int(part) if part.isdigit() else part
-            child_default: Any = [] if following.isdigit() else {}
-            if isinstance(node, list):
-                while len(node) <= key:
-                    node.append(None)
-                if node[key] is None:
-                    node[key] = child_default
-                node = node[key]
-            else:
-                node = node.setdefault(key, child_default)
-        last = parts[-1]
-        if isinstance(node, list):
-            index = int(last)
-            while len(node) <= index:
-                node.append(None)
-            node[index] = _element_value(element)
+def _key(part: str) -> str | int | None:
+    """A path segment: a field name, or a row index small enough to be one of ours (None: neither)."""
+    if part.isascii() and part.isdigit():
+        return int(part) if len(part) <= 2 and int(part) < MAX_ROWS else None
+    return part if part and not part[0].isdigit() else None
+
+
+def _place(raw: dict[str, Any], keys: list[str | int], value: Any) -> None:
+    """Put ``value`` at ``keys`` in ``raw``, creating rows and groups; a path that clashes is dropped."""
+    node: Any = raw
+    for key, following in pairwise([*keys, None]):
+        last = following is None
+        default: Any = None if last else ([] if isinstance(following, int) else {})
+        if isinstance(node, list) and isinstance(key, int):
+            node.extend([None] * (key + 1 - len(node)))
+            if last:
+                node[key] = value
+                return
+            if node[key] is None:
+                node[key] = default
+        elif isinstance(node, dict) and isinstance(key, str):
+            if last:
+                node[key] = value
+                return
+            node.setdefault(key, default)
         else:
-            node[last] = _element_value(element)
+            return
+        node = node[key]
+
+
+def read_state(values: Any) -> dict[str, Any]:
+    """``view.state.values`` → the nested answer dict its block ids describe.
+
+    A signed payload can carry any state: block ids that are not answer paths, huge row indices, elements of
+    the wrong shape. Those are left out, so validation reports the answers as missing instead of crashing.
+    """
+    raw: dict[str, Any] = {}
+    if not isinstance(values, dict):
+        return raw
+    for path, by_action in values.items():
+        element = by_action.get(VALUE) if isinstance(by_action, dict) else None
+        if not isinstance(path, str) or not isinstance(element, dict):
+            continue
+        keys = [_key(part) for part in path.split(".")]
+        if keys and None not in keys and isinstance(keys[0], str):
+            _place(raw, keys, _element_value(element))  # type: ignore[arg-type]
     return raw
 
 
 def errors_for_view(view: dict[str, Any], errors: list[FieldError]) -> dict[str, str]:
     """``response_action: errors`` wants input block ids; an error with no matching input goes to the first one."""
-    input_ids = [b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input"]
+    blocks = view.get("blocks")
+    input_ids = [
+        b["block_id"]
+        for b in (blocks if isinstance(blocks, list) else [])
+        if isinstance(b, dict) and b.get("type") == "input" and isinstance(b.get("block_id"), str)
+    ]
+    if not input_ids:  # not a form of ours: nowhere to show the errors but in place of the form
+        raise ArgumentError(" ".join(error.message for error in errors[:3]))
     out: dict[str, str] = {}
     for error in errors:
         path = ".".join(str(p) for p in error.loc)

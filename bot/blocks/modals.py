@@ -98,6 +98,7 @@ def _conflict(conflict: Conflict) -> Block:
 
 def section_modal(
     meta: ModalMetadata,
+    private_metadata: str,
     raw: dict[str, Any],
     replies: Sequence[Reply] = (),
     conflict: Conflict | None = None,
@@ -122,7 +123,7 @@ def section_modal(
         "title": {"type": "plain_text", "text": MODAL_TITLES[meta.section]},
         "submit": {"type": "plain_text", "text": "Save"},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": meta.dump(),
+        "private_metadata": private_metadata,
         "blocks": [*head, *blocks],
     }
 

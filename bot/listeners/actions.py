@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
 from bot import discussion, plans
+from bot.arguments import ArgumentError
 from bot.blocks.help import menu_help_message, missing_sections_message, next_step_unavailable_message, notice
 from bot.blocks.hub import revise_message
 from bot.blocks.inputs import read_state
@@ -19,7 +20,6 @@ from bot.canvas import mirror_document, unavailable_notice
 from bot.documents import upload_document
 from bot.ids import (
     ADD_MILESTONE,
-    COMMAND,
     CONFIRM_SAVE,
     MENU_CONTINUE,
     MENU_HELP,
@@ -27,58 +27,80 @@ from bot.ids import (
     OPEN_SECTION,
     REMOVE_MILESTONE,
 )
-from bot.listeners.common import refresh_hub, section_form
+from bot.listeners.common import (
+    NO_PLAN,
+    client_key,
+    refresh_hub,
+    requester,
+    section_form,
+    text_value,
+)
+from bot.listeners.errors import replies_to_errors
 from bot.metadata import ModalMetadata
 from bot.services import Services
 from steps.step3 import Section
 from storage import repo
 from storage.db import transaction
 
-NO_PLAN = f"This channel has no onboarding plan yet. Start one with `{COMMAND} step3`."
-
-
-def _channel(body: dict[str, Any]) -> str:
-    return (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
-
 
 def _ephemeral(respond: Respond, message: dict[str, Any]) -> None:
     respond(response_type="ephemeral", replace_original=False, **message)
 
 
+def _section(action: dict[str, Any]) -> Section:
+    try:
+        return Section(text_value(action))
+    except ValueError:
+        raise ArgumentError("This button is not one the bot made; nothing was done.") from None
+
+
 def register(app: App, services: Services) -> None:
     @app.action(re.compile(f"^{OPEN_SECTION}:"))
+    @replies_to_errors
     def open_section(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
+        ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+        respond: Respond,
+    ) -> None:  # fmt: skip
         ack()
-        section = Section(action["value"])
+        who, section = requester(context), _section(action)
         with transaction(services.sessions) as session:
-            state = plans.load(session, body["team"]["id"], _channel(body))
+            state = plans.load(session, who.team_id, who.channel())
             if state is None:
                 _ephemeral(respond, notice(NO_PLAN))
                 return
-            view = section_form(session, state, section)
+            view = section_form(session, state, section, who, client_key(client))
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.action(re.compile(f"^({ADD_MILESTONE}|{REMOVE_MILESTONE})$"))
-    def change_milestone_rows(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+    @replies_to_errors
+    def change_milestone_rows(
+        ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
         ack()
-        view = body["view"]
-        meta = ModalMetadata.load(view["private_metadata"])
+        who, view = requester(context), body.get("view")
+        if not isinstance(view, dict):
+            raise ArgumentError("This button belongs in a form; nothing was done.")
+        key = client_key(client)
+        meta = ModalMetadata.load(view.get("private_metadata"), key, team_id=who.team_id, user_id=who.user_id)
         step = 1 if action["action_id"] == ADD_MILESTONE else -1
         meta = meta.model_copy(update={"milestone_count": meta.milestone_count + step})
         # Rebuild from what is typed so far: nothing the person entered is lost.
-        raw = read_state(view["state"]["values"])
+        raw = read_state((view.get("state") or {}).get("values"))
         with transaction(services.sessions) as session:
             plan = repo.get_plan(session, meta.plan_id)
-            replies = discussion.latest_replies(session, plan, meta.section) if plan is not None else []
-        client.views_update(view_id=view["id"], hash=view["hash"], view=section_modal(meta, raw, replies))
+            if plan is None or plan.team_id != meta.team_id:
+                raise ArgumentError("This plan no longer exists; nothing was changed.")
+            replies = discussion.latest_replies(session, plan, meta.section)
+        updated = section_modal(meta, meta.dump(key), raw, replies)
+        client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=updated)
 
     @app.action(MENU_CONTINUE)
-    def continue_(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    @replies_to_errors
+    def continue_(ack: Ack, context: BoltContext, client: WebClient, respond: Respond) -> None:
         ack()
+        who = requester(context)
         with transaction(services.sessions) as session:
-            state = plans.load(session, body["team"]["id"], _channel(body))
+            state = plans.load(session, who.team_id, who.channel())
             if state is None:
                 _ephemeral(respond, notice(NO_PLAN))
                 return
@@ -89,28 +111,36 @@ def register(app: App, services: Services) -> None:
         client.chat_postMessage(channel=state.plan.channel_id, **message)
 
     @app.action(MENU_REVISE)
-    def revise(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    @replies_to_errors
+    def revise(ack: Ack, context: BoltContext, respond: Respond) -> None:
         ack()
+        who = requester(context)
         with transaction(services.sessions) as session:
-            state = plans.load(session, body["team"]["id"], _channel(body))
+            state = plans.load(session, who.team_id, who.channel())
         _ephemeral(respond, notice(NO_PLAN) if state is None else revise_message(state.statuses))
 
     @app.action(MENU_HELP)
+    @replies_to_errors
     def menu_help(ack: Ack, respond: Respond) -> None:
         ack()
         _ephemeral(respond, menu_help_message())
 
     @app.action(CONFIRM_SAVE)
-    def confirm(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    @replies_to_errors
+    def confirm(
+        ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+        respond: Respond,
+    ) -> None:  # fmt: skip
         ack()
-        user_id = body["user"]["id"]
+        who, fingerprint = requester(context), text_value(action)
+        message_ts = (body.get("container") or {}).get("message_ts")
         with transaction(services.sessions) as session:
-            state = plans.load(session, body["team"]["id"], _channel(body))
+            state = plans.load(session, who.team_id, who.channel())
             if state is None:
                 _ephemeral(respond, notice(NO_PLAN))
                 return
             try:
-                result = plans.confirm(session, state, action["value"], user_id, services.today())
+                result = plans.confirm(session, state, fingerprint, who.user_id, services.today())
             except plans.StaleSynthesis:
                 _ephemeral(
                     respond,
@@ -120,11 +150,12 @@ def register(app: App, services: Services) -> None:
                     ),
                 )
                 return
-            outcome = saved_outcome(state.plan.name, result.document.version, user_id, unchanged=not result.created)
+            outcome = saved_outcome(state.plan.name, result.document.version, who.user_id, unchanged=not result.created)
             updated = _synthesis(session, state, outcome)
             steps = list(state.plan.steps_completed)
         channel = state.plan.channel_id
-        client.chat_update(channel=channel, ts=body["container"]["message_ts"], **updated)
+        if isinstance(message_ts, str):
+            client.chat_update(channel=channel, ts=message_ts, **updated)
         if result.created:
             refresh_hub(client, state)
             upload_document(client, channel, state.plan.name, result.document, steps)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import customers, discussion, plans
+from bot import access, customers, discussion, plans
 from bot.arguments import (
     CUSTOMER_ADD_USAGE,
     ArgumentError,
@@ -24,6 +24,8 @@ from bot.blocks.help import help_message, notice, status_message
 from bot.blocks.hub import hub_message, thread_starter
 from bot.documents import upload_document
 from bot.ids import COMMAND
+from bot.listeners.common import requester
+from bot.listeners.errors import replies_to_errors
 from bot.services import Services
 from steps.step3 import Section
 from storage import outbox, repo
@@ -122,11 +124,19 @@ def register(app: App, services: Services) -> None:
         ack(**reply)
 
     def alerts(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, args: list[str]) -> None:
+        team, channel, user = command["team_id"], command["channel_id"], command["user_id"]
         plan_channel = parse_alerts_here(args)
         with transaction(services.sessions) as session:
-            plan = customers.plan_for_alerts(session, command["team_id"], command["channel_id"], plan_channel)
-            plan.alert_channel_id = command["channel_id"]
-            reply = alerts_here(command["channel_id"], plan.name, command["user_id"])
+            plan_id, plans_channel = customers.plan_for_alerts(session, team, channel, plan_channel)
+        # Routing a plan's alerts here shows them to this channel: only someone who can see the plan may.
+        if plans_channel != channel and not access.is_member(client, plans_channel, user):
+            raise ArgumentError(
+                f"You are not a member of <#{plans_channel}>, so you cannot send its plan's alerts here. "
+                "Ask someone in that channel to run this command."
+            )
+        with transaction(services.sessions) as session:
+            plan = customers.route_alerts(session, team, plan_id, channel)
+            reply = alerts_here(channel, plan.name, user)
         ack(**reply)
 
     def history(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, args: list[str]) -> None:
@@ -148,17 +158,17 @@ def register(app: App, services: Services) -> None:
     }
 
     @app.command(COMMAND)
-    def onboarding(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        try:
-            words = split_words(command.get("text") or "")
-            if not words or words[0].lower() == "help":
-                ack(**help_message())
-                return
-            handler = handlers.get(words[0].lower())
-            if handler is None:
-                ack(**help_message(unknown=words[0]))
-                return
-            handler(ack, command, respond, client, words[1:])
-        except ArgumentError as bad:
-            # Raised before anything is committed: the transaction rolled back, nothing changed.
-            ack(**notice(str(bad)))
+    @replies_to_errors
+    def onboarding(
+        ack: Ack, context: BoltContext, command: dict[str, Any], respond: Respond, client: WebClient
+    ) -> None:
+        requester(context).channel()  # the handlers read the team, channel and user ids from the form
+        words = split_words(command.get("text") or "")
+        if not words or words[0].lower() == "help":
+            ack(**help_message())
+            return
+        handler = handlers.get(words[0].lower())
+        if handler is None:
+            ack(**help_message(unknown=words[0]))
+            return
+        handler(ack, command, respond, client, words[1:])

@@ -3,19 +3,63 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from bot import discussion, plans
+from bot.arguments import ArgumentError
 from bot.blocks.hub import hub_message
 from bot.blocks.modals import Conflict, section_modal
-from bot.metadata import ModalMetadata
+from bot.ids import COMMAND
+from bot.metadata import ModalMetadata, sealing_key
 from bot.plans import PlanState
 from steps.step3 import Section
 
 logger = logging.getLogger(__name__)
+
+NO_PLAN = f"This channel has no onboarding plan yet. Start one with `{COMMAND} step3`."
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who sent a request and from where, as Slack's envelope says (never as a value inside the payload)."""
+
+    team_id: str
+    user_id: str
+    channel_id: str | None  # None for modal submissions, which come from no channel
+
+    def channel(self) -> str:
+        if self.channel_id is None:
+            raise ArgumentError("This only works from a channel.")
+        return self.channel_id
+
+
+def requester(context: BoltContext) -> Requester:
+    team, user, channel = context.team_id, context.user_id, context.channel_id
+    if not isinstance(team, str) or not team or not isinstance(user, str) or not user:
+        raise ArgumentError("Slack did not say who sent this, so nothing was done.")
+    return Requester(team, user, channel if isinstance(channel, str) and channel else None)
+
+
+def text_value(action: Any) -> str:
+    """A button's value; anything but a string is not one of the bot's buttons."""
+    value = action.get("value") if isinstance(action, dict) else None
+    if not isinstance(value, str):
+        raise ArgumentError("This button is not one the bot made; nothing was done.")
+    return value
+
+
+def id_value(action: Any) -> int:
+    """A button whose value is a database id (the bot writes it as ASCII digits)."""
+    value = text_value(action)
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+        raise ArgumentError("This button is not one the bot made; nothing was done.")
+    return int(value)
 
 
 def refresh_hub(client: WebClient, state: PlanState) -> None:
@@ -29,10 +73,19 @@ def refresh_hub(client: WebClient, state: PlanState) -> None:
         logger.warning("could not update the hub message of plan %s: %s", state.plan.id, exc.response.get("error"))
 
 
-def section_form(session: Session, state: PlanState, section: Section, conflict: Conflict | None = None) -> dict:
+def section_form(
+    session: Session,
+    state: PlanState,
+    section: Section,
+    opener: Requester,
+    key: bytes,
+    conflict: Conflict | None = None,
+) -> dict:
     """A section's form as saved now: answers, version, and the latest replies in its thread."""
     raw = state.raw(section)
     meta = ModalMetadata(
+        team_id=opener.team_id,
+        user_id=opener.user_id,
         plan_id=state.plan.id,
         channel_id=state.plan.channel_id,
         plan_name=state.plan.name,
@@ -40,4 +93,9 @@ def section_form(session: Session, state: PlanState, section: Section, conflict:
         milestone_count=len(raw.get("milestones") or []),
         section_version=plans.version_of(state, section),
     )
-    return section_modal(meta, raw, discussion.latest_replies(session, state.plan, section), conflict)
+    replies = discussion.latest_replies(session, state.plan, section)
+    return section_modal(meta, meta.dump(key), raw, replies, conflict)
+
+
+def client_key(client: WebClient) -> bytes:
+    return sealing_key(client.token)

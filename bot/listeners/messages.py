@@ -7,6 +7,7 @@ dispatches on the subtype itself.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -14,6 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import discussion
+from bot.listeners.errors import replies_to_errors
 from bot.services import Services
 from storage.db import transaction
 
@@ -21,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 # Subtypes that are a person's message; everything else (joins, topic changes, bots) is not discussion.
 PERSON_SUBTYPES = {None, "thread_broadcast", "file_share"}
+MAX_ID = 32  # the width of the id columns
+_TS = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")  # a Slack message timestamp, "1796000400.000100"
 
 
 def _by_a_person(message: dict[str, Any], context: BoltContext) -> bool:
@@ -39,10 +43,12 @@ def _permalink(client: WebClient, channel: str, ts: str) -> str | None:
 
 def register(app: App, services: Services) -> None:
     @app.event("message")
+    @replies_to_errors
     def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        team_id = context.team_id or ""
-        channel = event.get("channel", "")
-        subtype = event.get("subtype")
+        team_id, channel, subtype = context.team_id, event.get("channel"), event.get("subtype")
+        if not _well_formed(team_id, channel) or not _well_formed(subtype, optional=True):
+            logger.info("ignoring a message event without a usable team or channel")
+            return
         if subtype == "message_changed":
             _edited(services, team_id, channel, event)
         elif subtype == "message_deleted":
@@ -51,11 +57,22 @@ def register(app: App, services: Services) -> None:
             _posted(services, client, context, team_id, channel, event)
 
 
+def _timestamps(*values: Any) -> bool:
+    return all(isinstance(v, str) and _TS.fullmatch(v) is not None for v in values)
+
+
+def _well_formed(*values: Any, optional: bool = False) -> bool:
+    """Slack's ids and timestamps are short strings; an event carrying anything else is not one to act on."""
+    return all((optional and v is None) or (isinstance(v, str) and 0 < len(v) <= MAX_ID) for v in values)
+
+
 def _posted(
     services: Services, client: WebClient, context: BoltContext, team_id: str, channel: str, event: dict[str, Any]
 ) -> None:
-    thread_ts, ts = event.get("thread_ts"), event["ts"]
-    if not thread_ts or thread_ts == ts or not _by_a_person(event, context):
+    thread_ts, ts, text = event.get("thread_ts"), event.get("ts"), event.get("text") or ""
+    if not _timestamps(thread_ts, ts) or not _well_formed(event.get("user")) or not isinstance(text, str):
+        return
+    if thread_ts == ts or not _by_a_person(event, context):
         return
     with transaction(services.sessions) as session:
         if discussion.thread_at(session, team_id, channel, thread_ts) is None:
@@ -65,23 +82,29 @@ def _posted(
     with transaction(services.sessions) as session:
         thread = discussion.thread_at(session, team_id, channel, thread_ts)
         if thread is not None:
-            discussion.record_reply(
-                session, thread, ts=ts, user_id=event["user"], text=event.get("text", ""), permalink=permalink
-            )
+            discussion.record_reply(session, thread, ts=ts, user_id=event["user"], text=text, permalink=permalink)
 
 
 def _edited(services: Services, team_id: str, channel: str, event: dict[str, Any]) -> None:
-    message = event.get("message") or {}
+    message, at = event.get("message"), event.get("event_ts") or event.get("ts")
+    if not isinstance(message, dict) or not _timestamps(message.get("ts"), at):
+        return
+    text = message.get("text") or ""
+    if not isinstance(text, str):
+        return
     with transaction(services.sessions) as session:
-        reply = discussion.find_reply(session, team_id, channel, message.get("ts", ""))
+        reply = discussion.find_reply(session, team_id, channel, message["ts"])
         if reply is None or reply.deleted_at is not None:
             return
-        reply.text = message.get("text", "")
-        reply.edited_at = discussion.slack_time(event.get("event_ts") or event["ts"])
+        reply.text = text
+        reply.edited_at = discussion.slack_time(at)
 
 
 def _deleted(services: Services, team_id: str, channel: str, event: dict[str, Any]) -> None:
+    deleted_ts, at = event.get("deleted_ts"), event.get("event_ts") or event.get("ts")
+    if not _timestamps(deleted_ts, at):
+        return
     with transaction(services.sessions) as session:
-        reply = discussion.find_reply(session, team_id, channel, event.get("deleted_ts", ""))
+        reply = discussion.find_reply(session, team_id, channel, deleted_ts)
         if reply is not None and reply.deleted_at is None:
-            reply.deleted_at = discussion.slack_time(event.get("event_ts") or event["ts"])
+            reply.deleted_at = discussion.slack_time(at)

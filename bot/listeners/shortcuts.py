@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -12,7 +12,8 @@ from bot import discussion, plans
 from bot.blocks.help import notice
 from bot.blocks.shortcut import add_to_plan_modal
 from bot.ids import ADD_TO_PLAN, ADD_TO_PLAN_SUBMIT, COMMAND, VALUE
-from bot.listeners.common import refresh_hub
+from bot.listeners.common import client_key, refresh_hub, requester
+from bot.listeners.errors import replies_to_errors
 from bot.metadata import ShortcutMetadata
 from bot.services import Services
 from steps.fields import current_text, text_fields, with_text
@@ -22,6 +23,7 @@ from storage.db import transaction
 
 # The message travels in the modal's private_metadata, which Slack caps at 3,000 characters.
 MAX_METADATA = 3000
+MODES = ("append", "replace")  # the options of the form's "mode" select
 
 
 def _ephemeral(respond: Respond, text: str) -> None:
@@ -30,19 +32,24 @@ def _ephemeral(respond: Respond, text: str) -> None:
 
 def register(app: App, services: Services) -> None:
     @app.shortcut(ADD_TO_PLAN)
-    def add_to_plan(ack: Ack, shortcut: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    @replies_to_errors
+    def add_to_plan(
+        ack: Ack, context: BoltContext, shortcut: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
         ack()
-        message = shortcut.get("message") or {}
-        author, text = message.get("user"), (message.get("text") or "").strip()
-        if message.get("bot_id") or not author:
+        who = requester(context)
+        message = shortcut.get("message")
+        message = message if isinstance(message, dict) else {}
+        author, text, ts = message.get("user"), message.get("text"), message.get("ts")
+        if message.get("bot_id") or not isinstance(author, str) or not author:
             _ephemeral(respond, "Only messages people wrote can be added to the plan.")
             return
-        if not text:
+        if not isinstance(text, str) or not text.strip() or not isinstance(ts, str):
             _ephemeral(respond, "This message has no text to add.")
             return
-        channel = shortcut["channel"]["id"]
+        text = text.strip()
         with transaction(services.sessions) as session:
-            state = plans.load(session, shortcut["team"]["id"], channel)
+            state = plans.load(session, who.team_id, who.channel())
             if state is None:
                 _ephemeral(respond, f"This channel has no onboarding plan. Start one with `{COMMAND} step3`.")
                 return
@@ -53,23 +60,30 @@ def register(app: App, services: Services) -> None:
             _ephemeral(respond, "Answer a section of Step 3 first; then messages can be added to its answers.")
             return
         meta = ShortcutMetadata(
-            plan_id=plan_id, channel_id=channel, message_ts=message["ts"], author=author, text=text, versions=versions
-        )
-        if len(meta.dump()) > MAX_METADATA:
+            team_id=who.team_id, user_id=who.user_id, plan_id=plan_id, channel_id=who.channel(), message_ts=ts,
+            author=author, text=text, versions=versions,
+        )  # fmt: skip
+        sealed = meta.dump(client_key(client))
+        if len(sealed) > MAX_METADATA:
             _ephemeral(respond, "This message is too long to add here; paste the key part into the section's form.")
             return
-        client.views_open(trigger_id=shortcut["trigger_id"], view=add_to_plan_modal(author, text, fields, meta.dump()))
+        client.views_open(trigger_id=shortcut["trigger_id"], view=add_to_plan_modal(author, text, fields, sealed))
 
     @app.view(ADD_TO_PLAN_SUBMIT)
-    def add(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        meta = ShortcutMetadata.load(view["private_metadata"])
-        values = view["state"]["values"]
-        section_value, _, path = values["field"][VALUE]["selected_option"]["value"].partition(":")
-        section = Section(section_value)
-        mode = values["mode"][VALUE]["selected_option"]["value"]
+    @replies_to_errors
+    def add(ack: Ack, context: BoltContext, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        who = requester(context)
+        meta = ShortcutMetadata.load(
+            view.get("private_metadata"), client_key(client), team_id=who.team_id, user_id=who.user_id
+        )
+        field, mode = _choices((view.get("state") or {}).get("values"))
+        if field is None or mode is None:
+            ack(response_action="errors", errors={"field": "Pick the answer to add the message to, and how."})
+            return
+        section, path = field
         with transaction(services.sessions) as session:
             # A reply in a section's thread already has its link recorded; ask Slack only for other messages.
-            known = discussion.find_reply(session, body["team"]["id"], meta.channel_id, meta.message_ts)
+            known = discussion.find_reply(session, meta.team_id, meta.channel_id, meta.message_ts)
             permalink = known.permalink if known is not None else None
         if permalink is None:
             try:
@@ -77,11 +91,11 @@ def register(app: App, services: Services) -> None:
             except SlackApiError:
                 permalink = None  # the value is still credited to its author
         with transaction(services.sessions) as session:
-            state = plans.load(session, body["team"]["id"], meta.channel_id)
+            state = plans.load(session, meta.team_id, meta.channel_id)
             if state is None or state.plan.id != meta.plan_id or section.value not in state.rows:
                 ack(response_action="errors", errors={"field": "This plan or section no longer exists here."})
                 return
-            if plans.version_of(state, section) != meta.versions[section]:
+            if plans.version_of(state, section) != meta.versions.get(section):
                 ack(
                     response_action="errors",
                     errors={"field": f"Someone changed {section.title} after you opened this, so nothing was saved. "
@@ -89,6 +103,9 @@ def register(app: App, services: Services) -> None:
                 )  # fmt: skip
                 return
             raw = state.raw(section)
+            if path not in dict(text_fields(section, raw)):
+                ack(response_action="errors", errors={"field": "Pick one of the answers in the list."})
+                return
             if mode == "append" and current_text(raw, path) and meta.text in (current_text(raw, path) or ""):
                 ack(response_action="errors", errors={"field": "This answer already contains the message."})
                 return
@@ -98,8 +115,24 @@ def register(app: App, services: Services) -> None:
                 ack(response_action="errors", errors={"field": invalid.errors[0].message})
                 return
             state, _ = plans.save_and_announce(
-                session, state, section, answers, body["user"]["id"], services.clock(), (meta.author, permalink)
+                session, state, section, answers, who.user_id, services.clock(), (meta.author, permalink)
             )
         ack()
         refresh_hub(client, state)
         services.wake_delivery()
+
+
+def _choices(values: Any) -> tuple[tuple[Section, str] | None, str | None]:
+    """The field (section and path) and the mode picked in the form; None for anything the form cannot send."""
+
+    def picked(block_id: str) -> str | None:
+        entry = values.get(block_id) if isinstance(values, dict) else None
+        element = entry.get(VALUE) if isinstance(entry, dict) else None
+        option = element.get("selected_option") if isinstance(element, dict) else None
+        value = option.get("value") if isinstance(option, dict) else None
+        return value if isinstance(value, str) else None
+
+    field, mode = picked("field"), picked("mode")
+    section_value, _, path = (field or "").partition(":")
+    section = next((s for s in Section if s.value == section_value), None)
+    return ((section, path) if section is not None and path else None), (mode if mode in MODES else None)

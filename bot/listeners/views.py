@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot import plans
 from bot.blocks.inputs import errors_for_view, read_state
 from bot.blocks.modals import Conflict
 from bot.ids import SECTION_CALLBACK
-from bot.listeners.common import refresh_hub, section_form
+from bot.listeners.common import client_key, refresh_hub, requester, section_form
+from bot.listeners.errors import replies_to_errors
 from bot.metadata import ModalMetadata
 from bot.services import Services
 from steps.step3 import SECTION_MODELS, Section, parse_answers
@@ -19,30 +20,34 @@ from steps.validation import FieldError, InvalidAnswers
 from storage.db import transaction
 
 
-def answers_from_state(section: Section, values: dict[str, Any]) -> dict[str, Any]:
+def answers_from_state(section: Section, values: Any) -> dict[str, Any]:
     raw = read_state(values)
-    if section is Section.HEALTH:
+    rows = raw.get("custom_factors")
+    if section is Section.HEALTH and isinstance(rows, list):
         # Custom-factor rows are offered blank; a row nobody filled in is not a factor.
         raw["custom_factors"] = [
-            row for row in raw.get("custom_factors") or [] if row and any(v not in (None, "") for v in row.values())
+            row for row in rows if isinstance(row, dict) and any(v not in (None, "") for v in row.values())
         ]
     return raw
 
 
 def register(app: App, services: Services) -> None:
     @app.view(SECTION_CALLBACK)
-    def submit_section(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        meta = ModalMetadata.load(view["private_metadata"])
-        team_id, user_id = body["team"]["id"], body["user"]["id"]
+    @replies_to_errors
+    def submit_section(
+        ack: Ack, context: BoltContext, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        who, key = requester(context), client_key(client)
+        meta = ModalMetadata.load(view.get("private_metadata"), key, team_id=who.team_id, user_id=who.user_id)
         try:
             answers = parse_answers(
-                SECTION_MODELS[meta.section], answers_from_state(meta.section, view["state"]["values"])
+                SECTION_MODELS[meta.section], answers_from_state(meta.section, (view.get("state") or {}).get("values"))
             )
         except InvalidAnswers as invalid:
             ack(response_action="errors", errors=errors_for_view(view, invalid.errors))
             return
         with transaction(services.sessions) as session:
-            state = plans.load(session, team_id, meta.channel_id)
+            state = plans.load(session, meta.team_id, meta.channel_id)
             if state is None or state.plan.id != meta.plan_id:
                 gone = [FieldError((), "This plan no longer exists in this workspace; nothing was saved.")]
                 ack(response_action="errors", errors=errors_for_view(view, gone))
@@ -54,9 +59,9 @@ def register(app: App, services: Services) -> None:
                     users=list(dict.fromkeys(c.user_id for c in newer)),
                     fields=list(dict.fromkeys((c.path, c.label) for c in newer)),
                 )
-                ack(response_action="update", view=section_form(session, state, meta.section, conflict))
+                ack(response_action="update", view=section_form(session, state, meta.section, who, key, conflict))
                 return
-            state, _ = plans.save_and_announce(session, state, meta.section, answers, user_id, services.clock())
+            state, _ = plans.save_and_announce(session, state, meta.section, answers, who.user_id, services.clock())
         ack()
         refresh_hub(client, state)
         services.wake_delivery()

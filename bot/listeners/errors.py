@@ -1,0 +1,84 @@
+"""One way for every listener to fail: Slack gets its answer in time, the person gets a clear reply.
+
+Bolt answers a listener that raised before ``ack()`` with HTTP 500 (Slack then shows a generic error), and one
+that raised just after ``ack()`` can even lose the ack (its runner resets the response), so no exception may
+leave a listener. ``replies_to_errors`` wraps each listener: a refusal (``ArgumentError``) is shown as written,
+anything else as a short apology with a reference that is logged with the traceback. Database work in the
+listener happened inside ``transaction()``, which rolled back, so nothing half-done is kept.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, Respond
+from slack_sdk.errors import SlackApiError
+
+from bot.arguments import ArgumentError
+from bot.blocks.help import notice
+from bot.blocks.refusals import refusal_modal
+from bot.ids import COMMAND
+
+logger = logging.getLogger(__name__)
+
+# Errors that mean "the bot cannot post here", which the person who clicked can fix.
+CHANNEL_ACCESS_ERRORS = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
+# What the wrapper needs from Bolt besides what the listener asks for.
+NEEDS = ("ack", "body", "respond")
+
+
+def explain(error: Exception) -> str:
+    """The message for the person; unexpected errors are logged here with the reference they are shown."""
+    if isinstance(error, ArgumentError):
+        return str(error)
+    if isinstance(error, SlackApiError) and error.response.get("error") in CHANNEL_ACCESS_ERRORS:
+        slack_error = error.response.get("error")
+        logger.warning("cannot post in the channel (%s)", slack_error)
+        return (
+            "I can't post in this channel yet. Invite me with `/invite @onboarding-bot` "
+            f"and try again; whatever was already saved stays saved, and `{COMMAND} doc` posts the latest "
+            f"document. (Slack said `{slack_error}`.)"
+        )
+    ref = uuid.uuid4().hex[:8]
+    logger.error("unhandled error, ref %s", ref, exc_info=error)
+    return f"Something went wrong and nothing more was done. Please try again; if it persists, quote ref `{ref}`."
+
+
+def reply_to_error(error: Exception, ack: Ack, body: Any, respond: Respond | None) -> None:
+    text = explain(error)
+    body = body if isinstance(body, dict) else {}
+    if ack.response is None:  # Slack is still waiting for the answer: it carries the message
+        if body.get("type") == "view_submission":
+            ack(response_action="update", view=refusal_modal(text))
+            return
+        if "command" in body:
+            ack(**notice(text))
+            return
+        ack()
+    if respond is not None and isinstance(body.get("response_url"), str):
+        try:
+            respond(response_type="ephemeral", replace_original=False, **notice(text))
+        except Exception:  # the report itself must never mask the original error
+            logger.exception("could not tell the person about an error")
+
+
+def replies_to_errors(listener: Callable[..., None]) -> Callable[..., None]:
+    """``listener``, answering Slack and the person whatever it raises (see the module's docstring)."""
+    own = inspect.signature(listener)
+
+    def guarded(**kwargs: Any) -> None:
+        try:
+            listener(**{name: value for name, value in kwargs.items() if name in own.parameters})
+        except Exception as error:
+            reply_to_error(error, kwargs["ack"], kwargs["body"], kwargs["respond"])
+
+    # Bolt passes arguments by the names in the signature: ask for the listener's and the wrapper's.
+    extra = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in NEEDS if n not in own.parameters]
+    guarded.__signature__ = own.replace(parameters=[*own.parameters.values(), *extra])  # type: ignore[attr-defined]
+    guarded.__name__, guarded.__qualname__ = listener.__name__, listener.__qualname__
+    guarded.__doc__ = listener.__doc__
+    return guarded

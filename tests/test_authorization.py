@@ -1,0 +1,212 @@
+"""Every request acts only on what its own workspace, channel and person may touch.
+
+A signed payload can carry any value: alert ids in button values, plan ids and channels in a modal's
+``private_metadata``, channels named in a command. Each case below crafts such a request from another channel or
+another workspace and checks that it is refused and that nothing of plan A changed or was shown.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from storage.models import Alert, CustomerMilestone, Plan, PlanSection
+from tests.support import slack_requests as sr
+from tests.support.answers import MILESTONES, complete_step3, open_section
+from tests.support.harness import BotHarness
+from tests.support.slack_requests import ALICE, BOB, CHANNEL, OTHER_TEAM
+
+DAY_AFTER_KICKOFF = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)
+EVIL = "C0EVIL001"
+PRIVATE = "G0PRIVATE"
+
+
+@pytest.fixture
+def acme(bot: BotHarness) -> BotHarness:
+    """Plan A in C0PLAN001 with one missed-milestone alert; channel B (C0EVIL001) has a plan of its own."""
+    complete_step3(bot)
+    bot.command('customer add "Acme Corp" start=2026-12-01 owner=<@U0BOB0002|bob>')
+    bot.tick(DAY_AFTER_KICKOFF)
+    bot.fake.add_channel(EVIL, name="evil")
+    bot.command("step3", channel=EVIL, channel_name="evil")
+    return bot
+
+
+def _alert(bot: BotHarness) -> dict[str, Any]:
+    return next(m for m in bot.channel_messages() if "missed milestone" in m.get("text", ""))
+
+
+def _alert_row(bot: BotHarness) -> Alert:
+    with bot.sessions() as session:
+        return session.query(Alert).one()
+
+
+def _milestone(bot: BotHarness) -> CustomerMilestone:
+    with bot.sessions() as session:
+        return session.query(CustomerMilestone).order_by(CustomerMilestone.id).first()
+
+
+def _refusals(bot: BotHarness) -> list[str]:
+    return [str(r.get("text", "")) for r in bot.fake.responses]
+
+
+def _forged(view: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The same modal with private_metadata rewritten by hand (unsealed JSON, as an attacker would)."""
+    forged = copy.deepcopy(view)
+    raw = view["private_metadata"]
+    content = json.loads(raw[raw.index("{") :])
+    forged["private_metadata"] = json.dumps({**content, **changes})
+    return forged
+
+
+def _elsewhere(view: dict[str, Any]) -> dict[str, Any]:
+    """The same modal as a request from another workspace carries it (Bolt takes the view's installed team)."""
+    return {**view, "team_id": OTHER_TEAM, "app_installed_team_id": OTHER_TEAM}
+
+
+def _refused_submission(response: Any) -> bool:
+    body = response.json() if response.body else None
+    return response.status == 200 and isinstance(body, dict) and body.get("response_action") in ("errors", "update")
+
+
+# --- commands -------------------------------------------------------------------------------------------------
+
+
+def test_alerts_here_cannot_take_a_plan_whose_channel_the_person_is_not_in(bot: BotHarness) -> None:
+    bot.fake.add_channel(PRIVATE, name="secret-renewals", is_private=True, members=[BOB, "UBOTHARNS"])
+    bot.fake.add_channel(EVIL, name="evil", members=[ALICE, BOB, "UBOTHARNS"])
+    bot.command("step3", channel=PRIVATE, channel_name="secret-renewals", user=BOB)
+
+    named = bot.command(f"alerts here plan=<#{PRIVATE}|secret-renewals>", channel=EVIL, user=ALICE).json()
+    implicit = bot.command("alerts here", channel=EVIL, user=ALICE).json()  # the workspace's only plan
+    for reply in (named, implicit):
+        assert reply.get("response_type", "ephemeral") == "ephemeral" and "not a member" in reply["text"], reply
+    with bot.sessions() as session:
+        assert session.query(Plan).one().alert_channel_id is None
+
+    allowed = bot.command(f"alerts here plan=<#{PRIVATE}|secret-renewals>", channel=EVIL, user=BOB).json()
+    assert allowed["response_type"] == "in_channel"
+    with bot.sessions() as session:
+        assert session.query(Plan).one().alert_channel_id == EVIL
+
+
+def test_alerts_here_never_reaches_another_workspace(bot: BotHarness) -> None:
+    bot.command("step3")
+    reply = bot.command(f"alerts here plan=<#{CHANNEL}|onboarding-acme>", channel=EVIL, team=OTHER_TEAM).json()
+    assert "has no onboarding plan" in reply["text"]
+    assert "no onboarding plan" in bot.command("alerts here", channel=EVIL, team=OTHER_TEAM).json()["text"]
+    with bot.sessions() as session:
+        assert session.query(Plan).one().alert_channel_id is None
+
+
+# --- alert buttons --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action_id", ["alert_ack", "alert_done", "alert_extend"])
+def test_alert_buttons_from_another_channel_or_workspace_are_refused(acme: BotHarness, action_id: str) -> None:
+    bot = acme
+    alert = _alert(bot)
+    evil_hub = bot.hub(EVIL)
+    # A's alert id on a message of channel B (B's own hub), on A's alert ts claimed from B, and from another team.
+    crafted = [
+        dict(channel=EVIL, message={**alert, "ts": evil_hub["ts"]}),
+        dict(channel=EVIL, message=alert),
+        dict(channel=CHANNEL, message=alert, team=OTHER_TEAM),
+    ]
+    updates_before, opened_before = len(bot.fake.calls_to("chat.update")), len(bot.fake.calls_to("views.open"))
+    for kwargs in crafted:
+        message = kwargs.pop("message")
+        response = bot.interact(sr.message_action(message, action_id, response_url=bot.response_url, **kwargs))
+        assert response.status == 200
+        assert any("not from this plan's channel" in text for text in _refusals(bot)[-1:]), _refusals(bot)[-1:]
+    assert len(bot.fake.calls_to("chat.update")) == updates_before
+    assert len(bot.fake.calls_to("views.open")) == opened_before
+    row, milestone = _alert_row(bot), _milestone(bot)
+    assert row.acknowledged_by is None and milestone.completed_on is None
+
+
+def test_the_extend_form_only_accepts_its_own_person_and_seal(acme: BotHarness) -> None:
+    bot = acme
+    bot.click(_alert(bot), "alert_extend")
+    view = bot.last_view()
+    due = _milestone(bot).due_date
+    values = {"new_due": "2027-01-31"}
+
+    by_bob = bot.submit(view, values, user=BOB)
+    from_other_team = bot.submit(_elsewhere(view), values, team=OTHER_TEAM)
+    forged = bot.submit(_forged(view, channel_id=EVIL), values)
+    for response in (by_bob, from_other_team, forged):
+        assert _refused_submission(response), response.body
+    assert _milestone(bot).due_date == due
+
+    assert bot.submit(view, values).body == ""  # Alice, who opened it, in her workspace
+    assert str(_milestone(bot).due_date) == "2027-01-31"
+
+
+# --- modals naming a plan -------------------------------------------------------------------------------------
+
+
+def test_a_section_form_cannot_be_pointed_at_another_plan(acme: BotHarness) -> None:
+    bot = acme
+    with bot.sessions() as session:
+        plan_a = session.query(Plan).filter_by(channel_id=CHANNEL).one()
+        version = session.query(PlanSection).filter_by(plan_id=plan_a.id, section="milestones").one().version
+    view_b = open_section(bot, "milestones", bot.hub(EVIL))
+    changed = {**MILESTONES, "milestones.0.name": "Hijacked"}
+    attempts = [
+        bot.submit(_forged(view_b, plan_id=plan_a.id, channel_id=CHANNEL), changed),
+        bot.submit(_elsewhere(_forged(view_b, plan_id=plan_a.id, channel_id=CHANNEL, team_id=OTHER_TEAM)), changed,
+                   team=OTHER_TEAM),
+        bot.submit(_elsewhere(view_b), changed, team=OTHER_TEAM),
+        bot.submit(view_b, changed, user=BOB),
+    ]  # fmt: skip
+    for response in attempts:
+        assert _refused_submission(response), response.body
+    with bot.sessions() as session:
+        rows = session.query(PlanSection).filter_by(section="milestones").all()
+        assert [r.version for r in rows if r.plan_id == plan_a.id] == [version]
+        assert all("Hijacked" not in json.dumps(r.answers) for r in rows)
+
+
+def test_add_milestone_cannot_read_another_workspaces_plan(acme: BotHarness) -> None:
+    bot = acme
+    view = open_section(bot, "milestones")
+    updates = len(bot.fake.calls_to("views.update"))
+    for payload in (
+        sr.view_action(_elsewhere(view), "add_milestone", {}, team=OTHER_TEAM),
+        sr.view_action(_elsewhere(_forged(view, team_id=OTHER_TEAM)), "add_milestone", {}, team=OTHER_TEAM),
+        sr.view_action(view, "add_milestone", {}, user=BOB),
+    ):
+        assert bot.interact(payload).status == 200
+    assert len(bot.fake.calls_to("views.update")) == updates, "nothing of plan A is shown"
+    assert bot.interact(sr.view_action(view, "add_milestone", {})).status == 200
+    assert len(bot.fake.calls_to("views.update")) == updates + 1
+
+
+def test_the_shortcut_form_cannot_be_pointed_at_another_plan(acme: BotHarness) -> None:
+    bot = acme
+    message = {"type": "message", "user": BOB, "text": "Weekly office hours", "ts": "1796000400.000100"}
+    payload = {
+        "type": "message_action", "callback_id": "add_to_plan", "trigger_id": sr.next_id("5.T0."),
+        "message_ts": message["ts"], "response_url": bot.response_url, "team": {"id": sr.TEAM, "domain": "acme"},
+        "channel": {"id": CHANNEL, "name": "x"}, "user": {"id": ALICE, "username": "u", "team_id": sr.TEAM},
+        "message": message, "token": "unused", "action_ts": "1796000009.000900", "is_enterprise_install": False,
+    }  # fmt: skip
+    assert bot.interact(payload).status == 200
+    view = bot.last_view()
+    values = {"field": "training:schedule_curriculum", "mode": "replace"}
+    with bot.sessions() as session:
+        before = session.query(PlanSection).filter_by(section="training").one().version
+    for response in (
+        bot.submit(_elsewhere(view), values, team=OTHER_TEAM),
+        bot.submit(view, values, user=BOB),
+        bot.submit(_forged(view, text="<!channel> hijacked"), values),
+    ):
+        assert _refused_submission(response), response.body
+    with bot.sessions() as session:
+        assert session.query(PlanSection).filter_by(section="training").one().version == before
+    assert bot.submit(view, values).body == ""
