@@ -726,6 +726,20 @@ class FakeSlack:
             info = _channel_object(channel, None)
         return {"channel": info}
 
+    def m_conversations_members(self, args: JsonDict) -> JsonDict:
+        """Members of a channel: those given as ``members=[...]`` to add_channel, else every known user."""
+        self._require(args, "channel", error="channel_not_found")
+        channel = str(args["channel"])
+        info = self.channels.get(channel)
+        if info is None:
+            raise SlackError("channel_not_found", f"{channel!r} is not a channel the bot knows", problem=False)
+        members = list(info.get("members") or self.users)
+        limit = _int_arg(args, "limit", 100) or 100
+        start = int(args.get("cursor") or 0)
+        page = members[start : start + limit]
+        next_cursor = str(start + limit) if start + limit < len(members) else ""
+        return {"members": page, "response_metadata": {"next_cursor": next_cursor}}
+
     def m_users_info(self, args: JsonDict) -> JsonDict:
         self._require(args, "user", error="user_not_found")
         user = str(args["user"])
