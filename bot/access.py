@@ -22,3 +22,16 @@ def is_member(client: WebClient, channel_id: str, user_id: str) -> bool:
     except SlackApiError as exc:
         logger.info("cannot list the members of %s: %s", channel_id, exc.response.get("error"))
     return False
+
+
+def channels_of(client: WebClient, user_id: str) -> set[str]:
+    """The public and private channels ``user_id`` is in (private ones only where the bot is too)."""
+    channels: set[str] = set()
+    try:
+        for page in client.users_conversations(
+            user=user_id, types="public_channel,private_channel", exclude_archived=True, limit=MEMBERS_PAGE
+        ):
+            channels.update(c["id"] for c in page.get("channels") or [] if isinstance(c, dict) and "id" in c)
+    except SlackApiError as exc:
+        logger.info("cannot list the channels of %s: %s", user_id, exc.response.get("error"))
+    return channels

@@ -210,3 +210,41 @@ def test_the_shortcut_form_cannot_be_pointed_at_another_plan(acme: BotHarness) -
     with bot.sessions() as session:
         assert session.query(PlanSection).filter_by(section="training").one().version == before
     assert bot.submit(view, values).body == ""
+
+
+# --- what a person can see ------------------------------------------------------------------------------------
+
+
+def test_the_app_home_lists_only_plans_of_channels_the_person_is_in(bot: BotHarness) -> None:
+    bot.fake.add_channel(PRIVATE, name="secret-renewals", is_private=True, members=[BOB, "UBOTHARNS"])
+    bot.command("step3")  # onboarding-acme: everyone is in it
+    bot.command("step3", channel=PRIVATE, channel_name="secret-renewals", user=BOB)
+
+    def home(user: str) -> str:
+        assert bot.event({"type": "app_home_opened", "user": user, "channel": "D0HOME001", "tab": "home"}).status == 200
+        return str(bot.fake.last("views.publish").args["view"]["blocks"])
+
+    assert "onboarding-acme" in home(ALICE) and "secret-renewals" not in home(ALICE)
+    assert "onboarding-acme" in home(BOB) and "secret-renewals" in home(BOB)
+
+
+# --- values that are not what the bot sent --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("value", ["⑨", "-1", "1e3", "", "9" * 5000, "12abc"])
+def test_an_alert_button_with_a_value_the_bot_never_sent_is_refused(acme: BotHarness, value: str) -> None:
+    bot = acme
+    payload = sr.message_action(_alert(bot), "alert_ack", response_url=bot.response_url)
+    payload["actions"][0]["value"] = value
+    assert bot.interact(payload).status == 200
+    assert "not one the bot made" in _refusals(bot)[-1]
+    assert _alert_row(bot).acknowledged_by is None
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_unicode_digit_is_not_a_milestone_number(acme: BotHarness) -> None:
+    reply = acme.command('milestone done "Acme Corp" ⑨')
+    assert reply.status == 200 and "No milestone is called “⑨”" in reply.json()["text"]
+    reply = acme.command('milestone done "Acme Corp" ' + "9" * 5000)
+    assert reply.status == 200 and "does not exist" in reply.json()["text"]

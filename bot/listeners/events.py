@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
+from bot import access
 from bot.blocks.home import home_view
 from bot.home import plan_summaries
 from bot.listeners.errors import replies_to_errors
@@ -21,6 +22,9 @@ def register(app: App, services: Services) -> None:
         user, team = event.get("user"), context.team_id
         if event.get("tab") != "home" or not isinstance(user, str) or not user or not isinstance(team, str):
             return
+        # The Home tab is one person's: it lists only the plans of channels they are in.
+        visible = access.channels_of(client, user)
         with transaction(services.sessions) as session:
-            view = home_view(plan_summaries(session, team, services.clock()))
+            summaries = plan_summaries(session, team, services.clock())
+        view = home_view([s for s in summaries if s.channel_id in visible])
         client.views_publish(user_id=user, view=view)

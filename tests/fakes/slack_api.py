@@ -10,10 +10,12 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
+import socket
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -58,6 +60,31 @@ class _Fault:
     status: int
     remaining: int
     headers: dict[str, str]
+    after_store: bool = False  # the method does its work (e.g. stores the post) before the fault
+    drop: bool = False  # close the connection without an answer
+    stall: float | threading.Event | None = None  # wait this long (or until set) before answering
+
+
+@dataclass
+class _Outage:
+    error: str
+    status: int
+    until: datetime | None
+    clock: Callable[[], datetime] | None
+
+    def active(self) -> bool:
+        return self.until is None or self.clock is None or self.clock() < self.until
+
+
+@dataclass
+class _Answer:
+    """What the HTTP handler sends back, and how (faults are acted out outside the fake's lock)."""
+
+    status: int
+    body: JsonDict
+    headers: dict[str, str]
+    drop: bool = False
+    stall: float | threading.Event | None = None
 
 
 class SlackError(Exception):
@@ -161,6 +188,7 @@ class FakeSlack:
             self._stacks: dict[str, _Stack] = {}
             self._last_root: str | None = None
             self._faults: dict[str, list[_Fault]] = defaultdict(list)
+            self._outage: _Outage | None = None
             self._response_url_uses: dict[str, int] = defaultdict(int)
             self._counters: dict[str, int] = defaultdict(int)
             self._ts_counter = 0
@@ -229,10 +257,48 @@ class FakeSlack:
         status: int = 200,
         times: int = 1,
         headers: dict[str, str] | None = None,
+        *,
+        after_store: bool = False,
+        drop: bool = False,
+        stall: float | threading.Event | None = None,
     ) -> None:
-        """Make the next ``times`` calls to ``method`` fail with ``error`` and HTTP ``status``."""
+        """Make the next ``times`` calls to ``method`` fail with ``error`` and HTTP ``status``.
+
+        ``after_store``: the call does its work first (a post is stored, as Slack may do before an
+        ``internal_error``), then fails. ``drop``: the connection is closed without any answer (``error`` and
+        ``status`` are unused). ``stall``: the answer waits this many seconds, or until the event is set
+        (a client with a shorter timeout sees a timeout).
+        """
         with self._lock:
-            self._faults[method].append(_Fault(error, status, times, dict(headers or {})))
+            self._faults[method].append(
+                _Fault(error, status, times, dict(headers or {}), after_store=after_store, drop=drop, stall=stall)
+            )
+
+    def store_then_fail(self, method: str = "chat.postMessage", times: int = 1, *, status: int = 500,
+                        error: str = "internal_error") -> None:  # fmt: skip
+        """Slack stores the post, then answers HTTP 500 ``internal_error`` ("some aspect may have succeeded")."""
+        self.fail(method, error, status=status, times=times, after_store=True)
+
+    def store_then_drop(self, method: str = "chat.postMessage", times: int = 1) -> None:
+        """Slack stores the post, then the connection drops before any answer."""
+        self.fail(method, times=times, after_store=True, drop=True)
+
+    def outage(
+        self,
+        error: str = "service_unavailable",
+        status: int = 503,
+        *,
+        until: datetime | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """Every method answers ``status``/``error`` (storing nothing) until :meth:`end_outage`, or while
+        ``clock()`` is before ``until`` when both are given."""
+        with self._lock:
+            self._outage = _Outage(error, status, until, clock)
+
+    def end_outage(self) -> None:
+        with self._lock:
+            self._outage = None
 
     def issue_trigger_id(self, view_id: str | None = None) -> str:
         """A fresh trigger_id; bound to ``view_id``'s stack (for views.push) when given."""
@@ -270,16 +336,22 @@ class FakeSlack:
 
     # -- HTTP entry points (called from handler threads) ---------------------------------------
 
-    def _handle_api(self, method: str, args: JsonDict, token: str | None) -> tuple[int, JsonDict, dict[str, str]]:
+    def _handle_api(self, method: str, args: JsonDict, token: str | None) -> _Answer:
         with self._lock:
             self.calls.append(Call(method, args, token))
+            if self._outage is not None:
+                if self._outage.active():
+                    return _Answer(self._outage.status, {"ok": False, "error": self._outage.error}, {})
+                self._outage = None
+            fault = None
             faults = self._faults.get(method)
             if faults:
                 fault = faults[0]
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     faults.pop(0)
-                return fault.status, {"ok": False, "error": fault.error}, fault.headers
+                if not fault.after_store:
+                    return self._faulty(fault)
             try:
                 self._authorize(method, token)
                 handler = _METHODS.get(method)
@@ -289,8 +361,14 @@ class FakeSlack:
             except SlackError as exc:
                 if exc.problem:
                     self._problem(method, f"{exc.error}: {exc.detail}" if exc.detail else exc.error)
-                return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
-            return 200, {"ok": True, **body}, {}
+                return _Answer(200, {"ok": False, "error": exc.error, **exc.extra}, {})
+            if fault is not None:
+                return self._faulty(fault)
+            return _Answer(200, {"ok": True, **body}, {})
+
+    @staticmethod
+    def _faulty(fault: _Fault) -> _Answer:
+        return _Answer(fault.status, {"ok": False, "error": fault.error}, fault.headers, fault.drop, fault.stall)
 
     def _authorize(self, method: str, token: str | None) -> None:
         if not token:
@@ -740,6 +818,17 @@ class FakeSlack:
         next_cursor = str(start + limit) if start + limit < len(members) else ""
         return {"members": page, "response_metadata": {"next_cursor": next_cursor}}
 
+    def m_users_conversations(self, args: JsonDict) -> JsonDict:
+        """The channels ``user`` is in (see m_conversations_members), one page of ``limit`` at a time."""
+        self._require(args, "user", error="user_not_found")
+        user = str(args["user"])
+        ids = [cid for cid, info in self.channels.items() if user in (info.get("members") or self.users)]
+        limit = _int_arg(args, "limit", 100) or 100
+        start = int(args.get("cursor") or 0)
+        page = [self.channels[cid] for cid in ids[start : start + limit]]
+        next_cursor = str(start + limit) if start + limit < len(ids) else ""
+        return {"channels": page, "response_metadata": {"next_cursor": next_cursor}}
+
     def m_users_info(self, args: JsonDict) -> JsonDict:
         self._require(args, "user", error="user_not_found")
         user = str(args["user"])
@@ -1065,8 +1154,20 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                     fake._problem(method, malformed)
                 self._send_json(200, {"ok": False, "error": "invalid_json"})
                 return
-            status, payload, headers = fake._handle_api(method, args, token)
-            self._send_json(status, payload, headers)
+            answer = fake._handle_api(method, args, token)
+            if isinstance(answer.stall, threading.Event):
+                answer.stall.wait(timeout=60)
+            elif answer.stall:
+                threading.Event().wait(answer.stall)
+            try:
+                if answer.drop:
+                    # No status line, no body: the client sees the connection closed under it.
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self._send_json(answer.status, answer.body, answer.headers)
+            except OSError:
+                pass  # the client gave up (timeout) or died while we stalled
 
         def _upload(self, file_id: str, body: bytes) -> None:
             content_type = self.headers.get("Content-Type", "")
