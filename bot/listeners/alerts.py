@@ -139,7 +139,7 @@ def register(app: App, services: Services) -> None:
                 parent = outbox.find_posted(session, found.alert.team_id, meta.channel_id, meta.message_ts)
                 outbox.enqueue(
                     session, team_id=found.alert.team_id, channel_id=meta.channel_id, plan_id=found.alert.plan_id,
-                    key=f"extended:{found.milestone.id}:{new_due.isoformat()}:{body.get('trigger_id')}",
+                    key=f"extended:{found.milestone.id}:{new_due.isoformat()}:{str(body.get('trigger_id'))[:64]}",
                     message=notice(text), now=now, parent=parent,
                 )  # fmt: skip
         except ArgumentError as bad:
