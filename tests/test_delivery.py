@@ -6,6 +6,7 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -98,8 +99,7 @@ class Env:
         return [m["metadata"]["event_payload"]["key"] for m in self.fake.messages(channel) if "metadata" in m]
 
 
-@pytest.fixture
-def sdk_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+def record_sdk_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """slack_sdk's retry handlers call time.sleep: record the waits instead of waiting."""
     sleeps: list[float] = []
     fake_time = SimpleNamespace(sleep=sleeps.append)
@@ -108,8 +108,8 @@ def sdk_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return sleeps
 
 
-@pytest.fixture
-def env(fake: FakeSlack, database_url: str, sdk_sleeps: list[float]) -> Iterator[Env]:
+@contextmanager
+def open_env(fake: FakeSlack, database_url: str, sdk_sleeps: list[float]) -> Iterator[Env]:
     upgrade(database_url)
     engine = make_engine(database_url)
     try:
@@ -123,6 +123,17 @@ def env(fake: FakeSlack, database_url: str, sdk_sleeps: list[float]) -> Iterator
         )
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def sdk_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    return record_sdk_sleeps(monkeypatch)
+
+
+@pytest.fixture
+def env(fake: FakeSlack, database_url: str, sdk_sleeps: list[float]) -> Iterator[Env]:
+    with open_env(fake, database_url, sdk_sleeps) as opened:
+        yield opened
 
 
 def crash_on(key: str) -> Any:

@@ -63,6 +63,7 @@ class _Fault:
     after_store: bool = False  # the method does its work (e.g. stores the post) before the fault
     drop: bool = False  # close the connection without an answer
     stall: float | threading.Event | None = None  # wait this long (or until set) before answering
+    ok: bool = False  # a placeholder: the call is answered normally
 
 
 @dataclass
@@ -109,7 +110,11 @@ class FakeSlack:
         *,
         socket_mode: FakeSocketModeServer | None = None,
         valid_tokens: Collection[str] | None = None,
+        first_ts: float | None = None,
     ) -> None:
+        """``first_ts``: message timestamps start there (default: a fixed instant in November 2026), e.g.
+        ``time.time()`` when a bot that uses the real clock looks its posts up by time."""
+        self._first_micros = round(first_ts * 1_000_000) if first_ts is not None else 1_796_000_100_000_000
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -274,6 +279,12 @@ class FakeSlack:
                 _Fault(error, status, times, dict(headers or {}), after_store=after_store, drop=drop, stall=stall)
             )
 
+    def succeed(self, method: str, times: int = 1, *, stall: float | threading.Event | None = None) -> None:
+        """The next ``times`` calls to ``method`` are answered normally (to space out the faults queued after),
+        after ``stall`` (seconds, or until the event is set) when given: a slow Slack."""
+        with self._lock:
+            self._faults[method].append(_Fault("", 200, times, {}, stall=stall, ok=True))
+
     def store_then_fail(self, method: str = "chat.postMessage", times: int = 1, *, status: int = 500,
                         error: str = "internal_error") -> None:  # fmt: skip
         """Slack stores the post, then answers HTTP 500 ``internal_error`` ("some aspect may have succeeded")."""
@@ -299,6 +310,11 @@ class FakeSlack:
     def end_outage(self) -> None:
         with self._lock:
             self._outage = None
+
+    def faults_left(self, method: str) -> int:
+        """Calls to ``method`` that will still fail (0 once every fault set up with :meth:`fail` was used)."""
+        with self._lock:
+            return sum(f.remaining for f in self._faults.get(method, []) if not f.ok)
 
     def issue_trigger_id(self, view_id: str | None = None) -> str:
         """A fresh trigger_id; bound to ``view_id``'s stack (for views.push) when given."""
@@ -328,7 +344,7 @@ class FakeSlack:
 
     def _next_ts(self) -> str:
         self._ts_counter += 1
-        micros = 1_796_000_100_000_000 + self._ts_counter * 100
+        micros = self._first_micros + self._ts_counter * 100
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _problem(self, where: str, detail: str) -> None:
@@ -350,7 +366,7 @@ class FakeSlack:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     faults.pop(0)
-                if not fault.after_store:
+                if not fault.ok and not fault.after_store:
                     return self._faulty(fault)
             try:
                 self._authorize(method, token)
@@ -362,9 +378,9 @@ class FakeSlack:
                 if exc.problem:
                     self._problem(method, f"{exc.error}: {exc.detail}" if exc.detail else exc.error)
                 return _Answer(200, {"ok": False, "error": exc.error, **exc.extra}, {})
-            if fault is not None:
+            if fault is not None and not fault.ok:
                 return self._faulty(fault)
-            return _Answer(200, {"ok": True, **body}, {})
+            return _Answer(200, {"ok": True, **body}, {}, stall=fault.stall if fault is not None else None)
 
     @staticmethod
     def _faulty(fault: _Fault) -> _Answer:
@@ -936,6 +952,71 @@ def _collect_methods() -> dict[str, Callable[[FakeSlack, JsonDict], JsonDict]]:
 
 
 _METHODS = _collect_methods()
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A post as the bot queued it: its outbox key, channel, and the key of the post whose thread it replies in."""
+
+    key: str
+    channel: str
+    parent: str | None = None
+
+
+@dataclass
+class Audit:
+    """What Slack holds compared with what was queued (in queue order)."""
+
+    queued: int = 0
+    delivered: int = 0  # queued posts found in Slack at least once
+    lost: int = 0  # queued posts not in Slack
+    duplicated: int = 0  # extra copies
+    out_of_order: int = 0  # posts that arrived after a post queued later in their channel
+    wrong_thread: int = 0  # replies not in their parent's thread (or top-level posts in a thread)
+
+    @property
+    def perfect(self) -> bool:
+        return self.delivered == self.queued and not (
+            self.lost or self.duplicated or self.out_of_order or self.wrong_thread
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"queued {self.queued}, delivered {self.delivered}, lost {self.lost}, duplicated {self.duplicated}, "
+            f"out of order {self.out_of_order}, wrong thread {self.wrong_thread}"
+        )
+
+
+def audit(fake: FakeSlack, queued: list[Queued], event_type: str = "onboarding_outbox") -> Audit:
+    """Compare the messages in the channels with ``queued``, matched by the key in their metadata."""
+    result = Audit(queued=len(queued))
+    position = {q.key: n for n, q in enumerate(queued)}
+    by_key = {q.key: q for q in queued}
+    first_ts: dict[str, str] = {}
+    for channel in dict.fromkeys(q.channel for q in queued):
+        latest = -1  # queue position of the latest-queued post seen so far in this channel
+        for message in fake.messages(channel):
+            metadata = message.get("metadata") or {}
+            key = (metadata.get("event_payload") or {}).get("key")
+            if metadata.get("event_type") != event_type or key not in by_key:
+                continue
+            if key in first_ts:
+                result.duplicated += 1
+                continue
+            first_ts[key] = message["ts"]
+            if position[key] < latest:
+                result.out_of_order += 1
+            latest = max(latest, position[key])
+    for q in queued:
+        if q.key not in first_ts:
+            result.lost += 1
+            continue
+        result.delivered += 1
+        message = fake.message(q.channel, first_ts[q.key])
+        expected_thread = first_ts.get(q.parent) if q.parent else None
+        if message.get("thread_ts") != expected_thread or (q.parent and expected_thread is None):
+            result.wrong_thread += 1
+    return result
 
 
 def _public(msg: JsonDict) -> JsonDict:
