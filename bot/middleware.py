@@ -6,17 +6,55 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import BoltContext, BoltResponse
+from slack_bolt import Ack, BoltContext, BoltResponse
 
 from bot.services import Services
 from storage import repo
 from storage.db import transaction
 
+# processed_requests.team_id is a String(32); Slack's team ids are a dozen characters.
+TEAM_ID_LENGTH = 32
+
+
+class FirstAck(Ack):
+    """Bolt's ``ack``, except that once a listener has acked, its answer stays the answer.
+
+    When a listener raises after acking, Bolt's thread runner sets ``ack.response`` back to None (slack_bolt
+    1.30, ``ThreadListenerRunner.run``). The request thread, still waiting for an ack, then sees none: it waits out
+    the 3 s, treats the listener as not acking and answers 404 (or the 500 it had set aside). The request was
+    acked, so it answers 200 now; the error itself still reaches the error handler.
+    """
+
+    _response: BoltResponse | None = None
+
+    @property  # type: ignore[override]
+    def response(self) -> BoltResponse | None:
+        return self._response
+
+    @response.setter
+    def response(self, value: BoltResponse | None) -> None:
+        if value is None and self._response is not None:
+            return
+        self._response = value
+
+
+def keep_first_ack(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse | None:
+    context["ack"] = FirstAck()
+    return next()
+
+
+def _text(value: Any, limit: int) -> str:
+    """An id from the payload as the database can store it: a string, without NUL (PostgreSQL refuses it)."""
+    if value is None or isinstance(value, dict | list):
+        return ""
+    return str(value).replace("\x00", "")[:limit]
+
 
 def request_key(body: dict[str, Any]) -> str | None:
     """Slack gives every event an event_id and every interaction a single-use trigger_id."""
     key = body.get("event_id") or body.get("trigger_id")
-    return str(key) if key else None
+    text = _text(key, 255) if key else ""
+    return text or None
 
 
 def deduplicate(services: Services) -> Callable[..., BoltResponse | None]:
@@ -29,11 +67,11 @@ def deduplicate(services: Services) -> Callable[..., BoltResponse | None]:
     def middleware(
         body: dict[str, Any], context: BoltContext, next: Callable[[], BoltResponse], logger: logging.Logger
     ) -> BoltResponse | None:
-        key = request_key(body)
+        key = request_key(body) if isinstance(body, dict) else None
         if key is None:
             return next()
         with transaction(services.sessions) as session:
-            fresh = repo.claim_request(session, context.team_id or "", key)
+            fresh = repo.claim_request(session, _text(context.team_id, TEAM_ID_LENGTH), key)
         if not fresh:
             logger.info("skipping a request already handled (%s)", key)
             return BoltResponse(status=200, body="")
