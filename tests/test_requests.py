@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
+
+import pytest
 
 from tests.support import slack_requests as sr
 from tests.support.answers import MILESTONES, answer, answer_all, open_section
-from tests.support.harness import BotHarness
+from tests.support.harness import BotHarness, post_raw
 
 
 def test_forged_signature_is_rejected(bot: BotHarness) -> None:
@@ -119,3 +123,156 @@ def test_health_check(bot: BotHarness) -> None:
     response = bot.request("GET", "/healthz")
     assert response.status == 200 and response.json() == {"status": "ok"}
     assert bot.request("GET", "/nope").status == 404
+
+
+# --- hostile input at the front door (issue 7): 401 before parsing, 400 for what Bolt cannot read, never 5xx ---
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _signed(body: bytes, timestamp: int | None = None, secret: str = sr.SIGNING_SECRET) -> dict[str, str | bytes]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sr.sign_raw(body, ts, secret)}
+
+
+def test_unsigned_forged_and_stale_requests_are_refused_before_their_body_is_read(bot: BotHarness) -> None:
+    command = sr.form_body(sr.slash_command("step3", response_url=bot.response_url)).encode()
+    now = int(time.time())
+    for body in (b"{", b"\xff\xfe{", b"payload=%7B", b"payload=%FF", b"[]", command):
+        attempts: dict[str, dict[str, str | bytes]] = {
+            "unsigned": {},
+            "wrong secret": _signed(body, secret="not-the-signing-secret"),
+            "stale": _signed(body, now - 301),
+            "future": _signed(body, now + 301),
+            "non-ASCII signature": {**_signed(body), "X-Slack-Signature": "v0=é".encode("latin-1")},
+        }
+        for ts in ("abc", "", "1.5e9", "-1", "0x6a", "١٧٩٦٠٠٠٠٠٠", "１７９６"):
+            # Signed over the odd timestamp exactly as sent: only the timestamp check can refuse it.
+            attempts[f"timestamp {ts!r}"] = {
+                "X-Slack-Request-Timestamp": ts.encode(), "X-Slack-Signature": sr.sign_raw(body, ts),
+            }  # fmt: skip
+        for what, headers in attempts.items():
+            response = post_raw(bot, body, headers, FORM)
+            assert response.status == 401, (what, body)
+            assert response.json() == {"error": "invalid request"}
+    assert bot.fake.calls_to("chat.postMessage") == [] and bot.fake.responses == []
+    with bot.sessions() as session:
+        from storage.models import Plan, ProcessedRequest
+
+        assert session.query(ProcessedRequest).count() == 0 and session.query(Plan).count() == 0
+
+
+def test_signed_bodies_bolt_cannot_read_get_400(bot: BotHarness) -> None:
+    bodies = [
+        (b"{", "application/json"), (b"\xff\xfe", FORM), (b"payload=%7B", FORM), (b"payload=%FF%FE", FORM),
+        (b"[]", "application/json"), (b"payload=%5B1%5D", FORM), (b'"x"', "application/json"), (b"", FORM),
+        (b'{"type":"event_callback","event":"x"}', "application/json"),
+        (b'{"type":"event_callback","event":{"type":5}}', "application/json"),
+        (b'{"type":"block_actions","actions":[]}', "application/json"),
+        (b'{"type":"block_actions","actions":[{"action_id":7}]}', "application/json"),
+        (b'{"type":"view_submission","view":{"callback_id":5}}', "application/json"),
+        (b'{"type":"message_action","callback_id":["add_to_plan"]}', "application/json"),
+    ]  # fmt: skip
+    for body, content_type in bodies:
+        response = post_raw(bot, body, _signed(body), content_type)
+        assert response.status == 400, body
+        assert "Traceback" not in response.body
+    assert bot.fake.calls_to("chat.postMessage") == [] and bot.fake.responses == []
+
+
+def test_slacks_unsigned_certificate_check_gets_an_empty_200_and_runs_nothing(bot: BotHarness) -> None:
+    calls = len(bot.fake.calls)
+    response = post_raw(bot, b"ssl_check=1&token=unused", {}, FORM)
+    assert (response.status, response.body) == (200, "")
+    assert len(bot.fake.calls) == calls
+
+
+def _crashing_command(bot: BotHarness, name: str = "/crash") -> None:
+    @bot.app.command(name)
+    def crash(ack: Any) -> None:  # a listener without the listeners' own error handling
+        raise RuntimeError("secret detail")
+
+
+def test_a_command_failing_before_its_ack_gets_an_ephemeral_reference(bot: BotHarness) -> None:
+    _crashing_command(bot)
+    fields = sr.slash_command("now", response_url=bot.response_url) | {"command": "/crash"}
+    response = bot.post(sr.form_body(fields))
+    assert response.status == 200
+    reply = response.json()
+    assert reply["response_type"] == "ephemeral"
+    assert "Something went wrong" in reply["text"] and "ref `" in reply["text"]
+    assert "secret detail" not in response.body and "Traceback" not in response.body
+
+
+def test_a_form_failing_before_its_ack_is_replaced_by_a_not_saved_notice(bot: BotHarness) -> None:
+    from bot.arguments import ArgumentError
+    from tests.fakes.blockkit import validate_view
+
+    @bot.app.view("crash_form")
+    def crash(ack: Any, view: dict[str, Any]) -> None:
+        raise ArgumentError("This form belongs to another plan.") if view["private_metadata"] else KeyError("x")
+
+    form = {"id": "V0CRASH01", "type": "modal", "callback_id": "crash_form", "blocks": [], "hash": "1.a"}
+    for metadata, shown in (("refused", "This form belongs to another plan."), ("", "Something went wrong")):
+        response = bot.interact(sr.view_submission({**form, "private_metadata": metadata}, {}))
+        assert response.status == 200
+        answer = response.json()
+        assert answer["response_action"] == "update" and validate_view(answer["view"]) == []
+        assert shown in json.dumps(answer["view"]) and "Traceback" not in response.body
+
+
+def test_a_button_failing_after_its_ack_is_answered_at_once(bot: BotHarness) -> None:
+    """Bolt's runner drops the ack of a listener that raises after acking; the request must not wait 3 s for it."""
+
+    @bot.app.action("crash_after_ack")
+    def crash(ack: Any) -> None:
+        ack()
+        raise RuntimeError("secret detail")
+
+    message = {"ts": "1796000001.000100", "blocks": [{"type": "actions", "block_id": "b", "elements": [
+        {"type": "button", "action_id": "crash_after_ack", "text": {"type": "plain_text", "text": "x"}}]}]}  # fmt: skip
+    for _ in range(5):  # the lost ack was a race; a few clicks would show it
+        started = time.perf_counter()
+        response = bot.click(message, "crash_after_ack")
+        assert response.status == 200 and response.body == ""
+        assert time.perf_counter() - started < 2.5
+    replies = [r for r in bot.fake.responses if "Something went wrong" in r["text"]]
+    assert len(replies) == 5 and all(r["response_type"] == "ephemeral" for r in replies)
+    assert "secret detail" not in json.dumps(bot.fake.responses)
+
+
+def test_a_middleware_failure_is_answered_not_500(bot: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from storage import repo
+
+    def broken(*args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(repo, "claim_request", broken)
+    response = bot.command("help")
+    assert response.status == 200 and "ref `" in response.json()["text"]
+    assert "database on fire" not in response.body
+
+
+def test_whatever_bolt_raises_or_answers_never_reaches_waitress_as_500(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slack_bolt import BoltResponse
+
+    def raises(request: Any) -> BoltResponse:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(bot.app, "dispatch", raises)
+    response = bot.command("help")
+    assert response.status == 200 and "ref `" in response.json()["text"]
+    assert "secret detail" not in response.body
+    monkeypatch.setattr(bot.app, "dispatch", lambda request: BoltResponse(status=503, body="upstream trace"))
+    response = bot.event({"type": "app_home_opened", "user": sr.ALICE, "channel": "D0HOME001", "tab": "home"})
+    assert (response.status, response.body) == (200, "")
+
+
+def test_odd_request_ids_do_not_break_the_redelivery_guard(bot: BotHarness) -> None:
+    home = {"type": "app_home_opened", "user": sr.ALICE, "channel": "D0HOME001", "tab": "home"}
+    for team, event_id in (("T0HARNESS\x00", "Ev\x00" * 200), ("T" * 300, {"id": 1}), ("", 12), ("T0HARNESS", "é")):
+        body = json.dumps({"type": "event_callback", "team_id": team, "event_id": event_id, "event": home}).encode()
+        response = post_raw(bot, body, _signed(body), "application/json")
+        assert response.status < 500, (team, event_id)

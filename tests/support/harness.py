@@ -201,3 +201,26 @@ class BotHarness:
         if calls[-1].method == "views.update":
             return self.fake.views[calls[-1].args["view_id"]]
         return self.fake.views[max(v for v in self.fake.views if self.fake.views[v]["type"] == "modal")]
+
+
+def post_raw(
+    harness: BotHarness, body: bytes, headers: dict[str, str | bytes], content_type: str | None = None
+) -> Response:
+    """POST raw bytes to /slack/events with headers sent byte for byte (urllib refuses non-Latin-1 values)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", harness.server.effective_port, timeout=10)
+    try:
+        connection.putrequest("POST", "/slack/events", skip_accept_encoding=True)
+        if content_type is not None:
+            connection.putheader("Content-Type", content_type)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        result = Response(response.status, response.read().decode("utf-8", "replace"))
+    finally:
+        connection.close()
+    harness.executor.wait_idle()
+    return result
