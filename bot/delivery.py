@@ -1,19 +1,32 @@
-"""Delivers the outbox to Slack, at least once and (through message metadata) normally exactly once.
+"""Delivers the outbox to Slack: every post exactly once, in each channel in the order it was queued.
 
-Each item is claimed in one short transaction, posted outside any transaction, and its outcome recorded in another
-short transaction, so a slow Slack never holds database locks. Every post carries its outbox key in its metadata:
-an item that may already be in Slack (its worker died mid-send, or a network error left the outcome unknown) is
-looked up by that key before it is posted again.
+Each channel is a queue and only its head (its oldest post not yet sent or failed) is claimed, in one short
+transaction; it is posted outside any transaction and its outcome recorded in another short transaction, so a slow
+Slack never holds database locks. Every post carries its outbox key in its metadata: a post that may already be in
+Slack is looked up by that key before it is posted again. That is the case when its worker died mid-send, and after
+every answer that leaves the outcome unknown: an HTTP 5xx (Slack documents that ``internal_error`` may follow a
+partial success), ``fatal_error``, a timeout, a dropped connection. The Web API client never repeats a post itself
+(``bot.slack_api``).
 
-A thread reply is posted only once its parent is sent; the reply of a parent that failed for good stays pending
-(it is counted by ``outbox.pending_count`` and its parent is listed by ``outbox.failed_items``).
+Errors are of three kinds. Slack's permanent errors (``channel_not_found``, ``not_in_channel``, ...) fail the post
+for good, and with it the replies queued in its thread (``parent failed: <error>``); they are shown to the team.
+A 429 waits for ``Retry-After``. Anything else is transient and never turns into a failure: the post is tried
+again with a backoff capped at ``MAX_BACKOFF``, so delivery resumes within that long of Slack's recovery.
+
+A worker renews the lease on its claims while it works (:class:`_Heartbeat`), so a short lease is enough: claims of
+a worker that died are taken over after ``LEASE``, and at once when that worker was a process of this host that no
+longer exists (a restarted ``onboarding-bot run``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import logging
 import os
+import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,46 +45,93 @@ from storage.outbox import Claimed
 
 logger = logging.getLogger(__name__)
 
+# Slack's answers that will not change by trying again: the post fails and the team is shown why.
 PERMANENT_ERRORS = frozenset(
     {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "invalid_auth",
+        "access_denied",
         "account_inactive",
-        "token_revoked",
-        "missing_scope",
-        "not_authed",
-        "restricted_action",
-        "invalid_blocks",
-        "invalid_arguments",
-        "msg_too_long",
-        "no_text",
+        "as_user_not_supported",
+        "cannot_reply_to_message",
+        "channel_not_found",
+        "deprecated_endpoint",
         "ekm_access_denied",
+        "enterprise_is_restricted",
+        "invalid_arg_name",
+        "invalid_arguments",
+        "invalid_auth",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_charset",
+        "invalid_form_data",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "invalid_post_type",
+        "is_archived",
+        "metadata_must_be_sent_from_app",
+        "metadata_too_large",
+        "method_deprecated",
+        "missing_post_type",
+        "missing_scope",
+        "msg_too_long",
+        "no_permission",
+        "no_text",
+        "not_allowed_token_type",
+        "not_authed",
+        "not_in_channel",
+        "restricted_action",
+        "restricted_action_non_threadable_channel",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_locked",
+        "restricted_action_thread_only_channel",
         "team_access_not_granted",
+        "token_expired",
+        "token_revoked",
+        "too_many_attachments",
+        "two_factor_setup_required",
     }
 )
-NETWORK_ERRORS = (URLError, TimeoutError, ConnectionError, OSError)
+# Answers after which the post may or may not be in Slack ("it's possible some aspect of the operation succeeded").
+UNKNOWN_OUTCOME_ERRORS = frozenset({"internal_error", "fatal_error", "request_timeout", "service_unavailable"})
+RATE_LIMITED = frozenset({"ratelimited", "rate_limited"})
+# No answer at all: http.client.HTTPException covers a response cut short (IncompleteRead, BadStatusLine).
+NETWORK_ERRORS = (URLError, TimeoutError, ConnectionError, OSError, http.client.HTTPException)
 METADATA_EVENT_TYPE = "onboarding_outbox"
+# A 429 waits for Retry-After, and at least this long, so that one pass does not hammer a channel Slack is limiting.
+MIN_RATE_LIMIT_WAIT = timedelta(seconds=1)
 FIRST_BACKOFF = timedelta(seconds=30)
-MAX_BACKOFF = timedelta(hours=1)
-# Claims stay well inside the lease even for one channel at one post a second (100 s of 300 s).
-CLAIM_BATCH = 100
+MAX_BACKOFF = timedelta(minutes=15)
+# A worker renews its claims every LEASE / 6 while it holds some, so only a dead (or frozen) worker loses them.
+LEASE = timedelta(seconds=30)
+CLAIM_BATCH = 100  # channel heads claimed at a time
 # Our post is at or after the item's creation; the margin covers clock skew between us and Slack.
 LOOKUP_MARGIN = timedelta(seconds=60)
 LOOKUP_PAGE_SIZE = 100
 LOOKUP_MAX_PAGES = 5
 
 
+def _host() -> str:
+    """This machine, as worker ids name it: the host name, and on Linux the PID namespace, so that processes with
+    the same host name but another process table (containers sharing the host network) are not taken for ours."""
+    host = socket.gethostname()[:32].replace(":", "_") or "localhost"
+    with contextlib.suppress(OSError):
+        host += f"~{os.stat('/proc/self/ns/pid').st_ino}"
+    return host
+
+
+HOST = _host()
+# Tells this process from an earlier one that had the same PID (a restarted container is often PID 1 again).
+_INCARNATION = secrets.token_hex(4)
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
-    retried: int = 0  # back to waiting, including items not attempted because their channel is backing off
+    retried: int = 0  # back to waiting, including items not attempted because Slack was unreachable
     failed: int = 0
 
 
 def backoff(attempts: int) -> timedelta:
-    """30 s after the first attempt, doubling, at most an hour."""
+    """30 s after the first attempt, doubling, at most ``MAX_BACKOFF``."""
     return min(FIRST_BACKOFF * 2 ** min(max(attempts - 1, 0), 20), MAX_BACKOFF)
 
 
@@ -91,22 +151,45 @@ def error_name(exc: SlackApiError) -> str:
     return str(error) if error else f"http_{exc.response.status_code}"
 
 
-def interleave(batch: list[Claimed]) -> list[Claimed]:
-    """Round-robin over channels, each channel's posts still in order: channels wait for their turn together."""
-    queues: dict[str, list[Claimed]] = {}
-    for item in batch:
-        queues.setdefault(item.channel_id, []).append(item)
-    ordered: list[Claimed] = []
-    while queues:
-        for channel in list(queues):
-            ordered.append(queues[channel].pop(0))
-            if not queues[channel]:
-                del queues[channel]
-    return ordered
+def outcome_unknown(exc: SlackApiError) -> bool:
+    """Slack may have done what was asked before this error (HTTP 5xx, ``internal_error``, ``fatal_error``...)."""
+    return exc.response.status_code >= 500 or error_name(exc) in UNKNOWN_OUTCOME_ERRORS
+
+
+def retry_after(exc: SlackApiError) -> timedelta | None:
+    """Slack's ``Retry-After`` on a 429, if it gave one."""
+    if exc.response.status_code != 429 and error_name(exc) not in RATE_LIMITED:
+        return None
+    headers = exc.response.headers or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return timedelta(seconds=max(0, int(str(value))))
+    except (TypeError, ValueError):
+        return None
 
 
 def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[-64:]
+    return f"{HOST}:{os.getpid()}:{_INCARNATION}"
+
+
+def died_on_this_host(worker_id: str) -> bool:
+    """Whether ``worker_id`` names a process of this host that no longer exists (never true for another host)."""
+    host, _, rest = worker_id.partition(":")
+    pid_text, _, incarnation = rest.partition(":")
+    if host != HOST or not pid_text.isdigit() or os.name != "posix":  # on Windows, os.kill(pid, 0) is not a probe
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return incarnation != _INCARNATION  # an earlier process that had our PID
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists (another user's)
+    return False
 
 
 @dataclass
@@ -124,6 +207,31 @@ class _Unknown(Exception):
         self.network = network
 
 
+class _Heartbeat:
+    """Renews a worker's leases every ``every`` seconds from a thread, also while a Slack call blocks the worker."""
+
+    def __init__(self, renew: Callable[[], None], every: float) -> None:
+        self._renew = renew
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-heartbeat", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self._renew()
+            except Exception:  # the next beat tries again; a lease outliving us is the worst case
+                logger.exception("outbox: renewing the lease on our claims failed")
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 class Deliverer:
     def __init__(
         self,
@@ -135,10 +243,11 @@ class Deliverer:
         worker_id: str | None = None,
         per_channel_interval: float = 1.0,
         burst: int = 3,
-        max_attempts: int = 8,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = LEASE,
+        heartbeat: float | None = None,
         after_send: Callable[[Claimed], None] | None = None,
     ) -> None:
+        """``heartbeat``: real seconds between lease renewals while holding claims (default: a sixth of the lease)."""
         self.sessions = sessions
         self.client = client
         self.clock = clock
@@ -146,59 +255,89 @@ class Deliverer:
         self.worker_id = worker_id or default_worker_id()
         self.per_channel_interval = per_channel_interval
         self.burst = burst
-        self.max_attempts = max_attempts
         self.lease = lease
+        self.heartbeat = heartbeat if heartbeat is not None else lease.total_seconds() / 6
         self.after_send = after_send
         self._buckets: dict[str, _Bucket] = {}
+        self._renewed_at: datetime | None = None
 
     def deliver_due(self, limit: int = 500) -> DeliveryReport:
         report = DeliveryReport()
-        held: dict[str | None, datetime] = {}  # channel (None: every channel) -> when it may be tried again
+        self.reclaim_dead()
         claimed = 0
-        while claimed < limit:
-            with transaction(self.sessions) as session:
-                batch = outbox.claim_due(
-                    session,
-                    worker_id=self.worker_id,
-                    now=self.clock(),
-                    limit=min(CLAIM_BATCH, limit - claimed),
-                    lease=self.lease,
-                )
-            if not batch:
-                break
-            claimed += len(batch)
-            for item in interleave(batch):
-                hold = held.get(None) or held.get(item.channel_id)
-                if hold is not None:
-                    # Keeps the channel's order and spares Slack (and us) a run of doomed calls.
-                    with transaction(self.sessions) as session:
-                        outbox.release(session, item.item_id, hold, recovered=item.recovered, worker_id=self.worker_id)
-                    report.retried += 1
-                else:
-                    self._deliver(item, report, held)
+        with _Heartbeat(self._renew, self.heartbeat):
+            while claimed < limit:
+                with transaction(self.sessions) as session:
+                    batch = outbox.claim_due(
+                        session,
+                        worker_id=self.worker_id,
+                        now=self.clock(),
+                        limit=min(CLAIM_BATCH, limit - claimed),
+                        lease=self.lease,
+                    )
+                if not batch:
+                    break
+                self._renewed_at = self.clock()
+                claimed += len(batch)
+                unreachable: datetime | None = None  # Slack did not answer: nothing more is tried until then
+                for item in batch:  # one per channel
+                    if unreachable is not None:
+                        with transaction(self.sessions) as session:
+                            outbox.release(
+                                session, item.item_id, unreachable, recovered=item.recovered, worker_id=self.worker_id
+                            )
+                        report.retried += 1
+                    else:
+                        unreachable = self._deliver(item, report)
+                if unreachable is not None:
+                    break
         return report
 
-    def _deliver(self, item: Claimed, report: DeliveryReport, held: dict[str | None, datetime]) -> None:
+    def reclaim_dead(self) -> int:
+        """Take back at once the claims of processes of this host that died (their lease would take ``LEASE``)."""
+        with transaction(self.sessions) as session:
+            dead = [w for w in outbox.claimants(session) if w != self.worker_id and died_on_this_host(w)]
+            reclaimed = sum(outbox.reclaim(session, worker, self.clock()) for worker in dead)
+        if reclaimed:
+            logger.info("outbox: took over %d claim(s) of dead worker(s) %s", reclaimed, ", ".join(dead))
+        return reclaimed
+
+    def _renew(self) -> None:
+        now = self.clock()
+        with transaction(self.sessions) as session:
+            outbox.renew(session, self.worker_id, now)
+        self._renewed_at = now
+
+    def _renew_if_due(self) -> None:
+        """Before each Slack call: the clock may have moved on more than the heartbeat saw (pacing, a slow call)."""
+        if self._renewed_at is None or self.clock() - self._renewed_at >= self.lease / 6:
+            self._renew()
+
+    def _deliver(self, item: Claimed, report: DeliveryReport) -> datetime | None:
+        """Post ``item`` and record the outcome; when Slack could not be reached, the time to try anything again."""
         try:
             ts = self._send(item)
         except SlackApiError as exc:
             error = error_name(exc)
             if error in PERMANENT_ERRORS:
                 self._fail(item, error, report)
+            elif (wait := retry_after(exc)) is not None:
+                self._retry(item, error, report, maybe_posted=False, at=self.clock() + max(wait, MIN_RATE_LIMIT_WAIT))
             else:
-                held[item.channel_id] = self._retry(item, error, report, maybe_posted=False)
-            return
+                self._retry(item, error, report, maybe_posted=outcome_unknown(exc))
+            return None
         except _Unknown as exc:
-            # Slack unreachable: every channel waits; a failed lookup only holds its own channel.
-            held[None if exc.network else item.channel_id] = self._retry(item, exc.error, report, maybe_posted=True)
-            return
+            at = self._retry(item, exc.error, report, maybe_posted=True)
+            return at if exc.network else None
         with transaction(self.sessions) as session:
             outbox.mark_sent(session, item.item_id, ts, self.clock())
         report.sent += 1
+        return None
 
     def _send(self, item: Claimed) -> str:
         try:
             if item.recovered:
+                self._renew_if_due()
                 ts = self._find_posted(item)
                 if ts is not None:
                     logger.info("outbox %s was already posted (ts %s); not posting it again", item.key, ts)
@@ -208,6 +347,7 @@ class Deliverer:
         except SlackApiError as exc:
             raise _Unknown(f"lookup: {error_name(exc)}", network=False) from exc
         self._wait_turn(item.channel_id)
+        self._renew_if_due()
         thread = {"thread_ts": item.parent_ts} if item.parent_ts else {}
         try:
             response = self.client.chat_postMessage(
@@ -251,15 +391,22 @@ class Deliverer:
             logger.warning("outbox %s: cannot check Slack for an earlier post (%s)", item.key, error_name(exc))
         return None
 
-    def _retry(self, item: Claimed, error: str, report: DeliveryReport, *, maybe_posted: bool) -> datetime:
-        next_attempt_at = self.clock() + backoff(item.attempts)
-        if item.attempts >= self.max_attempts:
-            self._fail(item, f"gave up after {item.attempts} attempts: {error}", report)
-            return next_attempt_at
+    def _retry(
+        self, item: Claimed, error: str, report: DeliveryReport, *, maybe_posted: bool, at: datetime | None = None
+    ) -> datetime:
+        """Try ``item`` again later: at ``at``, else after the backoff for its attempts. It never fails for this."""
+        next_attempt_at = at or self.clock() + backoff(item.attempts)
         mark = outbox.mark_unknown if maybe_posted else outbox.mark_retry
         with transaction(self.sessions) as session:
             mark(session, item.item_id, error, next_attempt_at, worker_id=self.worker_id)
-        logger.info("outbox %s: %s; attempt %d at %s", item.key, error, item.attempts + 1, next_attempt_at)
+        logger.info(
+            "outbox %s: %s%s; attempt %d at %s",
+            item.key,
+            error,
+            " (may be in Slack: looked up first)" if maybe_posted else "",
+            item.attempts + 1,
+            next_attempt_at,
+        )
         report.retried += 1
         return next_attempt_at
 

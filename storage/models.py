@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -210,6 +210,10 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None]
 
 
+# Outbox statuses of a post that is not delivered yet (pending: waiting; sending: claimed, or maybe in Slack).
+UNDELIVERED_SQL = "status IN ('pending', 'sending')"
+
+
 class OutboxMessage(Base):
     """A Slack post waiting to be delivered, written in the same transaction as the change that caused it."""
 
@@ -217,6 +221,17 @@ class OutboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("team_id", "key", name="uq_outbox_team_key"),
         Index("ix_outbox_due", "status", "next_attempt_at"),
+        # Each channel's queue: only posts not yet delivered, so finding every channel's head stays as fast
+        # however many sent posts the table keeps. Queries repeat this predicate literally (storage.outbox).
+        Index(
+            "ix_outbox_queue",
+            "team_id",
+            "channel_id",
+            "id",
+            sqlite_where=text(UNDELIVERED_SQL),
+            postgresql_where=text(UNDELIVERED_SQL),
+        ),
+        Index("ix_outbox_parent_id", "parent_id"),  # a failed post fails its thread replies
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,9 +1,14 @@
 """Outbox queries: posts are enqueued in the caller's transaction and claimed, sent and settled by a deliverer.
 
 Statuses: ``pending`` (waiting for ``next_attempt_at``), ``sending`` (claimed by ``claimed_by``), ``sent``, ``failed``.
-A ``sending`` item whose worker died (``claimed_at`` older than the lease) or whose last attempt ended without a
-verdict from Slack (``claimed_by`` cleared, see :func:`mark_unknown`) may already be in Slack, so it is claimed back
-as ``recovered`` and must be looked up before it is posted again.
+A ``sending`` item whose worker died (``claimed_at`` older than the lease, or its claim given back by
+:func:`reclaim`) or whose last attempt ended without a verdict from Slack (``claimed_by`` cleared, see
+:func:`mark_unknown`) may already be in Slack, so it is claimed back as ``recovered`` and must be looked up before
+it is posted again.
+
+Each channel is a queue: only its head, the oldest post not yet sent or failed, can be claimed (see
+:func:`claim_due`), so a channel's posts reach Slack in the order they were queued, whatever fails, crashes or runs
+beside it.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, String, and_, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -21,6 +26,13 @@ from storage.models import OutboxMessage
 # Set by the deliverer itself; a message carrying them would clash with its own arguments.
 RESERVED_MESSAGE_KEYS = frozenset({"channel", "thread_ts", "metadata"})
 ERROR_LENGTH = 200  # OutboxMessage.error is String(200)
+PARENT_FAILED = "parent failed: "
+
+
+def _undelivered(table: type[OutboxMessage] = OutboxMessage) -> ColumnElement[bool]:
+    """``status IN ('pending', 'sending')`` with literal values, not bound parameters: that is what lets SQLite and
+    PostgreSQL use the partial index ``ix_outbox_queue`` (models.UNDELIVERED_SQL), which holds only these rows."""
+    return table.status.in_([literal_column("'pending'", String), literal_column("'sending'", String)])
 
 
 @dataclass(frozen=True)
@@ -118,20 +130,40 @@ def _due(now: datetime, lease: timedelta) -> ColumnElement[bool]:
 
 
 def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
-    """Claim up to ``limit`` due items, oldest first; a thread reply only once its parent is sent."""
-    parent = aliased(OutboxMessage)
-    parent_sent = exists().where(parent.id == OutboxMessage.parent_id, parent.status == "sent")
+    """Claim the due head of up to ``limit`` channels, oldest first.
+
+    A channel's head is its oldest post not yet sent or failed; the posts queued after it wait until it is settled,
+    so they can never overtake it (nor can a thread reply its parent, queued before it in the same channel). A head
+    whose parent failed for good is failed here with the parent's reason instead of blocking its channel.
+    On PostgreSQL, replicas skip the heads another one is claiming (``SKIP LOCKED``); a head claimed and committed
+    by another worker is no longer due for its lease, so each channel has at most one post in flight.
+    """
+    heads = (
+        select(func.min(OutboxMessage.id))
+        .where(_undelivered())
+        .group_by(OutboxMessage.team_id, OutboxMessage.channel_id)
+        .scalar_subquery()
+    )
     recovered: dict[int, bool] = {}
     while len(recovered) < limit:
         candidates = session.execute(
-            select(OutboxMessage.id, OutboxMessage.status)
-            .where(_due(now, lease), or_(OutboxMessage.parent_id.is_(None), parent_sent))
+            select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.parent_id)
+            .where(OutboxMessage.id.in_(heads), _due(now, lease))
             .order_by(OutboxMessage.id)
             .limit(limit - len(recovered))
             .with_for_update(skip_locked=True)
         ).all()
-        lost = False
-        for item_id, status in candidates:
+        parents = _statuses(session, {parent_id for _, _, parent_id in candidates if parent_id is not None})
+        look_again = False
+        for item_id, status, parent_id in candidates:
+            if parent_id is not None:
+                parent_status, parent_error = parents.get(parent_id, ("failed", "not found"))
+                if parent_status == "failed":
+                    _fail_with_parent(session, item_id, parent_error)
+                    look_again = True  # the channel has a new head
+                    continue
+                if parent_status != "sent":
+                    continue  # its parent is in another queue (not done by enqueue): it goes first
             # Re-checked in the UPDATE: where rows cannot be locked (SQLite) another worker may have claimed it since.
             result = session.execute(
                 update(OutboxMessage)
@@ -147,11 +179,12 @@ def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int, le
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 recovered[item_id] = status == "sending"
             else:
-                lost = True
-        if not lost:
-            break  # otherwise look again: losing races to another worker does not mean nothing else is due
+                look_again = True  # losing a race to another worker does not mean nothing else is due
+        if not look_again:
+            break
     if not recovered:
         return []
+    parent = aliased(OutboxMessage)
     rows = session.execute(
         select(OutboxMessage, parent.ts)
         .outerjoin(parent, parent.id == OutboxMessage.parent_id)
@@ -172,6 +205,47 @@ def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int, le
         )
         for item, parent_ts in rows
     ]
+
+
+def _statuses(session: Session, item_ids: set[int]) -> dict[int, tuple[str, str | None]]:
+    if not item_ids:
+        return {}
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.error).where(OutboxMessage.id.in_(item_ids))
+    )
+    return {item_id: (status, error) for item_id, status, error in rows}
+
+
+def _fail_with_parent(session: Session, item_id: int, parent_error: str | None) -> None:
+    reason = parent_error or "unknown"
+    reason = reason if reason.startswith(PARENT_FAILED) else PARENT_FAILED + reason
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == item_id, _undelivered())
+        .values(status="failed", error=reason[:ERROR_LENGTH], claimed_by=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    _fail_replies(session, item_id, reason)
+
+
+def _fail_replies(session: Session, item_id: int, error: str) -> int:
+    """Fail the undelivered replies in the thread of ``item_id`` (and theirs), which failed for good."""
+    reason = (error if error.startswith(PARENT_FAILED) else PARENT_FAILED + error)[:ERROR_LENGTH]
+    parents, failed = [item_id], 0
+    while parents:
+        replies = list(
+            session.scalars(select(OutboxMessage.id).where(OutboxMessage.parent_id.in_(parents), _undelivered()))
+        )
+        if replies:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(replies), _undelivered())
+                .values(status="failed", error=reason, claimed_by=None, claimed_at=None)
+                .execution_options(synchronize_session=False)
+            )
+        failed += len(replies)
+        parents = replies
+    return failed
 
 
 def mark_sent(session: Session, item_id: int, ts: str, now: datetime) -> bool:
@@ -221,7 +295,47 @@ def mark_unknown(
 
 
 def mark_failed(session: Session, item_id: int, error: str, *, worker_id: str | None = None) -> bool:
-    return _settle(session, item_id, worker_id, status="failed", error=error[:ERROR_LENGTH])
+    """Slack refused it for good; its thread replies (queued behind it) fail with ``parent failed: <error>``."""
+    failed = _settle(session, item_id, worker_id, status="failed", error=error[:ERROR_LENGTH])
+    if failed:
+        _fail_replies(session, item_id, error)
+    return failed
+
+
+def renew(session: Session, worker_id: str, now: datetime) -> int:
+    """Extend the lease on every item ``worker_id`` holds: it is alive and still working on them."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.claimed_by == worker_id)
+        .values(claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def claimants(session: Session) -> list[str]:
+    """The workers holding claims right now (live or dead)."""
+    return list(
+        session.scalars(
+            select(OutboxMessage.claimed_by)
+            .where(OutboxMessage.status == "sending", OutboxMessage.claimed_by.is_not(None))
+            .distinct()
+        )
+    )
+
+
+def reclaim(session: Session, worker_id: str, now: datetime) -> int:
+    """Give back the claims of ``worker_id``, known to be dead, without waiting for their lease to expire.
+
+    Its posts may be in Slack already, so they become due as recovered (looked up before being posted again).
+    """
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.claimed_by == worker_id)
+        .values(claimed_by=None, claimed_at=None, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def failed_items(session: Session, team_id: str, plan_id: int | None = None, limit: int = 20) -> list[OutboxMessage]:
@@ -241,7 +355,7 @@ def failed_summaries(session: Session, team_id: str, plan_id: int | None, limit:
 
 
 def pending_count(session: Session, team_id: str) -> int:
-    """Posts not delivered yet (waiting or in flight), including thread replies held back by a failed parent."""
+    """Posts not delivered yet (waiting or in flight)."""
     return (
         session.scalar(
             select(func.count())
@@ -250,6 +364,29 @@ def pending_count(session: Session, team_id: str) -> int:
         )
         or 0
     )
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Posts waiting to go out: how many, since when, and what Slack last answered the oldest one that failed."""
+
+    count: int
+    oldest_queued_at: datetime
+    error: str | None
+
+
+def backlog(session: Session, team_id: str, plan_id: int | None = None) -> Backlog | None:
+    """The team's (or one plan's) undelivered posts, or None when everything went out."""
+    where = [OutboxMessage.team_id == team_id, _undelivered()]
+    if plan_id is not None:
+        where.append(OutboxMessage.plan_id == plan_id)
+    count, oldest = session.execute(select(func.count(), func.min(OutboxMessage.created_at)).where(*where)).one()
+    if not count:
+        return None
+    error = session.scalar(
+        select(OutboxMessage.error).where(*where, OutboxMessage.error.is_not(None)).order_by(OutboxMessage.id).limit(1)
+    )
+    return Backlog(count=int(count), oldest_queued_at=oldest, error=error)
 
 
 def release(
