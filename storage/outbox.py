@@ -155,6 +155,7 @@ def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int, le
         ).all()
         parents = _statuses(session, {parent_id for _, _, parent_id in candidates if parent_id is not None})
         look_again = False
+        by_status: dict[str, list[int]] = {"pending": [], "sending": []}
         for item_id, status, parent_id in candidates:
             if parent_id is not None:
                 parent_status, parent_error = parents.get(parent_id, ("failed", "not found"))
@@ -164,21 +165,20 @@ def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int, le
                     continue
                 if parent_status != "sent":
                     continue  # its parent is in another queue (not done by enqueue): it goes first
-            # Re-checked in the UPDATE: where rows cannot be locked (SQLite) another worker may have claimed it since.
-            result = session.execute(
+            by_status[status].append(item_id)
+        for status, ids in by_status.items():
+            if not ids:
+                continue
+            # Re-checked in the UPDATE: where rows cannot be locked (SQLite) another worker may have claimed them since.
+            won = session.scalars(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == item_id, OutboxMessage.status == status, _due(now, lease))
-                .values(
-                    status="sending",
-                    claimed_by=worker_id,
-                    claimed_at=now,
-                    attempts=OutboxMessage.attempts + 1,
-                )
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == status, _due(now, lease))
+                .values(status="sending", claimed_by=worker_id, claimed_at=now, attempts=OutboxMessage.attempts + 1)
+                .returning(OutboxMessage.id)
                 .execution_options(synchronize_session=False)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                recovered[item_id] = status == "sending"
-            else:
+            ).all()
+            recovered.update(dict.fromkeys(won, status == "sending"))
+            if len(won) < len(ids):
                 look_again = True  # losing a race to another worker does not mean nothing else is due
         if not look_again:
             break
