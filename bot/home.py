@@ -52,5 +52,7 @@ def plan_summaries(session: Session, team_id: str, now: datetime) -> list[PlanSu
             ]
             summary.overdue_total = session.scalar(select(func.count()).select_from(overdue.subquery())) or 0
         summary.failed = outbox.failed_summaries(session, team_id, plan.id, limit=PER_LIST)
+        summary.backlog = outbox.backlog(session, team_id, plan.id)
+        summary.read_at = now
         summaries.append(summary)
     return summaries

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk.errors import SlackApiError
 
+from bot.blocks.help import ago
 from bot.delivery import MAX_BACKOFF, Deliverer
 from bot.slack_api import make_client
 from storage import outbox
 from tests.fakes.slack_api import Audit, FakeSlack, Queued, audit
+from tests.support.answers import complete_step3
+from tests.support.harness import BotHarness
+from tests.support.slack_requests import ALICE
 from tests.test_delivery import CHANNEL, NOW, TEAM, Env, open_env, record_sdk_sleeps
 
 
@@ -215,3 +219,44 @@ def test_a_three_hour_outage_loses_nothing_and_delivery_resumes_in_order(env: En
     # Within one (capped) backoff period of Slack's recovery, plus the step of this loop and the thread replies' turn.
     assert delivered_at - outage_ends <= MAX_BACKOFF + 2 * step
     assert timedelta(minutes=15) >= MAX_BACKOFF
+
+
+# -- what the team sees ----------------------------------------------------------------------------------------------
+
+
+def test_status_and_app_home_show_how_long_posts_have_been_waiting(bot: BotHarness) -> None:
+    complete_step3(bot)
+    bot.command('customer add "Acme Corp" start=2026-12-01')
+    bot.tick()  # what the setup queued goes out
+    assert "waiting to go out" not in bot.command("status").json()["text"]
+    bot.fake.outage()
+    queued_at = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)
+    bot.tick(queued_at)  # a missed-milestone alert and a health update, Slack down
+    bot.fake.end_outage()  # (nothing delivers them before the team looks)
+    bot.clock.set(queued_at + timedelta(hours=2, minutes=14, seconds=30))
+
+    status = bot.command("status").json()["text"]
+    waiting = "posts waiting to go out, oldest queued 2 h 14 min ago; Slack has been failing: `service_unavailable`."
+    assert waiting in status
+    with bot.sessions() as session:
+        backlog = outbox.backlog(session, TEAM)
+        assert backlog is not None and f"{backlog.count} {waiting}" in status
+    bot.event({"type": "app_home_opened", "user": ALICE, "channel": "D0HOME001", "tab": "home"})
+    assert waiting in str(bot.fake.last("views.publish").args["view"]["blocks"])
+
+    bot.tick(queued_at + timedelta(hours=3))
+    assert "waiting to go out" not in bot.command("status").json()["text"]
+
+
+def test_ages_read_like_people_say_them() -> None:
+    assert [ago(timedelta(seconds=s)) for s in (0, 59, 60, 3599, 3600, 8070, 86399, 90000, 2 * 86400 + 7200)] == [
+        "less than a minute",
+        "less than a minute",
+        "1 min",
+        "59 min",
+        "1 h 0 min",
+        "2 h 14 min",
+        "23 h 59 min",
+        "1 d 1 h",
+        "2 d 2 h",
+    ]

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from bot.blocks.common import esc, mention, sections
 from bot.ids import COMMAND
 from steps.step3 import NEXT_STEP_ID, NEXT_STEP_TITLE, Section
 
+if TYPE_CHECKING:
+    from storage.outbox import Backlog
+
 COMMANDS = [
     ("step3", "Start or resume Step 3 (Success Milestones) for this channel's plan."),
-    ("status", "Which steps are completed, which sections are answered, and failed deliveries."),
+    ("status", "Which steps are completed, which sections are answered, posts waiting to go out, failed deliveries."),
     ("doc", "Post the current plan document to this channel."),
     (
         'customer add "<name>" [start=YYYY-MM-DD] [owner=@user] [segment=<text>]',
@@ -85,6 +89,8 @@ def status_message(
     document_versions: int,
     failed_deliveries: Sequence[tuple[str, str]] = (),
     alert_channel: str | None = None,
+    backlog: Backlog | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     lines = [f"*Plan {esc(plan_name)}*"]
     lines.append("Steps completed: " + (", ".join(f"`{s}`" for s in steps_completed) or "none yet"))
@@ -95,8 +101,34 @@ def status_message(
     lines.append(f"Document versions: {document_versions}")
     if alert_channel:
         lines.append(f"Alerts and health updates go to <#{alert_channel}>.")
+    if backlog is not None and now is not None:
+        lines.append(waiting_line(backlog, now))
     if failed_deliveries:
         lines.append(":x: *Failed deliveries* (Slack refused these posts):")
         lines += [f"• {esc(summary)} — `{esc(error)}`" for summary, error in failed_deliveries]
     text = "\n".join(lines)
     return {"text": text, "blocks": sections(text)}
+
+
+def ago(age: timedelta) -> str:
+    """``2 h 14 min``: how long ago, to the minute (days and hours beyond a day)."""
+    minutes = max(0, int(age.total_seconds() // 60))
+    if minutes < 1:
+        return "less than a minute"
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def waiting_line(backlog: Backlog, now: datetime) -> str:
+    """The plan's posts not in Slack yet: how many, how long the oldest has waited, what Slack last answered."""
+    count = backlog.count
+    line = (
+        f":hourglass_flowing_sand: {count} post{'s' if count != 1 else ''} waiting to go out, "
+        f"oldest queued {ago(now - backlog.oldest_queued_at)} ago"
+    )
+    if backlog.error:
+        line += f"; Slack has been failing: `{esc(backlog.error)}`"
+    return line + "."

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from bot.blocks.common import Block, context, divider, esc, header, section, sections
+from bot.blocks.help import waiting_line
 from steps.step3 import STEP_ID, Band, Section
+
+if TYPE_CHECKING:
+    from storage.outbox import Backlog
 
 PER_LIST = 8
 MAX_PLANS = 8  # about ten blocks a plan keeps the tab within Slack's 100 blocks
@@ -24,6 +28,8 @@ class PlanSummary:
     overdue: list[tuple[str, str, date]] = field(default_factory=list)  # customer, milestone, due
     overdue_total: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # summary, error
+    backlog: Backlog | None = None  # posts not in Slack yet
+    read_at: datetime | None = None  # when this summary was read (the backlog's age is counted to it)
 
 
 def _plan_blocks(plan: PlanSummary) -> list[Block]:
@@ -33,7 +39,10 @@ def _plan_blocks(plan: PlanSummary) -> list[Block]:
         if STEP_ID in plan.steps_completed
         else f"Step 3: {answered} of 3 sections answered"
     )
-    blocks: list[Block] = [section(f"*{esc(plan.name)}* · <#{plan.channel_id}> · {progress}")]
+    title = f"*{esc(plan.name)}* · <#{plan.channel_id}> · {progress}"
+    if plan.backlog is not None and plan.read_at is not None:
+        title += "\n" + waiting_line(plan.backlog, plan.read_at)
+    blocks: list[Block] = [section(title)]
     if plan.band_counts:
         counts = " · ".join(f"{b.label} {plan.band_counts.get(b.value, 0)}" for b in Band)
         if plan.band_counts.get(None):

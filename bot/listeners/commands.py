@@ -69,8 +69,10 @@ def register(app: App, services: Services) -> None:
             editors = {s: (state.rows[s.value].updated_by if s.value in state.rows else None) for s in Section}
             versions = repo.document_count(session, state.plan)
             failed = outbox.failed_summaries(session, state.plan.team_id, state.plan.id)
+            backlog = outbox.backlog(session, state.plan.team_id, state.plan.id)
             channel = state.plan.alert_channel_id or state.plan.channel_id
-            ack(**status_message(state.plan.name, state.plan.steps_completed, editors, versions, failed, channel))
+            ack(**status_message(state.plan.name, state.plan.steps_completed, editors, versions, failed, channel,
+                                 backlog=backlog, now=services.clock()))  # fmt: skip
 
     def doc(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, args: list[str]) -> None:
         with transaction(services.sessions) as session:
