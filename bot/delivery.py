@@ -170,6 +170,13 @@ def retry_after(exc: SlackApiError) -> timedelta | None:
         return None
 
 
+def slack_unreachable(exc: BaseException) -> bool:
+    """No answer because Slack could not be reached or did not answer in time: every other call would fare the same,
+    so nothing more is tried for a while. One connection cut short (reset, closed without an answer) holds only its
+    own channel."""
+    return isinstance(exc, (URLError, TimeoutError)) and not isinstance(exc, ConnectionResetError)
+
+
 def default_worker_id() -> str:
     return f"{HOST}:{os.getpid()}:{_INCARNATION}"
 
@@ -201,10 +208,10 @@ class _Bucket:
 class _Unknown(Exception):
     """Whether the item is in Slack is unknown (no answer, or the lookup failed): the next attempt looks first."""
 
-    def __init__(self, error: str, *, network: bool) -> None:
+    def __init__(self, error: str, *, unreachable: bool) -> None:
         super().__init__(error)
         self.error = error
-        self.network = network
+        self.unreachable = unreachable
 
 
 class _Heartbeat:
@@ -328,7 +335,7 @@ class Deliverer:
             return None
         except _Unknown as exc:
             at = self._retry(item, exc.error, report, maybe_posted=True)
-            return at if exc.network else None
+            return at if exc.unreachable else None
         with transaction(self.sessions) as session:
             outbox.mark_sent(session, item.item_id, ts, self.clock())
         report.sent += 1
@@ -343,9 +350,9 @@ class Deliverer:
                     logger.info("outbox %s was already posted (ts %s); not posting it again", item.key, ts)
                     return ts
         except NETWORK_ERRORS as exc:
-            raise _Unknown(f"{type(exc).__name__}: {exc}", network=True) from exc
+            raise _Unknown(f"{type(exc).__name__}: {exc}", unreachable=slack_unreachable(exc)) from exc
         except SlackApiError as exc:
-            raise _Unknown(f"lookup: {error_name(exc)}", network=False) from exc
+            raise _Unknown(f"lookup: {error_name(exc)}", unreachable=False) from exc
         self._wait_turn(item.channel_id)
         self._renew_if_due()
         thread = {"thread_ts": item.parent_ts} if item.parent_ts else {}
@@ -354,7 +361,7 @@ class Deliverer:
                 channel=item.channel_id, metadata=metadata_for(item.key), **thread, **item.message
             )
         except NETWORK_ERRORS as exc:
-            raise _Unknown(f"{type(exc).__name__}: {exc}", network=True) from exc
+            raise _Unknown(f"{type(exc).__name__}: {exc}", unreachable=slack_unreachable(exc)) from exc
         ts = str(response["ts"])
         if self.after_send is not None:
             self.after_send(item)

@@ -139,6 +139,18 @@ def test_a_post_that_timed_out_after_slack_stored_it_is_delivered_once(env: Env)
     assert len(env.fake.calls_to("chat.postMessage")) == 2
 
 
+def test_a_dropped_connection_holds_only_its_own_channel(env: Env) -> None:
+    env.enqueue("a")
+    env.enqueue("b", channel="C0OTHER01")
+    env.fake.store_then_drop()
+
+    report = env.deliverer().deliver_due()
+
+    assert (report.sent, report.retried) == (1, 1)
+    assert (env.item("a").status, env.item("a").claimed_by) == ("sending", None)  # may be in Slack: looked up next
+    assert env.posted("C0OTHER01") == ["b"]
+
+
 def test_a_500_before_storing_is_looked_up_then_posted(env: Env) -> None:
     env.enqueue("a")
     env.fake.fail("chat.postMessage", "internal_error", status=500)
