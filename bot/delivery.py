@@ -272,7 +272,7 @@ class Deliverer:
         report = DeliveryReport()
         self.reclaim_dead()
         claimed = 0
-        with _Heartbeat(self._renew, self.heartbeat):
+        with contextlib.ExitStack() as holding:  # the heartbeat runs while we hold claims
             while claimed < limit:
                 with transaction(self.sessions) as session:
                     batch = outbox.claim_due(
@@ -284,6 +284,8 @@ class Deliverer:
                     )
                 if not batch:
                     break
+                if not claimed:
+                    holding.enter_context(_Heartbeat(self._renew, self.heartbeat))
                 self._renewed_at = self.clock()
                 claimed += len(batch)
                 unreachable: datetime | None = None  # Slack did not answer: nothing more is tried until then

@@ -4,7 +4,9 @@ One check every few minutes covers every plan: it sends missed-milestone alerts,
 health update when its cadence (in its own time zone) says one is due, and alerts on band drops.
 Each of those is idempotent per instant, so a check that runs late, twice, or on two replicas
 changes nothing the first one did not. The outbox is delivered every few seconds, and at once
-when a listener has just queued something.
+when a listener has just queued something; each delivery first takes over the claims of a process
+of this host that died (a `run` killed and restarted), so what it was sending goes out within
+seconds, looked up first (``bot.delivery``).
 """
 
 from __future__ import annotations
