@@ -1,8 +1,9 @@
 """Outbox delivery against a misbehaving Slack: are posts lost, duplicated or reordered?
 
-Each scenario queues a few hundred posts over several channels (every third one a reply in the thread of the post
-before it), delivers them to the fake Slack Web API (``tests.fakes.slack_api.FakeSlack``) while it misbehaves, and
-then counts what Slack holds (``tests.fakes.slack_api.audit``, by the outbox key in each message's metadata):
+Each scenario queues a few hundred posts over several channels (in threes: a post, then two replies in its thread,
+like a digest and its details), delivers them to the fake Slack Web API (``tests.fakes.slack_api.FakeSlack``) while
+it misbehaves, and then counts what Slack holds (``tests.fakes.slack_api.audit``, by the outbox key in each
+message's metadata):
 
 - ``store-then-500``: Slack stores each post, then answers HTTP 500 ``internal_error`` (first attempt of every post);
 - ``store-then-drop``: Slack stores each post, then closes the connection without an answer;
@@ -83,14 +84,14 @@ class Outcome:
 
 
 def queue(sessions: sessionmaker[Session], posts: int, channels: int, now: datetime) -> list[Queued]:
-    """``posts`` posts round-robin over ``channels`` channels; a channel's posts 3, 6, 9... reply to the one before."""
+    """``posts`` posts round-robin over ``channels`` channels, in threes: a post, then two replies in its thread."""
     names = [f"C0BENCH{n:03d}" for n in range(channels)]
     queued: list[Queued] = []
     with transaction(sessions) as session:
         for n in range(posts):
             channel, number = names[n % channels], n // channels
             key = f"{channel}:{number}"
-            parent_key = f"{channel}:{number - 1}" if number % 3 == 2 else None
+            parent_key = f"{channel}:{number - number % 3}" if number % 3 else None
             parent = outbox.find(session, TEAM, parent_key) if parent_key else None
             outbox.enqueue(session, team_id=TEAM, channel_id=channel, key=key, message={"text": key}, now=now,
                            parent=parent)  # fmt: skip
@@ -171,12 +172,12 @@ def answer_fault(name: str, url: str | None, posts: int, channels: int) -> Outco
         else:
             fake.store_then_drop(times=posts)
         deliverer = Deliverer(sessions, make_client("xoxb-bench", fake.base_url), clock=clock, sleep=clock.sleep)
-        done = drive(deliverer, clock, sessions, step=timedelta(seconds=30), until=NOW + timedelta(hours=2))
+        done = drive(deliverer, clock, sessions, step=timedelta(seconds=30), until=NOW + timedelta(hours=4))
         result = Outcome(name, audit(fake, queued), failed(sessions), len(fake.calls))
         result.notes.append(
             f"all settled after {(done - NOW).total_seconds() / 60:.0f} min of fake time"
             if done
-            else "not all settled after 2 h of fake time"
+            else "not all settled after 4 h of fake time"
         )
         result.notes.append(f"faults left unused: {fake.faults_left('chat.postMessage')}")
         fake.take_problems()
