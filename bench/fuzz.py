@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
 from tests.support import slack_requests as sr
@@ -880,7 +881,8 @@ def describe(error: BaseException) -> str:
     where = ours[-1] if ours else (frames[-1] if frames else None)
     place = f"{Path(where.filename).relative_to(ROOT) if where.filename.startswith(str(ROOT)) else where.filename}:" \
             f"{where.lineno}" if where else "?"  # fmt: skip
-    message = (str(error).strip().splitlines() or [""])[-1]  # SlackApiError: "The server responded with: {...}"
+    lines = str(error).strip().splitlines() or [""]
+    message = lines[-1] if isinstance(error, SlackApiError) else lines[0]  # "The server responded with: {...}"
     if len(message) > 100:
         message = message[:97] + "..."
     return f"{type(error).__name__}: {message} @ {place}"
