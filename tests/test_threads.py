@@ -117,7 +117,7 @@ def test_the_form_shows_the_latest_discussion_first(bot: BotHarness) -> None:
 def test_saved_changes_are_announced_in_the_sections_thread(bot: BotHarness) -> None:
     bot.command("step3")
     answer(bot, "milestones")
-    view = open_section(bot, "milestones")
+    view = open_section(bot, "milestones", user=BOB)  # a modal is one person's: Bob opens his own
     bot.submit(view, {"milestones.1.definition_of_done": "Data flows <daily> & reliably"}, user=BOB)
     bot.tick()
     thread = _thread(bot, "Success milestones")
@@ -137,7 +137,7 @@ def test_a_stale_form_is_refused_and_refreshed(bot: BotHarness) -> None:
     bot.command("step3")
     answer(bot, "milestones")
     alices_form = open_section(bot, "milestones")
-    bobs_form = open_section(bot, "milestones")
+    bobs_form = open_section(bot, "milestones", user=BOB)
     bot.submit(bobs_form, {"milestones.0.name": "Kickoff call held"}, user=BOB)
 
     refused = bot.submit(alices_form, {"milestones.2.timeline_days": 50}).json()
