@@ -36,6 +36,7 @@ IDEMPOTENT_METHODS = frozenset(
         "conversations.members",
         "conversations.replies",
         "team.info",
+        "users.conversations",
         "users.info",
         # writes that set a state rather than add something
         "chat.update",
