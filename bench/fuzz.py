@@ -787,7 +787,7 @@ def mutation_cases(world: World, rng: random.Random, count: int) -> list[Case]:
 
 
 UNSIGNED_AUTH = [
-    "none", "timestamp only", "signature only", "wrong secret", "stale 301 s", "stale 1 h", "stale 0", "future 301 s",
+    "none", "timestamp only", "signature only", "wrong secret", "stale 301 s", "stale 1 h", "stale 0", "future 310 s",
     "ts:abc", "ts:", "ts: ", "ts:1.5e9", "ts:١٧٩٦٠٠٠٠٠٠", "ts:0x6a", "ts:+NOW", "ts:-NOW", "ts:NOW ", "ts: NOW",
     "ts:NaN", "ts:" + "9" * 50, "ts:１７９６", "sig:", "sig:v0=", "sig:v1=HEX", "sig:V0=HEX",
     "sig:v0=HEXUPPER", "sig:v0=é", "sig:v0=HEX0", "sig:v0=HE", "sig:v0=" + "0" * 64, "sig:garbage", "tampered",
@@ -835,7 +835,7 @@ def auth_headers(auth: str, body: bytes, now: int | None = None) -> dict[str, by
     if auth == "wrong secret":
         return signed(str(now), "not-the-signing-secret")
     if auth.startswith(("stale", "future")):
-        offset = {"stale 301 s": -301, "stale 1 h": -3600, "stale 0": -now, "future 301 s": 301}[auth]
+        offset = {"stale 301 s": -301, "stale 1 h": -3600, "stale 0": -now, "future 310 s": 310}[auth]
         return signed(str(now + offset))
     if auth.startswith("ts:"):
         ts = auth[3:].replace("NOW", str(now))
