@@ -160,6 +160,8 @@ def _element_value(element: dict[str, Any]) -> Any:
         return list(users) if isinstance(users, list) else []
     if kind == "timepicker":
         return element.get("selected_time")
+    if kind == "datepicker":
+        return element.get("selected_date")
     return None
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from bot import discussion, plans
 from bot.arguments import ArgumentError
-from bot.blocks.help import menu_help_message, missing_sections_message, next_step_unavailable_message, notice
+from bot.blocks.help import menu_help_message, missing_sections_message, next_step_unavailable_message
 from bot.blocks.hub import revise_message
 from bot.blocks.inputs import read_state
 from bot.blocks.modals import section_modal
@@ -29,11 +31,15 @@ from bot.ids import (
 )
 from bot.listeners.common import (
     NO_PLAN,
+    clicked_message_ts,
     client_key,
+    ephemeral,
     refresh_hub,
     requester,
     section_form,
+    state_values,
     text_value,
+    trigger_id,
 )
 from bot.listeners.errors import replies_to_errors
 from bot.metadata import ModalMetadata
@@ -42,9 +48,7 @@ from steps.step3 import Section
 from storage import repo
 from storage.db import transaction
 
-
-def _ephemeral(respond: Respond, message: dict[str, Any]) -> None:
-    respond(response_type="ephemeral", replace_original=False, **message)
+logger = logging.getLogger(__name__)
 
 
 def _section(action: dict[str, Any]) -> Section:
@@ -66,10 +70,9 @@ def register(app: App, services: Services) -> None:
         with transaction(services.sessions) as session:
             state = plans.load(session, who.team_id, who.channel())
             if state is None:
-                _ephemeral(respond, notice(NO_PLAN))
-                return
+                raise ArgumentError(NO_PLAN)
             view = section_form(session, state, section, who, client_key(client))
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+        client.views_open(trigger_id=trigger_id(body), view=view)
 
     @app.action(re.compile(f"^({ADD_MILESTONE}|{REMOVE_MILESTONE})$"))
     @replies_to_errors
@@ -85,45 +88,52 @@ def register(app: App, services: Services) -> None:
         step = 1 if action["action_id"] == ADD_MILESTONE else -1
         meta = meta.model_copy(update={"milestone_count": meta.milestone_count + step})
         # Rebuild from what is typed so far: nothing the person entered is lost.
-        raw = read_state((view.get("state") or {}).get("values"))
+        raw = read_state(state_values(view))
         with transaction(services.sessions) as session:
             plan = repo.get_plan(session, meta.plan_id)
             if plan is None or plan.team_id != meta.team_id:
                 raise ArgumentError("This plan no longer exists; nothing was changed.")
             replies = discussion.latest_replies(session, plan, meta.section)
         updated = section_modal(meta, meta.dump(key), raw, replies)
-        client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=updated)
+        try:
+            client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=updated)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "hash_conflict":
+                raise
+            # A second click landed before Slack showed the first one's rows: the form already moved on.
+            logger.info("milestone rows not changed: the form was updated in between (hash_conflict)")
 
     @app.action(MENU_CONTINUE)
     @replies_to_errors
-    def continue_(ack: Ack, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    def continue_(ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
         who = requester(context)
         with transaction(services.sessions) as session:
             state = plans.load(session, who.team_id, who.channel())
             if state is None:
-                _ephemeral(respond, notice(NO_PLAN))
-                return
+                raise ArgumentError(NO_PLAN)
             if state.missing:
-                _ephemeral(respond, missing_sections_message(state.missing))
+                ephemeral(respond, body, missing_sections_message(state.missing))
                 return
             message = _synthesis(session, state)
         client.chat_postMessage(channel=state.plan.channel_id, **message)
 
     @app.action(MENU_REVISE)
     @replies_to_errors
-    def revise(ack: Ack, context: BoltContext, respond: Respond) -> None:
+    def revise(ack: Ack, context: BoltContext, body: dict[str, Any], respond: Respond) -> None:
         ack()
         who = requester(context)
         with transaction(services.sessions) as session:
             state = plans.load(session, who.team_id, who.channel())
-        _ephemeral(respond, notice(NO_PLAN) if state is None else revise_message(state.statuses))
+        if state is None:
+            raise ArgumentError(NO_PLAN)
+        ephemeral(respond, body, revise_message(state.statuses))
 
     @app.action(MENU_HELP)
     @replies_to_errors
-    def menu_help(ack: Ack, respond: Respond) -> None:
+    def menu_help(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        _ephemeral(respond, menu_help_message())
+        ephemeral(respond, body, menu_help_message())
 
     @app.action(CONFIRM_SAVE)
     @replies_to_errors
@@ -133,29 +143,23 @@ def register(app: App, services: Services) -> None:
     ) -> None:  # fmt: skip
         ack()
         who, fingerprint = requester(context), text_value(action)
-        message_ts = (body.get("container") or {}).get("message_ts")
+        message_ts = clicked_message_ts(body)
         with transaction(services.sessions) as session:
             state = plans.load(session, who.team_id, who.channel())
             if state is None:
-                _ephemeral(respond, notice(NO_PLAN))
-                return
+                raise ArgumentError(NO_PLAN)
             try:
                 result = plans.confirm(session, state, fingerprint, who.user_id, services.today())
             except plans.StaleSynthesis:
-                _ephemeral(
-                    respond,
-                    notice(
-                        "The sections changed after this synthesis was posted, so it was not saved. "
-                        "Press *[C]* on the Step 3 message for an up-to-date synthesis."
-                    ),
-                )
-                return
+                raise ArgumentError(
+                    "The sections changed after this synthesis was posted, so it was not saved. "
+                    "Press *[C]* on the Step 3 message for an up-to-date synthesis."
+                ) from None
             outcome = saved_outcome(state.plan.name, result.document.version, who.user_id, unchanged=not result.created)
             updated = _synthesis(session, state, outcome)
             steps = list(state.plan.steps_completed)
         channel = state.plan.channel_id
-        if isinstance(message_ts, str):
-            client.chat_update(channel=channel, ts=message_ts, **updated)
+        client.chat_update(channel=channel, ts=message_ts, **updated)
         if result.created:
             refresh_hub(client, state)
             upload_document(client, channel, state.plan.name, result.document, steps)

@@ -14,8 +14,18 @@ from bot.blocks.alerts import extend_modal, replace_alert_buttons
 from bot.blocks.common import esc, mention
 from bot.blocks.customers import score_line
 from bot.blocks.help import notice
-from bot.ids import ALERT_ACK, ALERT_DONE, ALERT_EXTEND, EXTEND_CALLBACK, VALUE
-from bot.listeners.common import Requester, client_key, id_value, requester
+from bot.blocks.inputs import read_state
+from bot.ids import ALERT_ACK, ALERT_DONE, ALERT_EXTEND, EXTEND_CALLBACK
+from bot.listeners.common import (
+    Requester,
+    clicked_message_ts,
+    client_key,
+    ephemeral,
+    id_value,
+    requester,
+    state_values,
+    trigger_id,
+)
 from bot.listeners.errors import replies_to_errors
 from bot.metadata import ExtendMetadata
 from bot.services import Services
@@ -23,17 +33,9 @@ from storage import outbox
 from storage.db import transaction
 
 
-def _ephemeral(respond: Respond, text: str) -> None:
-    respond(response_type="ephemeral", replace_original=False, **notice(text))
-
-
 def _clicked(context: BoltContext, body: dict[str, Any], action: dict[str, Any]) -> tuple[Requester, int, str]:
     """Who clicked, which alert the button names, and the message it was clicked on (Slack's envelope)."""
-    who, alert_id = requester(context), id_value(action)
-    message_ts = (body.get("container") or {}).get("message_ts")
-    if not isinstance(message_ts, str):
-        raise ArgumentError("This button is not on a message; nothing was done.")
-    return who, alert_id, message_ts
+    return requester(context), id_value(action), clicked_message_ts(body)
 
 
 def _update_alert_message(
@@ -89,7 +91,7 @@ def register(app: App, services: Services) -> None:
             raise RuntimeError(f"alert {alert_id} has no acknowledgement after acknowledging it")
         note = f":eyes: Acknowledged by {mention(by)} at {at:%Y-%m-%d %H:%M} UTC."
         if not first:
-            _ephemeral(respond, f"{mention(by)} had already acknowledged this alert.")
+            ephemeral(respond, body, notice(f"{mention(by)} had already acknowledged this alert."))
         _update_alert_message(client, body, who.channel(), message_ts, alert_id, note)
 
     @app.action(ALERT_EXTEND)
@@ -115,17 +117,17 @@ def register(app: App, services: Services) -> None:
                 alert_id, found.customer.name, found.milestone.position, found.milestone.name,
                 found.milestone.due_date, metadata,
             )  # fmt: skip
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+        client.views_open(trigger_id=trigger_id(body), view=view)
 
     @app.view(EXTEND_CALLBACK)
     @replies_to_errors
     def extend(ack: Ack, context: BoltContext, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         who, key = requester(context), client_key(client)
         meta = ExtendMetadata.load(view.get("private_metadata"), key, team_id=who.team_id, user_id=who.user_id)
-        picked = (((view.get("state") or {}).get("values") or {}).get("new_due") or {}).get(VALUE) or {}
+        picked = read_state(state_values(view)).get("new_due")
         now = services.clock()
         try:
-            new_due = _new_due(picked.get("selected_date") if isinstance(picked, dict) else None)
+            new_due = _new_due(picked)
             with transaction(services.sessions) as session:
                 found = customers.load_alert(session, meta.team_id, meta.alert_id, meta.channel_id, meta.message_ts)
                 if found.milestone is None:

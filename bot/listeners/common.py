@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import BoltContext
+from slack_bolt import BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
@@ -52,6 +52,36 @@ def text_value(action: Any) -> str:
     if not isinstance(value, str):
         raise ArgumentError("This button is not one the bot made; nothing was done.")
     return value
+
+
+def ephemeral(respond: Respond, body: Any, message: dict[str, Any]) -> None:
+    """Show ``message`` only to the person who clicked, where Slack gave the request a ``response_url``."""
+    url = body.get("response_url") if isinstance(body, dict) else None
+    if isinstance(url, str) and url.startswith(("https://", "http://")):
+        respond(response_type="ephemeral", replace_original=False, **message)
+
+
+def trigger_id(body: Any) -> str:
+    """The single-use id that lets the bot open a modal in answer to this request."""
+    trigger = body.get("trigger_id") if isinstance(body, dict) else None
+    if not isinstance(trigger, str) or not trigger:
+        raise ArgumentError("Slack did not send what is needed to open a form; please try again.")
+    return trigger
+
+
+def state_values(view: Any) -> Any:
+    """``view.state.values`` of a submitted modal (read defensively by ``read_state`` and friends)."""
+    state = view.get("state") if isinstance(view, dict) else None
+    return state.get("values") if isinstance(state, dict) else None
+
+
+def clicked_message_ts(body: Any) -> str:
+    """The message a button was clicked on, from Slack's envelope."""
+    container = body.get("container") if isinstance(body, dict) else None
+    ts = container.get("message_ts") if isinstance(container, dict) else None
+    if not isinstance(ts, str) or not ts:
+        raise ArgumentError("This button is not on a message; nothing was done.")
+    return ts
 
 
 def id_value(action: Any) -> int:

@@ -22,6 +22,7 @@ from bot.arguments import ArgumentError
 from bot.blocks.help import notice
 from bot.blocks.refusals import refusal_modal
 from bot.ids import COMMAND
+from bot.listeners.common import ephemeral
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +60,12 @@ def reply_to_error(error: Exception, ack: Ack, body: Any, respond: Respond | Non
             ack(**notice(text))
             return
         ack()
-    if respond is not None and isinstance(body.get("response_url"), str):
-        try:
-            respond(response_type="ephemeral", replace_original=False, **notice(text))
-        except Exception:  # the report itself must never mask the original error
-            logger.exception("could not tell the person about an error")
+    if respond is None:
+        return
+    try:
+        ephemeral(respond, body, notice(text))
+    except Exception as failed:  # the report itself must never mask the original error
+        logger.warning("could not tell the person about an error: %s", failed)
 
 
 def replies_to_errors(listener: Callable[..., None]) -> Callable[..., None]:

@@ -9,10 +9,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import discussion, plans
-from bot.blocks.help import notice
+from bot.arguments import ArgumentError
 from bot.blocks.shortcut import add_to_plan_modal
-from bot.ids import ADD_TO_PLAN, ADD_TO_PLAN_SUBMIT, COMMAND, VALUE
-from bot.listeners.common import client_key, refresh_hub, requester
+from bot.ids import ADD_TO_PLAN, ADD_TO_PLAN_SUBMIT, VALUE
+from bot.listeners.common import NO_PLAN, client_key, refresh_hub, requester, state_values, trigger_id
 from bot.listeners.errors import replies_to_errors
 from bot.metadata import ShortcutMetadata
 from bot.services import Services
@@ -24,10 +24,6 @@ from storage.db import transaction
 # The message travels in the modal's private_metadata, which Slack caps at 3,000 characters.
 MAX_METADATA = 3000
 MODES = ("append", "replace")  # the options of the form's "mode" select
-
-
-def _ephemeral(respond: Respond, text: str) -> None:
-    respond(response_type="ephemeral", replace_original=False, **notice(text))
 
 
 def register(app: App, services: Services) -> None:
@@ -42,32 +38,27 @@ def register(app: App, services: Services) -> None:
         message = message if isinstance(message, dict) else {}
         author, text, ts = message.get("user"), message.get("text"), message.get("ts")
         if message.get("bot_id") or not isinstance(author, str) or not author:
-            _ephemeral(respond, "Only messages people wrote can be added to the plan.")
-            return
+            raise ArgumentError("Only messages people wrote can be added to the plan.")
         if not isinstance(text, str) or not text.strip() or not isinstance(ts, str):
-            _ephemeral(respond, "This message has no text to add.")
-            return
+            raise ArgumentError("This message has no text to add.")
         text = text.strip()
         with transaction(services.sessions) as session:
             state = plans.load(session, who.team_id, who.channel())
             if state is None:
-                _ephemeral(respond, f"This channel has no onboarding plan. Start one with `{COMMAND} step3`.")
-                return
+                raise ArgumentError(NO_PLAN)
             fields = {s: text_fields(s, state.raw(s)) for s in Section if s.value in state.rows}
             versions = {s: plans.version_of(state, s) for s in Section}
             plan_id = state.plan.id
         if not fields:
-            _ephemeral(respond, "Answer a section of Step 3 first; then messages can be added to its answers.")
-            return
+            raise ArgumentError("Answer a section of Step 3 first; then messages can be added to its answers.")
         meta = ShortcutMetadata(
             team_id=who.team_id, user_id=who.user_id, plan_id=plan_id, channel_id=who.channel(), message_ts=ts,
             author=author, text=text, versions=versions,
         )  # fmt: skip
         sealed = meta.dump(client_key(client))
         if len(sealed) > MAX_METADATA:
-            _ephemeral(respond, "This message is too long to add here; paste the key part into the section's form.")
-            return
-        client.views_open(trigger_id=shortcut["trigger_id"], view=add_to_plan_modal(author, text, fields, sealed))
+            raise ArgumentError("This message is too long to add here; paste the key part into the section's form.")
+        client.views_open(trigger_id=trigger_id(shortcut), view=add_to_plan_modal(author, text, fields, sealed))
 
     @app.view(ADD_TO_PLAN_SUBMIT)
     @replies_to_errors
@@ -76,7 +67,7 @@ def register(app: App, services: Services) -> None:
         meta = ShortcutMetadata.load(
             view.get("private_metadata"), client_key(client), team_id=who.team_id, user_id=who.user_id
         )
-        field, mode = _choices((view.get("state") or {}).get("values"))
+        field, mode = _choices(state_values(view))
         if field is None or mode is None:
             ack(response_action="errors", errors={"field": "Pick the answer to add the message to, and how."})
             return

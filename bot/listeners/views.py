@@ -11,7 +11,7 @@ from bot import plans
 from bot.blocks.inputs import errors_for_view, read_state
 from bot.blocks.modals import Conflict
 from bot.ids import SECTION_CALLBACK
-from bot.listeners.common import client_key, refresh_hub, requester, section_form
+from bot.listeners.common import client_key, refresh_hub, requester, section_form, state_values
 from bot.listeners.errors import replies_to_errors
 from bot.metadata import ModalMetadata
 from bot.services import Services
@@ -40,9 +40,7 @@ def register(app: App, services: Services) -> None:
         who, key = requester(context), client_key(client)
         meta = ModalMetadata.load(view.get("private_metadata"), key, team_id=who.team_id, user_id=who.user_id)
         try:
-            answers = parse_answers(
-                SECTION_MODELS[meta.section], answers_from_state(meta.section, (view.get("state") or {}).get("values"))
-            )
+            answers = parse_answers(SECTION_MODELS[meta.section], answers_from_state(meta.section, state_values(view)))
         except InvalidAnswers as invalid:
             ack(response_action="errors", errors=errors_for_view(view, invalid.errors))
             return
