@@ -98,10 +98,11 @@ def register(app: App, services: Services) -> None:
         try:
             client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=updated)
         except SlackApiError as exc:
-            if exc.response.get("error") != "hash_conflict":
+            if exc.response.get("error") not in ("hash_conflict", "not_found"):
                 raise
-            # A second click landed before Slack showed the first one's rows: the form already moved on.
-            logger.info("milestone rows not changed: the form was updated in between (hash_conflict)")
+            # A second click landed before Slack showed the first one's rows, or the form was closed: either way
+            # there is nothing left to update.
+            logger.info("milestone rows not changed: %s", exc.response.get("error"))
 
     @app.action(MENU_CONTINUE)
     @replies_to_errors
