@@ -28,7 +28,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,7 +51,7 @@ from storage import outbox
 from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.models import OutboxMessage
 from tests.fakes.slack_api import Audit, FakeSlack, Queued, audit
-from tests.support.slack_requests import SIGNING_SECRET
+from tests.support.process import start_bot
 
 TEAM = "T0BENCH"
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -210,28 +209,6 @@ def outage(url: str | None, posts: int, channels: int) -> Outcome:
             for error in errors:
                 result.notes.append(f"e.g. failed with: {error}")
         return result
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_bot(fake: FakeSlack, database_url: str, log: Path) -> subprocess.Popen[bytes]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env = {
-        **clean,
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake.base_url,
-        "DATABASE_URL": database_url,
-        "PORT": str(free_port()),
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=log.parent, stdout=out,
-                                stderr=subprocess.STDOUT)  # fmt: skip
 
 
 def wait_for(condition: Callable[[], bool], timeout: float) -> float | None:

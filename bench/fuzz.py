@@ -609,14 +609,7 @@ def _has_action(message: dict[str, Any], action_id: str) -> bool:
 
 
 def _shortcut(bot: BotHarness, message: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "message_action", "callback_id": "add_to_plan", "trigger_id": sr.next_id("5.T0."),
-        "message_ts": message["ts"], "response_url": bot.response_url, "team": {"id": sr.TEAM, "domain": "acme"},
-        "channel": {"id": sr.CHANNEL, "name": sr.CHANNEL_NAME},
-        "user": {"id": sr.ALICE, "username": "alice", "name": "alice", "team_id": sr.TEAM},
-        "message": copy.deepcopy(message), "token": "unused", "action_ts": "1796000009.000900",
-        "is_enterprise_install": False, "enterprise": None,
-    }  # fmt: skip
+    return sr.message_shortcut(message, response_url=bot.response_url)
 
 
 def templates(world: World) -> list[Template]:

@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -77,36 +78,28 @@ def safe_to_repeat(request: HttpRequest) -> bool:
     return method in IDEMPOTENT_METHODS or (method == "canvases.edit" and _replaces_whole_canvas(request))
 
 
-class IdempotentConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
+class OnlySafeToRepeat(RetryHandler):
+    """Mixed in before one of slack_sdk's retry handlers: it retries only calls that are safe to repeat."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return safe_to_repeat(request) and super()._can_retry(
+            state=state, request=request, response=response, error=error
+        )
+
+
+class IdempotentConnectionErrorRetryHandler(OnlySafeToRepeat, ConnectionErrorRetryHandler):
     """slack_sdk's connection-error retries, only for calls that are safe to repeat."""
 
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return safe_to_repeat(request) and super()._can_retry(
-            state=state, request=request, response=response, error=error
-        )
 
-
-class IdempotentServerErrorRetryHandler(ServerErrorRetryHandler):
+class IdempotentServerErrorRetryHandler(OnlySafeToRepeat, ServerErrorRetryHandler):
     """slack_sdk's 500/503 retries, only for calls that are safe to repeat."""
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return safe_to_repeat(request) and super()._can_retry(
-            state=state, request=request, response=response, error=error
-        )
 
 
 def make_client(token: str | None, base_url: str, timeout: int = 30) -> WebClient:

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from tests.fakes.slack_api import FakeSlack
+from tests.support.delivery import Env, open_env, record_sdk_sleeps
 from tests.support.harness import BotHarness, FakeClock
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -60,3 +61,16 @@ def bot(fake: FakeSlack, database_url: str) -> Iterator[BotHarness]:
         yield harness
     finally:
         harness.close()
+
+
+@pytest.fixture
+def sdk_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """slack_sdk's retry waits, recorded instead of slept."""
+    return record_sdk_sleeps(monkeypatch)
+
+
+@pytest.fixture
+def env(fake: FakeSlack, database_url: str, sdk_sleeps: list[float]) -> Iterator[Env]:
+    """The outbox and a deliverer on a fresh database, against the fake Slack, with a fake clock."""
+    with open_env(fake, database_url, sdk_sleeps) as opened:
+        yield opened

@@ -190,12 +190,7 @@ def test_add_milestone_cannot_read_another_workspaces_plan(acme: BotHarness) -> 
 def test_the_shortcut_form_cannot_be_pointed_at_another_plan(acme: BotHarness) -> None:
     bot = acme
     message = {"type": "message", "user": BOB, "text": "Weekly office hours", "ts": "1796000400.000100"}
-    payload = {
-        "type": "message_action", "callback_id": "add_to_plan", "trigger_id": sr.next_id("5.T0."),
-        "message_ts": message["ts"], "response_url": bot.response_url, "team": {"id": sr.TEAM, "domain": "acme"},
-        "channel": {"id": CHANNEL, "name": "x"}, "user": {"id": ALICE, "username": "u", "team_id": sr.TEAM},
-        "message": message, "token": "unused", "action_ts": "1796000009.000900", "is_enterprise_install": False,
-    }  # fmt: skip
+    payload = sr.message_shortcut(message, response_url=bot.response_url)
     assert bot.interact(payload).status == 200
     view = bot.last_view()
     values = {"field": "training:schedule_curriculum", "mode": "replace"}

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,16 +19,10 @@ from storage import outbox
 from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.models import OutboxMessage
 from tests.fakes.slack_api import FakeSlack, Queued, audit
-from tests.support import slack_requests as sr
-from tests.test_delivery import NOW, TEAM, Env, open_env, record_sdk_sleeps
+from tests.support.delivery import NOW, TEAM, Env
+from tests.support.process import start_bot
 
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture
-def env(fake: FakeSlack, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    with open_env(fake, database_url, record_sdk_sleeps(monkeypatch)) as opened:
-        yield opened
 
 
 def dead_pid() -> int:
@@ -114,28 +106,6 @@ def test_a_live_worker_keeps_its_claim_while_slack_is_slow(env: Env) -> None:
 
 
 # -- a real `onboarding-bot run`, killed with SIGKILL ------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_bot(fake: FakeSlack, database_url: str, log: Path) -> subprocess.Popen[bytes]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env = {
-        **clean,
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-        "SLACK_BOT_TOKEN": "xoxb-test-token",
-        "SLACK_SIGNING_SECRET": sr.SIGNING_SECRET,
-        "SLACK_API_URL": fake.base_url,
-        "DATABASE_URL": database_url,
-        "PORT": str(free_port()),
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=log.parent, stdout=out,
-                                stderr=subprocess.STDOUT)  # fmt: skip
 
 
 def wait_until(condition: object, timeout: float, what: str, log: Path) -> float:

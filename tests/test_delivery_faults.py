@@ -7,7 +7,6 @@ missing, in queue order per channel, thread replies in their parent's thread.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,20 +18,9 @@ from bot.slack_api import make_client
 from storage import outbox
 from tests.fakes.slack_api import Audit, FakeSlack, Queued, audit
 from tests.support.answers import complete_step3
+from tests.support.delivery import CHANNEL, NOW, TEAM, Env
 from tests.support.harness import BotHarness
 from tests.support.slack_requests import ALICE
-from tests.test_delivery import CHANNEL, NOW, TEAM, Env, open_env, record_sdk_sleeps
-
-
-@pytest.fixture
-def sdk_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    return record_sdk_sleeps(monkeypatch)
-
-
-@pytest.fixture
-def env(fake: FakeSlack, database_url: str, sdk_sleeps: list[float]) -> Iterator[Env]:
-    with open_env(fake, database_url, sdk_sleeps) as opened:
-        yield opened
 
 
 def queue(env: Env, channels: int, per_channel: int) -> list[Queued]:

@@ -163,12 +163,7 @@ def test_a_stale_form_is_refused_and_refreshed(bot: BotHarness) -> None:
 
 
 def _shortcut(bot: BotHarness, message: dict[str, Any], channel: str = CHANNEL, user: str = ALICE) -> None:
-    payload = {
-        "type": "message_action", "callback_id": "add_to_plan", "trigger_id": sr.next_id("5.T0."),
-        "message_ts": message["ts"], "response_url": bot.response_url, "team": {"id": sr.TEAM, "domain": "acme"},
-        "channel": {"id": channel, "name": "x"}, "user": {"id": user, "username": "u", "team_id": sr.TEAM},
-        "message": message, "token": "unused", "action_ts": "1796000009.000900", "is_enterprise_install": False,
-    }  # fmt: skip
+    payload = sr.message_shortcut(message, response_url=bot.response_url, channel=channel, user=user)
     assert bot.interact(payload).status == 200
 
 

@@ -130,6 +130,25 @@ def message_action(
     }
 
 
+def message_shortcut(
+    message: dict[str, Any],
+    *,
+    response_url: str,
+    channel: str = CHANNEL,
+    user: str = ALICE,
+    team: str = TEAM,
+    callback_id: str = "add_to_plan",
+) -> dict[str, Any]:
+    """A message_action payload: someone chose a message shortcut on ``message`` in ``channel``."""
+    return {
+        "type": "message_action", "callback_id": callback_id, "trigger_id": next_id("5.T0."),
+        "message_ts": message.get("ts", ""), "response_url": response_url, "team": {"id": team, "domain": "acme"},
+        "channel": {"id": channel, "name": CHANNEL_NAME}, "user": _user(user, team),
+        "message": copy.deepcopy(message), "token": "unused", "action_ts": f"{time.time():.6f}",
+        "is_enterprise_install": False, "enterprise": None,
+    }  # fmt: skip
+
+
 def _state_entry(element: dict[str, Any], value: Any) -> dict[str, Any]:
     """What Slack puts in view.state.values for one input element holding ``value``."""
     kind = element["type"]
