@@ -24,6 +24,7 @@ Exits 1 when a scenario lost, duplicated or reordered a post. A script, not a te
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import random
@@ -51,6 +52,7 @@ from storage import outbox
 from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.models import OutboxMessage
 from tests.fakes.slack_api import Audit, FakeSlack, Queued, audit
+from tests.support.databases import postgres_schema
 from tests.support.process import start_bot
 
 TEAM = "T0BENCH"
@@ -112,27 +114,16 @@ def failed(sessions: sessionmaker[Session]) -> int:
 @contextmanager
 def database(url: str | None) -> Iterator[tuple[str, sessionmaker[Session]]]:
     """A fresh database: a SQLite file in a temp dir, or a throwaway schema of the given PostgreSQL database."""
-    with tempfile.TemporaryDirectory(prefix="bench-delivery-") as tmp:
+    with contextlib.ExitStack() as stack:
         if url is None:
-            db_url, cleanup = f"sqlite:///{tmp}/bench.db", None
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-delivery-"))
+            db_url = f"sqlite:///{tmp}/bench.db"
         else:
-            schema = f"bench_delivery_{os.getpid()}_{random.randrange(10**6)}"
-            admin = make_engine(url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-            separator = "&" if "?" in url else "?"
-            db_url, cleanup = f"{url}{separator}options=-csearch_path%3D{schema}", (admin, schema)
+            db_url = stack.enter_context(postgres_schema(url, prefix="bench_delivery"))
         upgrade(db_url)
         engine = make_engine(db_url)
-        try:
-            yield db_url, make_session_factory(engine)
-        finally:
-            engine.dispose()
-            if cleanup is not None:
-                admin, schema = cleanup
-                with admin.connect() as connection:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
+        stack.callback(engine.dispose)
+        yield db_url, make_session_factory(engine)
 
 
 def no_sdk_sleeps() -> None:

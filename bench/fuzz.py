@@ -25,6 +25,7 @@ Run from the repository root (prints the figures, exits 1 on any 5xx, non-401 re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import http.client
 import json
@@ -1048,16 +1049,24 @@ def fuzz(bot: BotHarness, *, seed: int, garbage: int, mutations: int, unsigned: 
 def main(argv: list[str] | None = None) -> int:
     from tests.conftest import NOW
     from tests.fakes.slack_api import FakeSlack
+    from tests.support.databases import postgres_schema
     from tests.support.harness import FakeClock
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000, help="signed requests (plus a tenth unsigned)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary directory")
+    parser.add_argument(
+        "--database-url", default=None, help="PostgreSQL URL (a throwaway schema is used); default: a SQLite file"
+    )
     args = parser.parse_args(argv)
     logging.getLogger().addHandler(logging.NullHandler())  # tracebacks are counted, not printed
-    with tempfile.TemporaryDirectory() as tmp, FakeSlack() as fake:
-        bot = BotHarness(fake, args.database_url or f"sqlite:///{tmp}/fuzz.db", clock=FakeClock(NOW))
+    with contextlib.ExitStack() as stack:
+        fake = stack.enter_context(FakeSlack())
+        if args.database_url:
+            database_url = stack.enter_context(postgres_schema(args.database_url, prefix="bench_fuzz"))
+        else:
+            database_url = f"sqlite:///{stack.enter_context(tempfile.TemporaryDirectory())}/fuzz.db"
+        bot = BotHarness(fake, database_url, clock=FakeClock(NOW))
         try:
             started = time.perf_counter()
             report = fuzz(bot, seed=args.seed, garbage=args.requests * 4 // 5, mutations=args.requests // 5,

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from tests.fakes.slack_api import FakeSlack
+from tests.support.databases import postgres_schema
 from tests.support.delivery import Env, open_env, record_sdk_sleeps
 from tests.support.harness import BotHarness, FakeClock
 
@@ -29,21 +27,11 @@ def fake() -> Iterator[FakeSlack]:
 
 def _postgres_schema_url() -> Iterator[str]:
     """A throwaway schema per test, so tests (and concurrent CI runs) never see each other's rows."""
-    admin = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        with postgres_schema(TEST_DATABASE_URL) as url:
+            yield url
     except OperationalError as exc:
-        admin.dispose()
         pytest.skip(f"PostgreSQL is not reachable at TEST_DATABASE_URL ({TEST_DATABASE_URL}): {exc.orig}")
-    separator = "&" if "?" in TEST_DATABASE_URL else "?"
-    try:
-        yield f"{TEST_DATABASE_URL}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

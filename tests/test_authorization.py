@@ -243,3 +243,13 @@ def test_a_unicode_digit_is_not_a_milestone_number(acme: BotHarness) -> None:
     assert reply.status == 200 and "No milestone is called “⑨”" in reply.json()["text"]
     reply = acme.command('milestone done "Acme Corp" ' + "9" * 5000)
     assert reply.status == 200 and "does not exist" in reply.json()["text"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("team_id", "T0HARNESS\x00"), ("channel_id", "nul\x00byte"), ("user_id", "⑨"), ("team_id", "")]
+)
+def test_ids_that_are_not_slack_ids_are_refused_before_the_database(bot: BotHarness, field: str, value: str) -> None:
+    # PostgreSQL refuses NUL in text: such an id must never reach a query (a traceback and a generic error).
+    form = sr.slash_command("status", response_url=bot.response_url)
+    response = bot.post(sr.form_body({**form, field: value}))
+    assert response.status == 200 and "nothing was done" in response.json()["text"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,9 @@ from steps.step3 import Section
 
 logger = logging.getLogger(__name__)
 
+SLACK_ID = re.compile(r"[A-Z0-9]{1,32}")
+MAX_ID = 2**31 - 1  # the largest primary key an INTEGER column holds
+
 NO_PLAN = f"This channel has no onboarding plan yet. Start one with `{COMMAND} step3`."
 
 
@@ -39,11 +43,18 @@ class Requester:
         return self.channel_id
 
 
+def is_slack_id(value: object) -> bool:
+    """Slack's team, user and channel ids are short runs of capital letters and digits ("T0123", "C0456")."""
+    return isinstance(value, str) and SLACK_ID.fullmatch(value) is not None
+
+
 def requester(context: BoltContext) -> Requester:
     team, user, channel = context.team_id, context.user_id, context.channel_id
-    if not isinstance(team, str) or not team or not isinstance(user, str) or not user:
+    if not is_slack_id(team) or not is_slack_id(user):
         raise ArgumentError("Slack did not say who sent this, so nothing was done.")
-    return Requester(team, user, channel if isinstance(channel, str) and channel else None)
+    if channel is not None and not is_slack_id(channel):
+        raise ArgumentError("Slack did not say which channel this came from, so nothing was done.")
+    return Requester(team, user, channel)
 
 
 def text_value(action: Any) -> str:
@@ -87,7 +98,7 @@ def clicked_message_ts(body: Any) -> str:
 def id_value(action: Any) -> int:
     """A button whose value is a database id (the bot writes it as ASCII digits)."""
     value = text_value(action)
-    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+    if not (value.isascii() and value.isdigit() and len(value) <= 10 and int(value) <= MAX_ID):
         raise ArgumentError("This button is not one the bot made; nothing was done.")
     return int(value)
 

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from bot import access
 from bot.blocks.home import home_view
 from bot.home import plan_summaries
+from bot.listeners.common import is_slack_id
 from bot.listeners.errors import replies_to_errors
 from bot.services import Services
 from storage.db import transaction
@@ -20,7 +21,7 @@ def register(app: App, services: Services) -> None:
     @replies_to_errors
     def publish_home(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         user, team = event.get("user"), context.team_id
-        if event.get("tab") != "home" or not isinstance(user, str) or not user or not isinstance(team, str):
+        if event.get("tab") != "home" or not is_slack_id(user) or not is_slack_id(team):
             return
         # The Home tab is one person's: it lists only the plans of channels they are in.
         visible = access.channels_of(client, user)

@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import discussion
+from bot.listeners.common import is_slack_id
 from bot.listeners.errors import replies_to_errors
 from bot.services import Services
 from storage.db import transaction
@@ -23,7 +24,6 @@ logger = logging.getLogger(__name__)
 
 # Subtypes that are a person's message; everything else (joins, topic changes, bots) is not discussion.
 PERSON_SUBTYPES = {None, "thread_broadcast", "file_share"}
-MAX_ID = 32  # the width of the id columns
 _TS = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")  # a Slack message timestamp, "1796000400.000100"
 
 
@@ -46,7 +46,7 @@ def register(app: App, services: Services) -> None:
     @replies_to_errors
     def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         team_id, channel, subtype = context.team_id, event.get("channel"), event.get("subtype")
-        if not _well_formed(team_id, channel) or not _well_formed(subtype, optional=True):
+        if not (is_slack_id(team_id) and is_slack_id(channel)) or not (subtype is None or isinstance(subtype, str)):
             logger.info("ignoring a message event without a usable team or channel")
             return
         if subtype == "message_changed":
@@ -61,16 +61,11 @@ def _timestamps(*values: Any) -> bool:
     return all(isinstance(v, str) and _TS.fullmatch(v) is not None for v in values)
 
 
-def _well_formed(*values: Any, optional: bool = False) -> bool:
-    """Slack's ids and timestamps are short strings; an event carrying anything else is not one to act on."""
-    return all((optional and v is None) or (isinstance(v, str) and 0 < len(v) <= MAX_ID) for v in values)
-
-
 def _posted(
     services: Services, client: WebClient, context: BoltContext, team_id: str, channel: str, event: dict[str, Any]
 ) -> None:
     thread_ts, ts, text = event.get("thread_ts"), event.get("ts"), event.get("text") or ""
-    if not _timestamps(thread_ts, ts) or not _well_formed(event.get("user")) or not isinstance(text, str):
+    if not _timestamps(thread_ts, ts) or not is_slack_id(event.get("user")) or not isinstance(text, str):
         return
     if thread_ts == ts or not _by_a_person(event, context):
         return
