@@ -7,13 +7,10 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
-from slack_bolt.request.payload_utils import is_slash_command, is_view_submission
 from slack_sdk import WebClient
 
-from bot.blocks.help import notice
-from bot.blocks.refusals import refusal_modal
 from bot.listeners import register
-from bot.listeners.errors import explain
+from bot.listeners.errors import explain, failure_reply, tell
 from bot.middleware import deduplicate, keep_first_ack
 from bot.services import Services
 
@@ -28,31 +25,9 @@ class BotApp(App):
         self.signing_secret = signing_secret
 
 
-def error_response(body: Any, text: str) -> BoltResponse:
-    """The 200 that answers a request which failed before its ack, in the form its kind of request can show.
-
-    A slash command gets an ephemeral reply, a modal submission has its form replaced by a "nothing was saved"
-    notice; anything else (buttons, shortcuts, events) gets an empty 200, and buttons and shortcuts hear about it
-    through their ``response_url`` (see ``on_error``). ``text`` is mrkdwn-safe and never a traceback.
-    """
-    body = body if isinstance(body, dict) else {}
-    if is_slash_command(body):
-        return BoltResponse(status=200, body={"response_type": "ephemeral", **notice(text)})
-    if _is_view_submission(body):
-        return BoltResponse(status=200, body={"response_action": "update", "view": refusal_modal(text)})
-    return BoltResponse(status=200, body="")
-
-
 def failure_response(body: Any, error: Exception) -> BoltResponse:
-    """``error_response`` for ``error``: logged once (with its traceback and a reference, unless it is a refusal)."""
-    return error_response(body, explain(error))
-
-
-def _is_view_submission(body: dict[str, Any]) -> bool:
-    try:
-        return is_view_submission(body)
-    except TypeError:  # a "view" that is not an object
-        return False
+    """The 200 answering a request that failed before its ack (``error`` is logged once, with a reference)."""
+    return BoltResponse(status=200, body=failure_reply(body, explain(error)) or "")
 
 
 def create_app(
@@ -76,14 +51,6 @@ def create_app(
     app.use(deduplicate(services))
     register(app, services)
 
-    def tell(context: BoltContext, text: str) -> None:
-        try:
-            respond = context.respond
-            if respond is not None:
-                respond(response_type="ephemeral", replace_original=False, **notice(text))
-        except Exception as exc:  # the report itself must never mask the original error
-            logger.warning("could not tell the person about an error: %s", exc)
-
     @app.error
     def on_error(
         error: Exception, body: Any, context: BoltContext, response: BoltResponse | None
@@ -96,12 +63,11 @@ def create_app(
         """
         try:
             text = explain(error)
-            replacement = error_response(body, text) if response is not None else None
-            url = context.response_url
-            if (replacement is None or not replacement.body) and isinstance(url, str) and url:
+            reply = failure_reply(body, text) if response is not None else {}
+            if not reply:
                 # Off the request thread: a slow response_url must not hold the ack back.
-                executor.submit(tell, context, text)
-            return replacement
+                executor.submit(tell, context.respond, body, text)
+            return BoltResponse(status=200, body=reply or "") if response is not None else None
         except Exception:
             logger.exception("the error handler failed")
             return BoltResponse(status=200, body="") if response is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -14,9 +15,12 @@ from storage import outbox, repo
 from storage.models import Customer, CustomerMilestone
 
 
-def plan_summaries(session: Session, team_id: str, now: datetime) -> list[PlanSummary]:
+def plan_summaries(session: Session, team_id: str, now: datetime, channels: Collection[str]) -> list[PlanSummary]:
+    """The workspace's plans whose channel is one of ``channels`` (those the person looking is in)."""
     summaries = []
     for plan in repo.team_plans(session, team_id):
+        if plan.channel_id not in channels:
+            continue
         rows = repo.section_rows(session, plan)
         summary = PlanSummary(
             plan.name, plan.channel_id, list(plan.steps_completed), [s for s in Section if s.value in rows]

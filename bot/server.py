@@ -9,7 +9,7 @@ Order for ``POST /slack/events``:
    parts are not where Slack puts them) gets 400.
 3. Bolt dispatches it, with its own signature check still in place (defence in depth: a second HMAC is cheap).
    Nothing Bolt raises or answers reaches waitress as a 5xx: it is logged once with a reference and answered
-   with a 200 the person can read (see ``bot.app.error_response``).
+   with a 200 the person can read (see ``bot.listeners.errors.failure_reply``).
 """
 
 from __future__ import annotations

@@ -216,36 +216,36 @@ def _statuses(session: Session, item_ids: set[int]) -> dict[int, tuple[str, str 
     return {item_id: (status, error) for item_id, status, error in rows}
 
 
-def _fail_with_parent(session: Session, item_id: int, parent_error: str | None) -> None:
-    reason = parent_error or "unknown"
-    reason = reason if reason.startswith(PARENT_FAILED) else PARENT_FAILED + reason
+def _parent_failed(error: str | None) -> str:
+    """The reason a reply fails with: its parent's own, said once however deep the thread."""
+    reason = error or "unknown"
+    return (reason if reason.startswith(PARENT_FAILED) else PARENT_FAILED + reason)[:ERROR_LENGTH]
+
+
+def _set_failed(session: Session, item_ids: list[int], reason: str) -> None:
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == item_id, _undelivered())
-        .values(status="failed", error=reason[:ERROR_LENGTH], claimed_by=None, claimed_at=None)
+        .where(OutboxMessage.id.in_(item_ids), _undelivered())
+        .values(status="failed", error=reason, claimed_by=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )
+
+
+def _fail_with_parent(session: Session, item_id: int, parent_error: str | None) -> None:
+    reason = _parent_failed(parent_error)
+    _set_failed(session, [item_id], reason)
     _fail_replies(session, item_id, reason)
 
 
-def _fail_replies(session: Session, item_id: int, error: str) -> int:
+def _fail_replies(session: Session, item_id: int, error: str) -> None:
     """Fail the undelivered replies in the thread of ``item_id`` (and theirs), which failed for good."""
-    reason = (error if error.startswith(PARENT_FAILED) else PARENT_FAILED + error)[:ERROR_LENGTH]
-    parents, failed = [item_id], 0
+    reason, parents = _parent_failed(error), [item_id]
     while parents:
-        replies = list(
+        parents = list(
             session.scalars(select(OutboxMessage.id).where(OutboxMessage.parent_id.in_(parents), _undelivered()))
         )
-        if replies:
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(replies), _undelivered())
-                .values(status="failed", error=reason, claimed_by=None, claimed_at=None)
-                .execution_options(synchronize_session=False)
-            )
-        failed += len(replies)
-        parents = replies
-    return failed
+        if parents:
+            _set_failed(session, parents, reason)
 
 
 def mark_sent(session: Session, item_id: int, ts: str, now: datetime) -> bool:

@@ -49,23 +49,38 @@ def explain(error: Exception) -> str:
     return f"Something went wrong and nothing more was done. Please try again; if it persists, quote ref `{ref}`."
 
 
-def reply_to_error(error: Exception, ack: Ack, body: Any, respond: Respond | None) -> None:
-    text = explain(error)
+def failure_reply(body: Any, text: str) -> dict[str, Any]:
+    """The answer to a request that failed before its ack, in the form its kind of request can show.
+
+    A slash command gets an ephemeral reply, a modal submission has its form replaced by a "Nothing was saved"
+    notice; anything else (buttons, shortcuts, events) gets an empty answer and hears through its response_url.
+    """
     body = body if isinstance(body, dict) else {}
-    if ack.response is None:  # Slack is still waiting for the answer: it carries the message
-        if body.get("type") == "view_submission":
-            ack(response_action="update", view=refusal_modal(text))
-            return
-        if "command" in body:
-            ack(**notice(text))
-            return
-        ack()
+    if isinstance(body.get("command"), str):
+        return {"response_type": "ephemeral", **notice(text)}
+    if body.get("type") == "view_submission":
+        return {"response_action": "update", "view": refusal_modal(text)}
+    return {}
+
+
+def tell(respond: Respond | None, body: Any, text: str) -> None:
+    """``text`` to the person through the response_url, if the request has one; never raises."""
     if respond is None:
         return
     try:
         ephemeral(respond, body, notice(text))
     except Exception as failed:  # the report itself must never mask the original error
         logger.warning("could not tell the person about an error: %s", failed)
+
+
+def reply_to_error(error: Exception, ack: Ack, body: Any, respond: Respond | None) -> None:
+    text = explain(error)
+    if ack.response is None:  # Slack is still waiting for the answer: it carries the message
+        reply = failure_reply(body, text)
+        ack(**reply)
+        if reply:
+            return
+    tell(respond, body, text)
 
 
 def replies_to_errors(listener: Callable[..., None]) -> Callable[..., None]:

@@ -26,6 +26,5 @@ def register(app: App, services: Services) -> None:
         # The Home tab is one person's: it lists only the plans of channels they are in.
         visible = access.channels_of(client, user)
         with transaction(services.sessions) as session:
-            summaries = plan_summaries(session, team, services.clock())
-        view = home_view([s for s in summaries if s.channel_id in visible])
+            view = home_view(plan_summaries(session, team, services.clock(), visible))
         client.views_publish(user_id=user, view=view)
