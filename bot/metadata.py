@@ -20,9 +20,10 @@ from steps.step3 import MAX_MILESTONES, MIN_MILESTONES, Section
 # 128 bits of HMAC-SHA256 is ample against forgery and keeps the 3,000-character budget for the content.
 SEAL_LENGTH = 32
 SEPARATOR = "."
+# Shown in place of the form, under the title "Nothing was saved" (bot.blocks.refusals).
 NOT_YOURS = (
     "This form can no longer be used: it was opened elsewhere or by someone else, or the bot was reinstalled. "
-    "Nothing was saved. Open it again from the plan's channel."
+    "Open it again from the plan's channel."
 )
 
 
