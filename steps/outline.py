@@ -220,7 +220,7 @@ def _replies(count: int) -> str:
 def discussion_block(notes: Mapping[Section, DiscussionNote], sections: Sequence[Section]) -> list[OutlineBlock]:
     """A "Discussion" block for the given sections, only for those whose thread has replies."""
     items = tuple(
-        OutlineItem(section.title, _replies(notes[section].replies), link=notes[section].link)
+        OutlineItem(section.label, _replies(notes[section].replies), link=notes[section].link)
         for section in sections
         if section in notes and notes[section].replies
     )

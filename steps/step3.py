@@ -44,10 +44,6 @@ class Section(LabelledChoice):
     HEALTH = "health", "Health score model"
     TRAINING = "training", "Training / education plan"
 
-    @property
-    def title(self) -> str:
-        return self.label
-
 
 def _blank_to_none(value: Any) -> Any:
     if isinstance(value, str):

@@ -205,12 +205,12 @@ def test_a_command_failing_before_its_ack_gets_an_ephemeral_reference(bot: BotHa
 
 
 def test_a_form_failing_before_its_ack_is_replaced_by_a_not_saved_notice(bot: BotHarness) -> None:
-    from bot.arguments import ArgumentError
+    from steps.errors import UserError
     from tests.fakes.blockkit import validate_view
 
     @bot.app.view("crash_form")
     def crash(ack: Any, view: dict[str, Any]) -> None:
-        raise ArgumentError("This form belongs to another plan.") if view["private_metadata"] else KeyError("x")
+        raise UserError("This form belongs to another plan.") if view["private_metadata"] else KeyError("x")
 
     form = {"id": "V0CRASH01", "type": "modal", "callback_id": "crash_form", "blocks": [], "hash": "1.a"}
     for metadata, shown in (("refused", "This form belongs to another plan."), ("", "Something went wrong")):

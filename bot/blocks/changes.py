@@ -31,13 +31,13 @@ def change_announcement(
         author, permalink = source
         where = f" (<{permalink}|message>)" if permalink else ""
         origin = f", from {mention(author)}'s message{where}"
-    lines = [f":pencil2: {mention(user_id)} changed *{section.title}* (version {version}){origin}:"]
+    lines = [f":pencil2: {mention(user_id)} changed *{section.label}* (version {version}){origin}:"]
     for change in changes[:CHANGES_SHOWN]:
         lines.append(f"• *{esc(change.label)}*: {_value(change.old)} → {_value(change.new)}")
     if len(changes) > CHANGES_SHOWN:
         lines.append(f"…and {len(changes) - CHANGES_SHOWN} more fields.")
     text = "\n".join(lines)
-    return {"text": f"{section.title} changed", "blocks": sections(text)}
+    return {"text": f"{section.label} changed", "blocks": sections(text)}
 
 
 def history_message(plan_name: str, changes: Sequence[PlanChange]) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def history_message(plan_name: str, changes: Sequence[PlanChange]) -> dict[str, 
             origin = f", from {mention(change.source_user_id)}'s message" if change.source_user_id else ""
             lines.append(
                 f"• {change.changed_at:%Y-%m-%d %H:%M} UTC · {mention(change.user_id)} · "
-                f"{Section(change.section).title} · {esc(change.label)}{origin}"
+                f"{Section(change.section).label} · {esc(change.label)}{origin}"
             )
         text = "\n".join(lines)
     return {"text": text, "blocks": sections(text)}

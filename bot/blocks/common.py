@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from steps.errors import UserError
+
 Block = dict[str, Any]
 
 SECTION_TEXT_LIMIT = 3000
@@ -93,3 +95,11 @@ def slack_date(when: datetime) -> str:
         when = when.replace(tzinfo=UTC)
     epoch = int(when.timestamp())
     return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{when:%Y-%m-%d %H:%M} UTC>"
+
+
+def user_message(error: UserError) -> str:
+    """A refusal as mrkdwn: its text escaped, its channels and people written as Slack mentions."""
+    return "".join(
+        esc(part) if isinstance(part, str) else (f"<#{part.id}>" if part.kind == "channel" else mention(part.id))
+        for part in error.parts
+    )

@@ -64,7 +64,7 @@ def menu_help_message() -> dict[str, Any]:
 
 
 def missing_sections_message(missing: list[Section]) -> dict[str, Any]:
-    names = ", ".join(f"*{s.title}*" for s in missing)
+    names = ", ".join(f"*{s.label}*" for s in missing)
     text = f"Before continuing, answer {names}. Use the buttons on the Step 3 message."
     return {"text": text, "blocks": sections(text)}
 
@@ -96,7 +96,7 @@ def status_message(
     lines.append("Steps completed: " + (", ".join(f"`{s}`" for s in steps_completed) or "none yet"))
     for sec, editor in answered.items():
         lines.append(
-            f"• {sec.title}: " + (f"answered (last edited by {mention(editor)})" if editor else "not yet answered")
+            f"• {sec.label}: " + (f"answered (last edited by {mention(editor)})" if editor else "not yet answered")
         )
     lines.append(f"Document versions: {document_versions}")
     if alert_channel:

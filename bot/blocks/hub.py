@@ -44,7 +44,7 @@ def hub_message(plan_name: str, statuses: list[SectionStatus], steps_completed: 
             label = "Answer"
         blocks.append(
             section(
-                f"*{number}. {status.section.title}*\n{state}",
+                f"*{number}. {status.section.label}*\n{state}",
                 accessory=button(label, f"{OPEN_SECTION}:{status.section.value}", status.section.value),
             )
         )
@@ -71,7 +71,7 @@ def revise_message(statuses: list[SectionStatus]) -> dict[str, Any]:
     blocks.append(
         actions(
             "revise",
-            *(button(f"{s.section.title}", f"{OPEN_SECTION}:{s.section.value}", s.section.value) for s in statuses),
+            *(button(f"{s.section.label}", f"{OPEN_SECTION}:{s.section.value}", s.section.value) for s in statuses),
         )
     )
     return {"text": "Which section do you want to revise?", "blocks": blocks}
@@ -80,8 +80,8 @@ def revise_message(statuses: list[SectionStatus]) -> dict[str, Any]:
 def thread_starter(section: Section, number: int) -> dict[str, Any]:
     """The message whose thread holds one section's discussion."""
     text = (
-        f":thread: *{number}. {section.title}*: discuss this section in this message's thread. "
+        f":thread: *{number}. {section.label}*: discuss this section in this message's thread. "
         "Replies are recorded (who, when, what) and shown in the section's form. To fold a reply into the plan, "
         "use the message shortcut *Add to onboarding plan*; every saved change is announced here."
     )
-    return {"text": f"Discussion: {section.title}", "blocks": [section_block(text)]}
+    return {"text": f"Discussion: {section.label}", "blocks": [section_block(text)]}

@@ -17,7 +17,7 @@ def add_to_plan_modal(
 ) -> dict[str, Any]:
     groups = [
         {
-            "label": plain(section.title),
+            "label": plain(section.label),
             "options": [
                 {"text": plain(shorten(label, OPTION_TEXT)), "value": f"{section.value}:{path}"}
                 for path, label in options

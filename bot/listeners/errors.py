@@ -19,10 +19,12 @@ from slack_bolt import Ack, Respond
 from slack_sdk.errors import SlackApiError
 
 from bot.arguments import ArgumentError
+from bot.blocks.common import user_message
 from bot.blocks.help import notice
 from bot.blocks.refusals import refusal_modal
 from bot.ids import COMMAND
 from bot.listeners.common import ephemeral
+from steps.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ NEEDS = ("ack", "body", "respond")
 
 def explain(error: Exception) -> str:
     """The message for the person; unexpected errors are logged here with the reference they are shown."""
+    if isinstance(error, UserError):
+        return user_message(error)
     if isinstance(error, ArgumentError):
         return str(error)
     if isinstance(error, SlackApiError) and error.response.get("error") in CHANNEL_ACCESS_ERRORS:

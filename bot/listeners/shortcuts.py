@@ -89,7 +89,7 @@ def register(app: App, services: Services) -> None:
             if plans.version_of(state, section) != meta.versions.get(section):
                 ack(
                     response_action="errors",
-                    errors={"field": f"Someone changed {section.title} after you opened this, so nothing was saved. "
+                    errors={"field": f"Someone changed {section.label} after you opened this, so nothing was saved. "
                                      "Run the shortcut again to add the message to the current answers."},
                 )  # fmt: skip
                 return
