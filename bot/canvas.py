@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.common import sections
+from steps.document import fenced_lines
 
 # Slack: "The markdown content is limited to 1 MiB (1,048,576 characters)". Counted in UTF-8 bytes
 # here, which is never less than the character count, so the cut text fits either reading.
@@ -47,7 +48,6 @@ CANVAS_NOT_FOUND = "canvas_not_found"
 
 _MENTION = re.compile(r"<([@#])([A-Z][A-Z0-9]+)(?:\|[^<>\n]*)?>")
 _DEEP_HEADING = re.compile(r"^ {0,3}#{4,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 @dataclass(frozen=True)
@@ -86,41 +86,24 @@ def _fit(markdown: str) -> str:
     kept: list[str] = []
     used = 0
     fence: str | None = None
-    for line in markdown.split("\n"):
-        size = len(line.encode("utf-8")) + 1
+    for line in fenced_lines(markdown.split("\n")):
+        size = len(line.text.encode("utf-8")) + 1
         if used + size > budget:
             if not kept:  # one enormous first line: cut inside it, on a character boundary
-                kept.append(line.encode("utf-8")[:budget].decode("utf-8", "ignore"))
+                kept.append(line.text.encode("utf-8")[:budget].decode("utf-8", "ignore"))
             break
-        kept.append(line)
+        kept.append(line.text)
         used += size
-        fence = _next_fence(fence, line)
+        fence = line.open_fence
     if fence is not None:
         kept.append(fence)
     return "\n".join([*kept, "", TRUNCATED_NOTE])
 
 
-def _next_fence(fence: str | None, line: str) -> str | None:
-    match = _FENCE.match(line)
-    if match is None:
-        return fence
-    run = match.group(1)
-    if fence is None:
-        return run
-    if run[0] == fence[0] and len(run) >= len(fence) and not line.strip()[len(run) :].strip():
-        return None
-    return fence
-
-
 def canvas_markdown(document: str) -> str:
     """The plan document as canvas markdown: no YAML frontmatter, canvas mentions, h1-h3 only, ≤ 1 MiB."""
-    out: list[str] = []
-    fence: str | None = None
-    for line in _without_frontmatter(document).split("\n"):
-        after = _next_fence(fence, line)
-        # Fence lines themselves and everything between them stay as written.
-        out.append(_canvas_line(line, in_code=fence is not None or after is not None))
-        fence = after
+    # Fence lines themselves and everything between them stay as written.
+    out = [_canvas_line(line.text, line.in_code) for line in fenced_lines(_without_frontmatter(document).split("\n"))]
     return _fit("\n".join(out).rstrip("\n") + "\n")
 
 

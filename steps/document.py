@@ -7,7 +7,7 @@ everything else (other steps' sections, unknown frontmatter keys) as it was.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,27 +96,42 @@ def parse_document(text: str) -> PlanDocument:
     title = ""
     preamble: list[str] = []
     sections: list[tuple[str, list[str]]] = []
-    fence: str | None = None
-    for line in lines[end + 1 :]:
-        after = _next_fence(fence, line)
-        outside_code = fence is None and after is None
-        fence = after
-        if outside_code and line.startswith("## "):
-            sections.append((line[3:].strip(), []))
+    for line in fenced_lines(lines[end + 1 :]):
+        outside_code = not line.in_code
+        if outside_code and line.text.startswith("## "):
+            sections.append((line.text[3:].strip(), []))
             continue
-        if outside_code and not sections and not title and line.startswith("# ") and not "".join(preamble).strip():
-            title = line[2:].strip()
+        if outside_code and not sections and not title and line.text.startswith("# ") and not "".join(preamble).strip():
+            title = line.text[2:].strip()
             continue
         if sections:
-            sections[-1][1].append(line)
+            sections[-1][1].append(line.text)
         else:
-            preamble.append(line)
+            preamble.append(line.text)
     return PlanDocument(
         frontmatter=frontmatter,
         title=title,
         sections=[(heading, _trim_blank_lines(body)) for heading, body in sections],
         preamble=_trim_blank_lines(preamble),
     )
+
+
+@dataclass(frozen=True)
+class FencedLine:
+    """A line of Markdown, and where it stands with respect to code fences."""
+
+    text: str
+    in_code: bool  # a fence line itself, or a line between two
+    open_fence: str | None  # the fence still open after this line (what would close it)
+
+
+def fenced_lines(lines: Iterable[str]) -> Iterator[FencedLine]:
+    """The one reading of code fences for the document and every copy made of it (the channel canvas)."""
+    fence: str | None = None
+    for line in lines:
+        after = _next_fence(fence, line)
+        yield FencedLine(line, in_code=fence is not None or after is not None, open_fence=after)
+        fence = after
 
 
 def _next_fence(fence: str | None, line: str) -> str | None:
@@ -135,8 +150,8 @@ def _next_fence(fence: str | None, line: str) -> str | None:
 def _close_fences(markdown: str) -> str:
     """Close a code fence left open, so it cannot swallow the headings that follow it."""
     fence: str | None = None
-    for line in markdown.split("\n"):
-        fence = _next_fence(fence, line)
+    for line in fenced_lines(markdown.split("\n")):
+        fence = line.open_fence
     return markdown if fence is None else f"{markdown}\n{fence}"
 
 

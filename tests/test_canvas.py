@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import pytest
@@ -18,6 +19,8 @@ from bot.canvas import (
     unavailable_notice,
 )
 from bot.slack_api import make_client
+from steps.document import compose_step3
+from steps.step3 import HealthModel, MilestonesSection, TrainingPlan
 from tests.fakes.blockkit import validate_message
 from tests.fakes.slack_api import FakeSlack
 
@@ -69,6 +72,42 @@ def test_canvas_markdown_drops_frontmatter_and_converts_mentions_and_deep_headin
     assert "\n**Notes**\n" in markdown  # h4+ become bold lines
     # Code is left as written.
     assert "<@U0ALICE01> stays as typed in code\n#### not a heading in code" in markdown
+
+
+def test_an_answer_with_a_fence_line_does_not_stop_mentions_being_converted() -> None:
+    # A multi-line answer is indented inside its bullet: a line of backticks in it is text, as the document reads it.
+    document = compose_step3(
+        None,
+        plan_name="Acme",
+        today=datetime.date(2024, 5, 1),
+        milestones=MilestonesSection.model_validate(
+            {
+                "milestones": [
+                    {"name": f"M{n}", "timeline_days": n, "definition_of_done": "Done"} for n in range(1, 4)
+                ],
+                "retention_correlation": "Paste of a snippet:\n```\nkept = True",
+                "missed_deadline_policy": "Tell <@U123> in <#C123>.",
+            }
+        ),
+        health=HealthModel.model_validate(
+            {
+                "weights": {"adoption": 40, "engagement": 30, "tickets": 20, "milestones": 10},
+                "critical_below": 40,
+                "healthy_from": 70,
+                "cadence": "weekly",
+                "update_time": "09:00",
+                "timezone": "UTC",
+                "monitors": ["U0ALICE01"],
+            }
+        ),
+        training=TrainingPlan.model_validate({"documentation": "Ask <@U123>"}),
+    )
+    markdown = canvas_markdown(document)
+    assert "  ```\n" in markdown
+    assert "Tell ![](@U123) in ![](#C123)." in markdown
+    assert "![](@U0ALICE01)" in markdown
+    assert "Ask ![](@U123)" in markdown
+    assert "<@" not in markdown and "<#" not in markdown
 
 
 def test_canvas_markdown_without_frontmatter_keeps_the_text() -> None:
