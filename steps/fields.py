@@ -1,73 +1,327 @@
-"""Every answer field of Step 3 by its path (``milestones.1.definition_of_done``), with a readable label.
+"""Every answer field of Step 3, once: its path, wordings, kind, limits and whether the form requires it.
 
-Used to say what changed between two versions of a section, and to offer the free-text fields a
-Slack message can be folded into.
+A path names one answer (``milestones.1.definition_of_done``); the catalogue names each field by its pattern, where
+``*`` stands for the row of a list (``milestones.*.definition_of_done``). A field is worded once for each place that
+shows it, and every place reads the wording from here:
+
+- ``label``: its short name in change lists and history ("Milestone 2 · definition of done");
+- ``question``: how the form asks it ("How does milestone completion relate to long-term retention?");
+- ``item``: its bullet in the plan document and the synthesis ("Correlation with long-term retention");
+- ``heading``: the heading of its own block in the document ("Milestone Completion and Retention").
+
+Limits (lengths, ranges) are read from the section's pydantic model, so the form cannot offer what validation refuses.
+The rest of the module says what changed between two versions of a section, and which free-text fields a Slack
+message can be folded into.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any, Literal
 
-from steps.step3 import Band, Section, StandardFactor
+from steps.model_paths import Limits, limits_at
+from steps.step3 import (
+    SECTION_MODELS,
+    Band,
+    Cadence,
+    Certification,
+    Section,
+    SessionType,
+    StandardFactor,
+    common_timezones,
+)
 
-_LEAVES = {
-    "name": "name",
-    "description": "description",
-    "timeline_days": "expected by day",
-    "timeline_note": "timeline wording",
-    "definition_of_done": "definition of done",
-    "points_on_time": "points when reached on time",
-    "points_missed": "points removed when missed",
-    "impact_note": "health-score impact note",
-    "weight": "weight",
-}
-_TOP = {
-    "retention_correlation": "Milestone completion and retention",
-    "missed_deadline_policy": "When a milestone is missed",
-    "calculation_notes": "How the score is calculated",
-    "critical_below": "Critical below",
-    "healthy_from": "Healthy from",
-    "cadence": "Update cadence",
-    "update_time": "Update time",
-    "timezone": "Time zone",
-    "monitors": "Monitors",
-    "custom_factors": "Custom factors",
-    "milestones": "Milestones",
-    "documentation": "Documentation, help articles and FAQs",
-    "video_tutorials": "Video tutorials and walkthroughs",
-    "community": "Community forums and knowledge bases",
-    "session_types": "Live session types",
-    "schedule_curriculum": "Schedule and curriculum",
-    "segment_customisation": "Customisation by customer segment",
-    "certification": "Certification programme",
-    "certification_levels": "Levels or badges",
-    "certification_adoption": "How certification drives adoption",
-}
+# Wordings of a group of fields: the form's sub-heading and the document's one answer for the group.
+FACTORS_AND_WEIGHTS = "Factors and weights"
+SCORE_BANDS = "Score bands"
+RESPONSE_PROTOCOL = "Response protocol"
+_WEIGHT = "weight"
 
-# Free text a message can be folded into: numbers, choices and people are picked in the form instead.
-_MILESTONE_TEXT = ("name", "description", "timeline_note", "definition_of_done", "impact_note")
-_SECTION_TEXT = {
-    Section.MILESTONES: ("retention_correlation", "missed_deadline_policy"),
-    Section.HEALTH: ("calculation_notes", *(f"protocols.{band.value}" for band in Band)),
-    Section.TRAINING: (
-        "documentation", "video_tutorials", "community", "schedule_curriculum", "segment_customisation",
-        "certification_levels", "certification_adoption",
+Option = tuple[str, str]  # (value, label)
+
+
+class Kind(StrEnum):
+    """How an answer is typed or picked in the form."""
+
+    LINE = "line"  # one line of text
+    TEXT = "text"  # text over several lines
+    NUMBER = "number"  # a whole number
+    CHOICE = "choice"
+    CHOICES = "choices"
+    USERS = "users"
+    TIME = "time"
+    ROWS = "rows"  # a list of records, each row a group of fields (milestones, custom factors)
+
+
+TEXT_KINDS = frozenset({Kind.LINE, Kind.TEXT})
+
+
+def _no_options() -> list[Option]:
+    return []
+
+
+@dataclass(frozen=True)
+class AnswerField:
+    path: str  # the pattern: ``*`` where a row's index goes
+    kind: Kind
+    label: str
+    question: str
+    item: str
+    heading: str
+    required: bool  # the form will not submit without it
+    hint: str | None
+    options: Callable[[], list[Option]]  # what a choice offers, read when the form is built
+    row: str | None  # ROWS only: one row's name, numbered from 1 ("Milestone 3")
+    foldable: bool  # free text a Slack message can be folded into (the message shortcut)
+    limits: Limits = field(default=Limits())
+
+    @property
+    def in_rows(self) -> bool:
+        return "*" in self.path
+
+    def at(self, index: int) -> str:
+        """The path of this field in row ``index``."""
+        return self.path.replace("*", str(index))
+
+
+def _field(
+    path: str,
+    kind: Kind,
+    label: str,
+    *,
+    question: str | None = None,
+    item: str | None = None,
+    heading: str | None = None,
+    required: bool = False,
+    hint: str | None = None,
+    options: Callable[[], list[Option]] = _no_options,
+    row: str | None = None,
+    foldable: bool | None = None,
+) -> AnswerField:
+    """A field whose other wordings are its label unless given; free text can be folded into unless said otherwise."""
+    return AnswerField(
+        path=path,
+        kind=kind,
+        label=label,
+        question=question or label,
+        item=item or label,
+        heading=heading or label,
+        required=required,
+        hint=hint,
+        options=options,
+        row=row,
+        foldable=kind in TEXT_KINDS if foldable is None else foldable,
+    )
+
+
+def _labelled(choice: type[Certification] | type[SessionType]) -> Callable[[], list[Option]]:
+    return lambda: [(c.value, c.label) for c in choice]
+
+
+_MILESTONES: tuple[AnswerField, ...] = (
+    _field("milestones", Kind.ROWS, "Milestones", row="Milestone"),
+    _field("milestones.*.name", Kind.LINE, "name", required=True),
+    _field("milestones.*.description", Kind.TEXT, "description", item="Description"),
+    _field(
+        "milestones.*.timeline_days",
+        Kind.NUMBER,
+        "expected by day",
+        item="Timeline",  # the document shows the day and its wording as one answer
+        required=True,
+        hint="Days from the customer's onboarding start.",
     ),
-}  # fmt: skip
+    _field("milestones.*.timeline_note", Kind.LINE, "timeline wording", hint="For example: end of week 2"),
+    _field(
+        "milestones.*.definition_of_done",
+        Kind.TEXT,
+        "definition of done",
+        item="Definition of Done",
+        required=True,
+    ),
+    _field(
+        "milestones.*.points_on_time",
+        Kind.NUMBER,
+        "points when reached on time",
+        question="health points when reached on time",
+        item="Health Score Impact",  # the document shows both point counts and the note as one answer
+    ),
+    _field(
+        "milestones.*.points_missed",
+        Kind.NUMBER,
+        "points removed when missed",
+        question="health points removed when missed",
+    ),
+    _field("milestones.*.impact_note", Kind.TEXT, "health-score impact note"),
+    _field(
+        "retention_correlation",
+        Kind.TEXT,
+        "Milestone completion and retention",
+        question="How does milestone completion relate to long-term retention?",
+        item="Correlation with long-term retention",
+        heading="Milestone Completion and Retention",
+    ),
+    _field(
+        "missed_deadline_policy",
+        Kind.TEXT,
+        "When a milestone is missed",
+        question="What happens when a customer misses a milestone deadline?",
+        item="What happens when a customer misses a deadline",
+        heading="When a Milestone Is Missed",
+    ),
+)
+
+_WEIGHTS_HINT = "Weights of all factors must total 100. Enter 0 for a factor you do not use."
+
+_HEALTH: tuple[AnswerField, ...] = (
+    *(
+        _field(
+            f"weights.{factor.value}",
+            Kind.NUMBER,
+            f"{factor.label} {_WEIGHT}",
+            question=f"{factor.label} · {_WEIGHT}",
+            required=True,
+            hint=_WEIGHTS_HINT,
+        )
+        for factor in StandardFactor
+    ),
+    # A factor is named together with its weight in the form, so a message is never folded into its name alone.
+    _field("custom_factors", Kind.ROWS, "Custom factors", row="Custom factor"),
+    _field("custom_factors.*.name", Kind.LINE, "name", foldable=False),
+    _field("custom_factors.*.weight", Kind.NUMBER, _WEIGHT),
+    _field("calculation_notes", Kind.TEXT, "How the score is calculated", question="How is the score calculated?"),
+    _field(
+        "healthy_from",
+        Kind.NUMBER,
+        "Healthy from",
+        question="Healthy from (score)",
+        required=True,
+        hint="Scores at or above this are healthy.",
+    ),
+    _field(
+        "critical_below",
+        Kind.NUMBER,
+        "Critical below",
+        question="Critical below (score)",
+        required=True,
+        hint="Scores under this are critical; in between is at-risk.",
+    ),
+    _field(
+        "cadence",
+        Kind.CHOICE,
+        "Update cadence",
+        question="How often is the score updated?",
+        required=True,
+        options=lambda: [(c.value, c.value.title()) for c in Cadence],
+    ),
+    _field("update_time", Kind.TIME, "Update time", question="At what time of day?", required=True),
+    _field(
+        "timezone",
+        Kind.CHOICE,
+        "Time zone",
+        question="In which time zone?",
+        required=True,
+        options=lambda: [(zone, zone) for zone in common_timezones()],
+    ),
+    _field("monitors", Kind.USERS, "Monitors", question="Who monitors the scores?", item="Monitored by"),
+    *(
+        _field(
+            f"protocols.{band.value}",
+            Kind.TEXT,
+            f"{RESPONSE_PROTOCOL} · {band.label}",
+            question=f"When a customer is {band.label.lower()}",
+            item=f"{RESPONSE_PROTOCOL} — {band.label}",
+        )
+        for band in Band
+    ),
+)
+
+_TRAINING: tuple[AnswerField, ...] = (
+    _field("documentation", Kind.TEXT, "Documentation, help articles and FAQs"),
+    _field("video_tutorials", Kind.TEXT, "Video tutorials and walkthroughs"),
+    _field("community", Kind.TEXT, "Community forums and knowledge bases"),
+    _field("session_types", Kind.CHOICES, "Live session types", options=_labelled(SessionType)),
+    _field("schedule_curriculum", Kind.TEXT, "Schedule and curriculum"),
+    _field("segment_customisation", Kind.TEXT, "Customisation by customer segment"),
+    _field(
+        "certification",
+        Kind.CHOICE,
+        "Certification programme",
+        question="Is there a certification programme?",
+        options=_labelled(Certification),
+    ),
+    _field("certification_levels", Kind.TEXT, "Levels or badges"),
+    _field(
+        "certification_adoption",
+        Kind.TEXT,
+        "How certification drives adoption",
+        question="How does certification drive adoption?",
+    ),
+)
+
+
+def _with_limits(section: Section, fields: Sequence[AnswerField]) -> tuple[AnswerField, ...]:
+    model = SECTION_MODELS[section]
+    return tuple(f if f.kind is Kind.ROWS else replace(f, limits=limits_at(model, f.path)) for f in fields)
+
+
+CATALOGUE: dict[Section, tuple[AnswerField, ...]] = {
+    Section.MILESTONES: _with_limits(Section.MILESTONES, _MILESTONES),
+    Section.HEALTH: _with_limits(Section.HEALTH, _HEALTH),
+    Section.TRAINING: _with_limits(Section.TRAINING, _TRAINING),
+}
+_BY_PATTERN = {f.path: f for fields in CATALOGUE.values() for f in fields}
+
+
+def _pattern(path: str) -> str:
+    return ".".join("*" if part.isdigit() else part for part in path.split("."))
+
+
+def find_field(path: str) -> AnswerField | None:
+    """The field at a path (``milestones.2.name``) or pattern (``milestones.*.name``); None if there is none."""
+    return _BY_PATTERN.get(_pattern(path))
+
+
+def answer_field(path: str) -> AnswerField:
+    """The field at a path or pattern the code itself names; an unknown one is a programming error."""
+    found = find_field(path)
+    if found is None:
+        raise KeyError(f"No answer field at {path!r}")
+    return found
+
+
+def row_fields(rows: str) -> tuple[AnswerField, ...]:
+    """The fields of one row of ``rows`` (``milestones``), in the form's order."""
+    return tuple(f for f in _BY_PATTERN.values() if f.path.startswith(f"{rows}.*."))
+
+
+def row_name(rows: str, index: int) -> str:
+    """Row ``index`` of ``rows`` as people count it: ``Milestone 3`` for ``milestones`` row 2."""
+    return f"{answer_field(rows).row} {index + 1}"
+
+
+def _in_row(path: str, wording: str) -> str:
+    """A wording of a field in a row, prefixed with which row it is: ``Milestone 2 · name``."""
+    rows, index, *_ = path.split(".")
+    return f"{row_name(rows, int(index))} · {wording}"
 
 
 def field_label(path: str) -> str:
-    parts = path.split(".")
-    if parts[0] == "milestones" and len(parts) == 3:
-        return f"Milestone {int(parts[1]) + 1} · {_LEAVES.get(parts[2], parts[2])}"
-    if parts[0] == "custom_factors" and len(parts) == 3:
-        return f"Custom factor {int(parts[1]) + 1} · {_LEAVES.get(parts[2], parts[2])}"
-    if parts[0] == "weights" and len(parts) == 2:
-        return f"{StandardFactor(parts[1]).label} weight"
-    if parts[0] == "protocols" and len(parts) == 2:
-        return f"Response protocol · {Band(parts[1]).label}"
-    return _TOP.get(path, path.replace("_", " ").capitalize())
+    found = find_field(path)
+    if found is None:  # answers saved by an older form: still readable
+        parts = path.split(".")
+        rows = find_field(parts[0])
+        if rows is not None and rows.kind is Kind.ROWS and len(parts) == 3 and parts[1].isdigit():
+            return _in_row(path, parts[2])
+        return path.replace("_", " ").capitalize()
+    return _in_row(path, found.label) if found.in_rows else found.label
+
+
+def field_question(path: str) -> str:
+    """How the form asks for the answer at ``path``."""
+    found = answer_field(path)
+    return _in_row(path, found.question) if found.in_rows else found.question
 
 
 def _display(value: Any) -> str | None:
@@ -115,14 +369,21 @@ def diff_answers(old: dict[str, Any] | None, new: dict[str, Any]) -> list[FieldC
     ]
 
 
+def _foldable_paths(section: Section, answers: dict[str, Any]) -> Iterator[str]:
+    fields = CATALOGUE[section]
+    for f in fields:
+        if f.kind is Kind.ROWS:
+            # Row by row, as the form shows them: every field of the first milestone, then of the second.
+            row = [r for r in row_fields(f.path) if r.foldable]
+            for index in range(len(answers.get(f.path) or [])):
+                yield from (r.at(index) for r in row)
+        elif f.foldable and not f.in_rows:
+            yield f.path
+
+
 def text_fields(section: Section, answers: dict[str, Any]) -> list[tuple[str, str]]:
     """(path, label) of every free-text field of a saved section."""
-    paths: list[str] = []
-    if section is Section.MILESTONES:
-        for index in range(len(answers.get("milestones") or [])):
-            paths += [f"milestones.{index}.{leaf}" for leaf in _MILESTONE_TEXT]
-    paths += list(_SECTION_TEXT[section])
-    return [(path, field_label(path)) for path in paths]
+    return [(path, field_label(path)) for path in _foldable_paths(section, answers)]
 
 
 def current_text(answers: dict[str, Any], path: str) -> str | None:

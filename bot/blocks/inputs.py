@@ -10,9 +10,9 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from bot.arguments import ArgumentError
 from bot.blocks.common import Block, plain
 from bot.ids import VALUE
+from steps.errors import UserError
 from steps.step3 import MAX_TEXT
 from steps.validation import FieldError
 
@@ -223,7 +223,7 @@ def errors_for_view(view: dict[str, Any], errors: list[FieldError]) -> dict[str,
         if isinstance(b, dict) and b.get("type") == "input" and isinstance(b.get("block_id"), str)
     ]
     if not input_ids:  # not a form of ours: nowhere to show the errors but in place of the form
-        raise ArgumentError(" ".join(error.message for error in errors[:3]))
+        raise UserError(" ".join(error.message for error in errors[:3]))
     out: dict[str, str] = {}
     for error in errors:
         path = ".".join(str(p) for p in error.loc)
