@@ -3,22 +3,30 @@
 At 100,000 customers SQLAlchemy's per-row parameter handling costs more than the database does. Here
 the statement is compiled once, a column type's bind processor runs once per row only for the values
 that need one, and a value shared by every row is converted once.
+
+Only public SQLAlchemy API is used (``TypeEngine.dialect_impl`` and ``bind_processor``,
+``Dialect.positional``, ``SQLCompiler.positiontup``); tests/test_bulk.py checks that what lands in the
+database is what the ORM would have stored, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.types import TypeEngine
+
+BindProcessor = Callable[[Any], Any]
 
 
 def execute_many(
     session: Session,
     statement: ClauseElement,
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
     *,
     types: Mapping[str, TypeEngine[Any]],
     shared: Mapping[str, Any] | None = None,
@@ -26,7 +34,8 @@ def execute_many(
     """Run ``statement`` once per row; its bind names are the rows' keys plus ``shared``'s.
 
     ``types`` names the SQL type of every value that needs converting (datetimes, JSON), so values are
-    stored exactly as the ORM would store them.
+    stored exactly as the ORM would store them. The statement must not need per-execution rendering
+    (no expanding ``IN`` parameters): its SQL string goes to the driver as compiled.
     """
     if not rows:
         return
@@ -34,21 +43,30 @@ def execute_many(
     connection = session.connection()
     dialect = connection.dialect
     compiled = statement.compile(dialect=dialect, column_keys=[*rows[0], *shared])
+    processors = {name: fn for name, type_ in types.items() if (fn := _bind_processor(type_, dialect)) is not None}
 
-    def convert(name: str) -> Any:
-        type_ = types.get(name)
-        return type_._cached_bind_processor(dialect) if type_ is not None else None
-
-    fixed = {name: (convert(name) or (lambda v: v))(value) for name, value in shared.items()}
-    per_row = [(name, fn) for name in rows[0] if (fn := convert(name)) is not None]
+    fixed = {name: processors[name](value) if name in processors else value for name, value in shared.items()}
+    per_row = [(name, processors[name]) for name in rows[0] if name in processors]
     converted = []
     for row in rows:
         values = {**row, **fixed}
         for name, fn in per_row:
             values[name] = fn(values[name])
         converted.append(values)
-    if compiled.positional:
-        order = compiled.positiontup or []
+    if dialect.positional:
+        order = _positional_names(compiled)
         connection.exec_driver_sql(compiled.string, [tuple(row[name] for name in order) for row in converted])
     else:
         connection.exec_driver_sql(compiled.string, converted)
+
+
+def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> BindProcessor | None:
+    """What the ORM applies to a value of ``type_`` before handing it to the driver (None: nothing)."""
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _positional_names(compiled: object) -> Sequence[str]:
+    """The bind names in the order a positional paramstyle (SQLite's ``?``) expects their values."""
+    if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
+        raise TypeError(f"execute_many needs a SQL statement compiled with its bind order, not {type(compiled)}")
+    return compiled.positiontup

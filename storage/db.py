@@ -10,8 +10,20 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+# Session is re-exported: the use-case modules type their ``session`` parameters with it without importing SQLAlchemy.
+__all__ = [
+    "MIGRATIONS",
+    "Session",
+    "alembic_config",
+    "make_engine",
+    "make_session_factory",
+    "rowcount",
+    "transaction",
+    "upgrade",
+]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -60,6 +72,17 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     with factory() as session, session.begin():
         yield session
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE matched.
+
+    ``Session.execute`` is typed to return a plain ``Result``; for DML without RETURNING it is a ``CursorResult``,
+    which alone knows the count.
+    """
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"no row count on {type(result).__name__}: execute an UPDATE or DELETE without RETURNING")
+    return int(result.rowcount)
 
 
 def alembic_config(url: str) -> Config:

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, String, and_, func, literal_column, or_, s
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
+from storage.db import rowcount
 from storage.models import OutboxMessage
 
 # Set by the deliverer itself; a message carrying them would clash with its own arguments.
@@ -113,7 +114,8 @@ def enqueue(
         raise NotImplementedError(f"outbox.enqueue supports PostgreSQL and SQLite, not {dialect}")
     session.execute(insert(OutboxMessage).values(values).on_conflict_do_nothing(index_elements=["team_id", "key"]))
     item = find(session, team_id, key)
-    assert item is not None
+    if item is None:
+        raise LookupError(f"outbox item {key!r} of team {team_id} is neither inserted nor already there")
     return item
 
 
@@ -256,7 +258,7 @@ def mark_sent(session: Session, item_id: int, ts: str, now: datetime) -> bool:
         .values(status="sent", ts=ts, sent_at=now, error=None)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return rowcount(result) == 1
 
 
 def _settle(session: Session, item_id: int, worker_id: str | None, **values: Any) -> bool:
@@ -267,7 +269,7 @@ def _settle(session: Session, item_id: int, worker_id: str | None, **values: Any
     result = session.execute(
         update(OutboxMessage).where(*conditions).values(**values).execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return rowcount(result) == 1
 
 
 def mark_retry(
@@ -310,7 +312,7 @@ def renew(session: Session, worker_id: str, now: datetime) -> int:
         .values(claimed_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 def claimants(session: Session) -> list[str]:
@@ -335,7 +337,7 @@ def reclaim(session: Session, worker_id: str, now: datetime) -> int:
         .values(claimed_by=None, claimed_at=None, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 def failed_items(session: Session, team_id: str, plan_id: int | None = None, limit: int = 20) -> list[OutboxMessage]:

@@ -5,8 +5,15 @@ from sqlalchemy import create_engine, pool
 
 from storage.models import Base
 
-config = context.config
-url = config.get_main_option("sqlalchemy.url")
+
+def _database_url() -> str:
+    url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("no database URL: run the migrations through storage.db.upgrade, which sets it")
+    return url
+
+
+url = _database_url()
 
 
 def run_migrations_offline() -> None:
