@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from steps.outline import (
+    UNANSWERED,
     DiscussionNote,
     OutlineBlock,
     OutlineItem,
@@ -25,7 +26,7 @@ from steps.outline import (
 )
 from steps.step3 import STEP_ID, HealthModel, MilestonesSection, Section, TrainingPlan
 
-NOT_DISCUSSED = "_Not yet discussed_"
+NOT_DISCUSSED = f"_{UNANSWERED}_"
 DOCUMENT_KIND = "onboarding-flow"
 SUCCESS_MILESTONES_TITLE = "Success Milestones"
 TRAINING_TITLE = "Training / Education Plan"

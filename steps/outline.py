@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from steps.fields import FACTORS_AND_WEIGHTS, SCORE_BANDS, answer_field, row_name
 from steps.step3 import (
     Band,
     HealthModel,
@@ -40,38 +41,19 @@ class OutlineBlock:
     items: tuple[OutlineItem, ...]
 
 
-MILESTONES_HEADING = "Milestones"
-RETENTION_HEADING = "Milestone Completion and Retention"
-MISSED_HEADING = "When a Milestone Is Missed"
+# How every renderer says a question has no answer yet (each in its own emphasis).
+UNANSWERED = "Not yet discussed"
+
 HEALTH_HEADING = "Health Score Model"
 SELF_SERVICE_HEADING = "Self-Service Resources"
 GUIDED_HEADING = "Guided Training Sessions"
 KNOWLEDGE_HEADING = "Documentation and Knowledge Base"
 CERTIFICATION_HEADING = "Certification Program (if applicable)"
 
-DESCRIPTION = "Description"
-TIMELINE = "Timeline"
-DEFINITION_OF_DONE = "Definition of Done"
-IMPACT = "Health Score Impact"
-RETENTION = "Correlation with long-term retention"
-MISSED_POLICY = "What happens when a customer misses a deadline"
 
-FACTORS = "Factors and weights"
-CALCULATION = "How the score is calculated"
-BANDS = "Score bands"
-CADENCE = "Update cadence"
-MONITORS = "Monitored by"
-PROTOCOL_LABELS: dict[Band, str] = {band: f"Response protocol — {band.label}" for band in Band}
-
-DOCUMENTATION = "Documentation, help articles and FAQs"
-VIDEOS = "Video tutorials and walkthroughs"
-SESSION_TYPES = "Live session types"
-SCHEDULE = "Schedule and curriculum"
-SEGMENTS = "Customisation by customer segment"
-COMMUNITY = "Community forums and knowledge bases"
-CERTIFICATION = "Certification programme"
-CERTIFICATION_LEVELS = "Levels or badges"
-CERTIFICATION_ADOPTION = "How certification drives adoption"
+def _item(path: str, value: str | None) -> OutlineItem:
+    """The answer at ``path`` under the bullet label the catalogue gives it."""
+    return OutlineItem(answer_field(path).item, value)
 
 
 def single_line(text: str) -> str:
@@ -106,12 +88,13 @@ def _impact(milestone: Milestone) -> str | None:
 
 
 def milestone_heading(number: int, milestone: Milestone) -> str:
-    return f"Milestone {number}: {single_line(milestone.name)}"
+    return f"{row_name('milestones', number - 1)}: {single_line(milestone.name)}"
 
 
 def milestones_outline(section: MilestonesSection | None) -> list[OutlineBlock]:
     if section is None:
-        blocks = [OutlineBlock(MILESTONES_HEADING, (OutlineItem(MILESTONES_HEADING, None),))]
+        heading = answer_field("milestones").heading
+        blocks = [OutlineBlock(heading, (OutlineItem(heading, None),))]
         retention: str | None = None
         policy: str | None = None
     else:
@@ -119,10 +102,10 @@ def milestones_outline(section: MilestonesSection | None) -> list[OutlineBlock]:
             OutlineBlock(
                 milestone_heading(number, milestone),
                 (
-                    OutlineItem(DESCRIPTION, milestone.description),
-                    OutlineItem(TIMELINE, _timeline(milestone)),
-                    OutlineItem(DEFINITION_OF_DONE, milestone.definition_of_done),
-                    OutlineItem(IMPACT, _impact(milestone)),
+                    _item("milestones.*.description", milestone.description),
+                    _item("milestones.*.timeline_days", _timeline(milestone)),
+                    _item("milestones.*.definition_of_done", milestone.definition_of_done),
+                    _item("milestones.*.points_on_time", _impact(milestone)),
                 ),
             )
             for number, milestone in enumerate(section.milestones, start=1)
@@ -130,8 +113,10 @@ def milestones_outline(section: MilestonesSection | None) -> list[OutlineBlock]:
         retention = section.retention_correlation
         policy = section.missed_deadline_policy
     # The plan-level questions are asked even before any milestone exists.
-    blocks.append(OutlineBlock(RETENTION_HEADING, (OutlineItem(RETENTION, retention),)))
-    blocks.append(OutlineBlock(MISSED_HEADING, (OutlineItem(MISSED_POLICY, policy),)))
+    blocks += [
+        OutlineBlock(answer_field(path).heading, (_item(path, value),))
+        for path, value in (("retention_correlation", retention), ("missed_deadline_policy", policy))
+    ]
     return blocks
 
 
@@ -155,18 +140,15 @@ def _cadence(model: HealthModel) -> str:
 
 
 def health_outline(model: HealthModel | None) -> list[OutlineBlock]:
-    if model is None:
-        items = [OutlineItem(label, None) for label in (FACTORS, CALCULATION, BANDS, CADENCE, MONITORS)]
-        items += [OutlineItem(PROTOCOL_LABELS[band], None) for band in Band]
-    else:
-        items = [
-            OutlineItem(FACTORS, _factors(model)),
-            OutlineItem(CALCULATION, model.calculation_notes),
-            OutlineItem(BANDS, _bands(model)),
-            OutlineItem(CADENCE, _cadence(model)),
-            OutlineItem(MONITORS, None, tuple(model.monitors)),
-        ]
-        items += [OutlineItem(PROTOCOL_LABELS[band], model.protocols.get(band)) for band in Band]
+    m = model
+    items = [
+        OutlineItem(FACTORS_AND_WEIGHTS, _factors(m) if m else None),
+        _item("calculation_notes", m.calculation_notes if m else None),
+        OutlineItem(SCORE_BANDS, _bands(m) if m else None),
+        _item("cadence", _cadence(m) if m else None),
+        OutlineItem(answer_field("monitors").item, None, tuple(m.monitors) if m else ()),
+        *(_item(f"protocols.{band.value}", m.protocols.get(band) if m else None) for band in Band),
+    ]
     return [OutlineBlock(HEALTH_HEADING, tuple(items))]
 
 
@@ -178,25 +160,25 @@ def training_outline(plan: TrainingPlan | None) -> list[OutlineBlock]:
         OutlineBlock(
             SELF_SERVICE_HEADING,
             (
-                OutlineItem(DOCUMENTATION, p.documentation if p else None),
-                OutlineItem(VIDEOS, p.video_tutorials if p else None),
+                _item("documentation", p.documentation if p else None),
+                _item("video_tutorials", p.video_tutorials if p else None),
             ),
         ),
         OutlineBlock(
             GUIDED_HEADING,
             (
-                OutlineItem(SESSION_TYPES, sessions),
-                OutlineItem(SCHEDULE, p.schedule_curriculum if p else None),
-                OutlineItem(SEGMENTS, p.segment_customisation if p else None),
+                _item("session_types", sessions),
+                _item("schedule_curriculum", p.schedule_curriculum if p else None),
+                _item("segment_customisation", p.segment_customisation if p else None),
             ),
         ),
-        OutlineBlock(KNOWLEDGE_HEADING, (OutlineItem(COMMUNITY, p.community if p else None),)),
+        OutlineBlock(KNOWLEDGE_HEADING, (_item("community", p.community if p else None),)),
         OutlineBlock(
             CERTIFICATION_HEADING,
             (
-                OutlineItem(CERTIFICATION, certification),
-                OutlineItem(CERTIFICATION_LEVELS, p.certification_levels if p else None),
-                OutlineItem(CERTIFICATION_ADOPTION, p.certification_adoption if p else None),
+                _item("certification", certification),
+                _item("certification_levels", p.certification_levels if p else None),
+                _item("certification_adoption", p.certification_adoption if p else None),
             ),
         ),
     ]

@@ -31,26 +31,22 @@ from bot.blocks.inputs import (
 )
 from bot.ids import ADD_MILESTONE, REMOVE_MILESTONE, SECTION_CALLBACK
 from bot.metadata import ModalMetadata
-from steps.step3 import (
-    MAX_CUSTOM_FACTORS,
-    MAX_MILESTONES,
-    MAX_NAME,
-    MAX_TIMELINE_DAYS,
-    MIN_MILESTONES,
-    Band,
-    Cadence,
-    Certification,
-    Section,
-    SessionType,
-    StandardFactor,
-    common_timezones,
+from steps.fields import (
+    FACTORS_AND_WEIGHTS,
+    RESPONSE_PROTOCOL,
+    SCORE_BANDS,
+    TEXT_KINDS,
+    Kind,
+    answer_field,
+    field_question,
+    row_fields,
+    row_name,
 )
+from steps.outline import UNANSWERED
+from steps.step3 import MAX_CUSTOM_FACTORS, MAX_MILESTONES, MAX_TEXT, MIN_MILESTONES, Band, Section, StandardFactor
 
-MODAL_TITLES = {
-    Section.MILESTONES: "Success milestones",
-    Section.HEALTH: "Health score model",
-    Section.TRAINING: "Training plan",
-}
+# Slack allows 24 characters in a modal's title, one fewer than the training section's name.
+MODAL_TITLES = {section: section.label for section in Section} | {Section.TRAINING: "Training plan"}
 
 
 @dataclass(frozen=True)
@@ -107,7 +103,7 @@ def section_modal(
     builders = {Section.MILESTONES: _milestones, Section.HEALTH: _health, Section.TRAINING: _training}
     intro = context(
         f"Plan *{esc(meta.plan_name)}* · Step 3: Success Milestones. "
-        "Leave a question blank if the team has not discussed it yet; it shows as _Not yet discussed_."
+        f"Leave a question blank if the team has not discussed it yet; it shows as _{UNANSWERED}_."
     )
     head = [intro, *_discussion(replies)]
     blocks = builders[meta.section](meta, raw)
@@ -128,43 +124,48 @@ def section_modal(
     }
 
 
+def _input(path: str, raw: dict[str, Any]) -> Block:
+    """The form's input for the answer at ``path``, worded and limited as the catalogue says."""
+    f = answer_field(path)
+    label, optional, hint = field_question(path), not f.required, f.hint
+    if f.kind in TEXT_KINDS:
+        return text_input(
+            path,
+            label,
+            raw,
+            multiline=f.kind is Kind.TEXT,
+            optional=optional,
+            max_length=f.limits.max_length or MAX_TEXT,  # Slack's own cap where the model sets none
+            hint=hint,
+        )
+    if f.kind is Kind.NUMBER:
+        return number_input(
+            path, label, raw, minimum=f.limits.minimum, maximum=f.limits.maximum, optional=optional, hint=hint
+        )
+    if f.kind is Kind.CHOICE:
+        return select_input(path, label, raw, f.options(), optional=optional, hint=hint)
+    if f.kind is Kind.CHOICES:
+        return multi_select_input(path, label, raw, f.options(), hint=hint)
+    if f.kind is Kind.USERS:
+        return users_input(path, label, raw, hint=hint)
+    if f.kind is Kind.TIME:
+        return time_input(path, label, raw, optional=optional)
+    raise ValueError(f"A {f.kind} field ({path}) has no single input in a form.")
+
+
+def _inputs(raw: dict[str, Any], *paths: str) -> list[Block]:
+    return [_input(path, raw) for path in paths]
+
+
+def _row(rows: str, index: int, raw: dict[str, Any]) -> list[Block]:
+    return _inputs(raw, *(f.at(index) for f in row_fields(rows)))
+
+
 def _milestones(meta: ModalMetadata, raw: dict[str, Any]) -> list[Block]:
     count = meta.milestone_count
     blocks: list[Block] = []
     for index in range(count):
-        n = index + 1
-        p = f"milestones.{index}"
-        blocks += [
-            header(f"Milestone {n}"),
-            text_input(f"{p}.name", f"Milestone {n} · name", raw, optional=False, max_length=MAX_NAME),
-            text_input(f"{p}.description", f"Milestone {n} · description", raw, multiline=True),
-            number_input(
-                f"{p}.timeline_days",
-                f"Milestone {n} · expected by day",
-                raw,
-                minimum=1,
-                maximum=MAX_TIMELINE_DAYS,
-                optional=False,
-                hint="Days from the customer's onboarding start.",
-            ),
-            text_input(
-                f"{p}.timeline_note", f"Milestone {n} · timeline wording", raw, hint="For example: end of week 2"
-            ),
-            text_input(
-                f"{p}.definition_of_done", f"Milestone {n} · definition of done", raw, multiline=True, optional=False
-            ),
-            number_input(
-                f"{p}.points_on_time",
-                f"Milestone {n} · health points when reached on time",
-                raw,
-                minimum=0,
-                maximum=100,
-            ),
-            number_input(
-                f"{p}.points_missed", f"Milestone {n} · health points removed when missed", raw, minimum=0, maximum=100
-            ),
-            text_input(f"{p}.impact_note", f"Milestone {n} · health-score impact note", raw, multiline=True),
-        ]
+        blocks += [header(row_name("milestones", index)), *_row("milestones", index, raw)]
     tools = []
     if count < MAX_MILESTONES:
         tools.append(button("Add a milestone", ADD_MILESTONE, "add"))
@@ -172,97 +173,35 @@ def _milestones(meta: ModalMetadata, raw: dict[str, Any]) -> list[Block]:
         tools.append(button(f"Remove milestone {count}", REMOVE_MILESTONE, "remove", style="danger"))
     if tools:
         blocks.append(actions("milestone_tools", *tools))
-    blocks += [
+    return [
+        *blocks,
         divider(),
         header("Across all milestones"),
-        text_input(
-            "retention_correlation",
-            "How does milestone completion relate to long-term retention?",
-            raw,
-            multiline=True,
-        ),
-        text_input(
-            "missed_deadline_policy", "What happens when a customer misses a milestone deadline?", raw, multiline=True
-        ),
+        *_inputs(raw, "retention_correlation", "missed_deadline_policy"),
     ]
-    return blocks
 
 
 def _health(meta: ModalMetadata, raw: dict[str, Any]) -> list[Block]:
-    blocks: list[Block] = [header("Factors and weights")]
-    for factor in StandardFactor:
-        blocks.append(
-            number_input(
-                f"weights.{factor.value}",
-                f"{factor.label} · weight",
-                raw,
-                minimum=0,
-                maximum=100,
-                optional=False,
-                hint="Weights of all factors must total 100. Enter 0 for a factor you do not use.",
-            )
-        )
-    for index in range(MAX_CUSTOM_FACTORS):
-        n = index + 1
-        blocks += [
-            text_input(f"custom_factors.{index}.name", f"Custom factor {n} · name", raw, max_length=MAX_NAME),
-            number_input(f"custom_factors.{index}.weight", f"Custom factor {n} · weight", raw, minimum=0, maximum=100),
-        ]
-    blocks += [
-        text_input("calculation_notes", "How is the score calculated?", raw, multiline=True),
-        header("Score bands"),
-        number_input(
-            "healthy_from",
-            "Healthy from (score)",
-            raw,
-            minimum=0,
-            maximum=100,
-            optional=False,
-            hint="Scores at or above this are healthy.",
-        ),
-        number_input(
-            "critical_below",
-            "Critical below (score)",
-            raw,
-            minimum=0,
-            maximum=100,
-            optional=False,
-            hint="Scores under this are critical; in between is at-risk.",
-        ),
+    return [
+        header(FACTORS_AND_WEIGHTS),
+        *_inputs(raw, *(f"weights.{factor.value}" for factor in StandardFactor)),
+        *(block for index in range(MAX_CUSTOM_FACTORS) for block in _row("custom_factors", index, raw)),
+        *_inputs(raw, "calculation_notes"),
+        header(SCORE_BANDS),
+        *_inputs(raw, "healthy_from", "critical_below"),
         header("Updates and monitoring"),
-        select_input(
-            "cadence",
-            "How often is the score updated?",
-            raw,
-            [(c.value, c.value.title()) for c in Cadence],
-            optional=False,
-        ),
-        time_input("update_time", "At what time of day?", raw),
-        select_input("timezone", "In which time zone?", raw, [(z, z) for z in common_timezones()], optional=False),
-        users_input("monitors", "Who monitors the scores?", raw),
-        header("Response protocol"),
+        *_inputs(raw, "cadence", "update_time", "timezone", "monitors"),
+        header(RESPONSE_PROTOCOL),
+        *_inputs(raw, *(f"protocols.{band.value}" for band in Band)),
     ]
-    for band in Band:
-        blocks.append(
-            text_input(f"protocols.{band.value}", f"When a customer is {band.label.lower()}", raw, multiline=True)
-        )
-    return blocks
 
 
 def _training(meta: ModalMetadata, raw: dict[str, Any]) -> list[Block]:
     return [
         header("Self-service resources"),
-        text_input("documentation", "Documentation, help articles and FAQs", raw, multiline=True),
-        text_input("video_tutorials", "Video tutorials and walkthroughs", raw, multiline=True),
-        text_input("community", "Community forums and knowledge bases", raw, multiline=True),
+        *_inputs(raw, "documentation", "video_tutorials", "community"),
         header("Guided training"),
-        multi_select_input("session_types", "Live session types", raw, [(s.value, s.label) for s in SessionType]),
-        text_input("schedule_curriculum", "Schedule and curriculum", raw, multiline=True),
-        text_input("segment_customisation", "Customisation by customer segment", raw, multiline=True),
+        *_inputs(raw, "session_types", "schedule_curriculum", "segment_customisation"),
         header("Certification"),
-        select_input(
-            "certification", "Is there a certification programme?", raw, [(c.value, c.label) for c in Certification]
-        ),
-        text_input("certification_levels", "Levels or badges", raw, multiline=True),
-        text_input("certification_adoption", "How does certification drive adoption?", raw, multiline=True),
+        *_inputs(raw, "certification", "certification_levels", "certification_adoption"),
     ]

@@ -7,7 +7,9 @@ from typing import Any
 
 from bot.blocks.common import Block, actions, button, context, divider, esc, header, mention, sections, shorten
 from bot.ids import CONFIRM_SAVE, MENU_REVISE
+from steps.document import SUCCESS_MILESTONES_TITLE, TRAINING_TITLE
 from steps.outline import (
+    UNANSWERED,
     DiscussionNote,
     OutlineBlock,
     OutlineItem,
@@ -21,7 +23,7 @@ from steps.step3 import HealthModel, MilestonesSection, Section, TrainingPlan
 # Five milestones of long answers must still fit one message (50 blocks of 3,000 characters);
 # the uploaded document always carries every answer in full.
 ANSWER_PREVIEW = 500
-NOT_DISCUSSED = "_Not yet discussed_"
+NOT_DISCUSSED = f"_{UNANSWERED}_"
 
 
 def _item(item: OutlineItem) -> str:
@@ -69,12 +71,12 @@ def synthesis_message(
     blocks: list[Block] = [
         header(f"Step 3 synthesis · {plan_name}"),
         context("Please check that this is what the team agreed. Confirm to save it into the plan document."),
-        header("Success Milestones"),
+        header(SUCCESS_MILESTONES_TITLE),
         *outline_blocks(milestones_outline(milestones)),
         *outline_blocks(health_outline(health)),
         *outline_blocks(discussion_block(notes, (Section.MILESTONES, Section.HEALTH))),
         divider(),
-        header("Training / Education Plan"),
+        header(TRAINING_TITLE),
         *outline_blocks(training_outline(training)),
         *outline_blocks(discussion_block(notes, (Section.TRAINING,))),
         divider(),
