@@ -311,16 +311,16 @@ def compute_score(
     contributions: list[FactorContribution] = []
     missing: list[str] = []
     weighted = 0.0
-    for (key, label, weight), value in zip(factors, values, strict=True):
-        if value is None:
+    for (key, label, weight), known in zip(factors, values, strict=True):
+        if known is None:
             missing.append(key)
             contributions.append(FactorContribution(key, label, None, weight, 0.0, 0.0))
             continue
         # The share is a single division of integers, so equal weight ratios give identical floats.
         share = weight / total_weight
-        contribution = value * share
+        contribution = known * share
         weighted += contribution
-        contributions.append(FactorContribution(key, label, value, weight, share, contribution))
+        contributions.append(FactorContribution(key, label, known, weight, share, contribution))
 
     score: float | None = None
     band: Band | None = None

@@ -32,7 +32,11 @@ class LabelledChoice(StrEnum):
 
     label: str
 
-    def __new__(cls, value: str, label: str) -> LabelledChoice:
+    # Only members are built here: a lookup such as ``Band("healthy")`` goes through Enum's own __new__. The label's
+    # default exists for type checkers, which read that lookup as a call to this signature (python/mypy#10573).
+    def __new__(cls, value: str, label: str = "") -> Self:
+        if not label:
+            raise TypeError(f"{cls.__name__}.{value} needs a label: write it as a (value, label) pair.")
         member = str.__new__(cls, value)
         member._value_ = value
         member.label = label
@@ -150,7 +154,7 @@ class HealthModel(Answers):
                 ("weights", StandardFactor.ADOPTION.value),
                 f"The weights add up to {self.total_weight}; they must total 100.",
             )
-        names = [StandardFactor(f).label.casefold() for f in StandardFactor]
+        names = [f.label.casefold() for f in StandardFactor]
         for index, custom in enumerate(self.custom_factors):
             if custom.name.casefold() in names:
                 raise field_error(

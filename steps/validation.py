@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 Loc = tuple[str | int, ...]
 
@@ -53,7 +53,7 @@ _MESSAGES = {
 }
 
 
-def _loc_of(error: dict) -> Loc:
+def _loc_of(error: ErrorDetails) -> Loc:
     field = (error.get("ctx") or {}).get("field")
     if field:
         return tuple(int(p) if p.isdigit() else p for p in str(field).split("."))
