@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.blocks.common import (
     Block,
@@ -49,15 +49,19 @@ from steps.step3 import MAX_CUSTOM_FACTORS, MAX_MILESTONES, MAX_TEXT, MIN_MILEST
 MODAL_TITLES = {section: section.label for section in Section} | {Section.TRAINING: "Training plan"}
 
 
-@dataclass(frozen=True)
-class Reply:
-    """A reply in the section's thread, as the form shows it."""
+class Reply(Protocol):
+    """A reply in the section's thread, as the form shows it (whoever read it: any object with these fields)."""
 
-    user_id: str
-    text: str
-    posted_at: datetime
-    permalink: str | None
-    edited: bool
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def posted_at(self) -> datetime: ...
+    @property
+    def permalink(self) -> str | None: ...
+    @property
+    def edited(self) -> bool: ...
 
 
 @dataclass(frozen=True)
