@@ -9,7 +9,8 @@ shows it, and every place reads the wording from here:
 - ``item``: its bullet in the plan document and the synthesis ("Correlation with long-term retention");
 - ``heading``: the heading of its own block in the document ("Milestone Completion and Retention").
 
-Limits (lengths, ranges) are read from the section's pydantic model, so the form cannot offer what validation refuses.
+Limits (lengths, ranges) are read from the section's pydantic model (steps/model_paths.py), so the form cannot offer
+what validation refuses.
 The rest of the module says what changed between two versions of a section, and which free-text fields a Slack
 message can be folded into.
 """
@@ -27,6 +28,7 @@ from steps.step3 import (
     Band,
     Cadence,
     Certification,
+    LabelledChoice,
     Section,
     SessionType,
     StandardFactor,
@@ -75,7 +77,7 @@ class AnswerField:
     options: Callable[[], list[Option]]  # what a choice offers, read when the form is built
     row: str | None  # ROWS only: one row's name, numbered from 1 ("Milestone 3")
     foldable: bool  # free text a Slack message can be folded into (the message shortcut)
-    limits: Limits = field(default=Limits())
+    limits: Limits = field(default_factory=Limits)  # filled in from the section's model
 
     @property
     def in_rows(self) -> bool:
@@ -116,7 +118,7 @@ def _field(
     )
 
 
-def _labelled(choice: type[Certification] | type[SessionType]) -> Callable[[], list[Option]]:
+def _labelled(choice: type[LabelledChoice]) -> Callable[[], list[Option]]:
     return lambda: [(c.value, c.label) for c in choice]
 
 
@@ -134,11 +136,7 @@ _MILESTONES: tuple[AnswerField, ...] = (
     ),
     _field("milestones.*.timeline_note", Kind.LINE, "timeline wording", hint="For example: end of week 2"),
     _field(
-        "milestones.*.definition_of_done",
-        Kind.TEXT,
-        "definition of done",
-        item="Definition of Done",
-        required=True,
+        "milestones.*.definition_of_done", Kind.TEXT, "definition of done", item="Definition of Done", required=True
     ),
     _field(
         "milestones.*.points_on_time",
