@@ -2,7 +2,7 @@
 
 A pattern names an answer with ``*`` for a row's index (``milestones.*.name``). The constraints are read from
 ``Annotated`` metadata, possibly inside an Optional (``OptionalText``) or as the value type of a list or dict
-(``dict[StandardFactor, Weight]``), so the form's limits are the very ones validation applies.
+(``dict[StandardFactor, Score]``), so the form's limits are the very ones validation applies.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ MAX_NAME = 100  # a milestone name ends up in a 150-character Block Kit header
 MAX_TEXT = 3000  # Slack's plain_text_input max_length
 MAX_TIMELINE_DAYS = 3650
 MAX_CUSTOM_FACTORS = 3
+MAX_SCORE = 100  # health scores, weights, points and band thresholds are all out of 100
 
 
 class LabelledChoice(StrEnum):
@@ -59,7 +60,8 @@ def _blank_to_none(value: Any) -> Any:
 # An optional free-text answer: blank means "not yet discussed", never an empty string.
 OptionalText = Annotated[Annotated[str, Field(max_length=MAX_TEXT)] | None, BeforeValidator(_blank_to_none)]
 RequiredText = Annotated[str, BeforeValidator(_blank_to_none), Field(min_length=1, max_length=MAX_TEXT)]
-Points = Annotated[Annotated[int, Field(ge=0, le=100)] | None, BeforeValidator(_blank_to_none)]
+Score = Annotated[int, BeforeValidator(_blank_to_none), Field(ge=0, le=MAX_SCORE)]
+Points = Annotated[Annotated[int, Field(ge=0, le=MAX_SCORE)] | None, BeforeValidator(_blank_to_none)]
 
 
 class Answers(BaseModel):
@@ -102,12 +104,9 @@ class StandardFactor(LabelledChoice):
     MILESTONES = "milestones", "Milestone completion"
 
 
-Weight = Annotated[int, BeforeValidator(_blank_to_none), Field(ge=0, le=100)]
-
-
 class CustomFactor(Answers):
     name: Annotated[str, BeforeValidator(_blank_to_none), Field(min_length=1, max_length=MAX_NAME)]
-    weight: Weight
+    weight: Score
 
 
 class Cadence(StrEnum):
@@ -133,11 +132,11 @@ def _valid_timezone(name: str) -> str:
 
 
 class HealthModel(Answers):
-    weights: dict[StandardFactor, Weight]
+    weights: dict[StandardFactor, Score]
     custom_factors: list[CustomFactor] = Field(default_factory=list, max_length=MAX_CUSTOM_FACTORS)
     calculation_notes: OptionalText = None
-    critical_below: Annotated[int, BeforeValidator(_blank_to_none), Field(ge=0, le=100)]
-    healthy_from: Annotated[int, BeforeValidator(_blank_to_none), Field(ge=0, le=100)]
+    critical_below: Score
+    healthy_from: Score
     cadence: Cadence
     update_time: time
     timezone: Annotated[str, AfterValidator(_valid_timezone), BeforeValidator(_blank_to_none)]
