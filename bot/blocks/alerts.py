@@ -7,7 +7,10 @@ from datetime import date
 from typing import Any
 
 from bot.blocks.common import Block, actions, button, context, esc, header, mention, section, sections, shorten
+from bot.blocks.digest import weakest_factors
 from bot.ids import ALERT_ACK, ALERT_BLOCK_PREFIX, ALERT_DONE, ALERT_EXTEND, EXTEND_CALLBACK, VALUE
+from steps.health import FactorContribution
+from steps.step3 import Band
 
 # A message holds 50 blocks; each alert takes two (its text and its buttons).
 ALERTS_PER_MESSAGE = 20
@@ -89,20 +92,21 @@ def replace_alert_buttons(blocks: list[Block], alert_id: int, note: str) -> list
 class BandDrop:
     customer: str
     score: float
-    previous: str | None  # band label, or None when never reported
-    band: str
-    weakest: str  # e.g. "Engagement 20 · Support tickets 35"
+    previous: Band | None  # None when never reported
+    band: Band
+    weakest: tuple[FactorContribution, ...]
     owner_id: str | None
     protocol: str | None
 
 
 def _band_text(drop: BandDrop) -> str:
-    change = f"{drop.previous} → {drop.band}" if drop.previous else drop.band
+    change = f"{drop.previous.label} → {drop.band.label}" if drop.previous else drop.band.label
     protocol = f"\n*Response protocol:* {esc(shorten(drop.protocol, POLICY_PREVIEW))}" if drop.protocol else ""
-    weakest = f" · weakest: {esc(drop.weakest)}" if drop.weakest else ""
+    factors = weakest_factors(drop.weakest)
+    weakest = f" · weakest: {esc(factors)}" if factors else ""
     return (
-        f":rotating_light: *{esc(drop.customer)}* is now *{drop.band}* ({change}), score {drop.score:.1f}{weakest}"
-        f" · owner {_owner(drop.owner_id)}{protocol}"
+        f":rotating_light: *{esc(drop.customer)}* is now *{drop.band.label}* ({change}), "
+        f"score {drop.score:.1f}{weakest} · owner {_owner(drop.owner_id)}{protocol}"
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.blocks.common import Block, context, divider, esc, header, mention, section, sections, shorten
+from steps.health import FactorContribution
 from steps.step3 import Band
 
 LIST_LIMIT = 15
@@ -22,13 +23,18 @@ class DigestLine:
     band: Band | None
     previous_score: float | None
     previous_band: Band | None
-    weakest: str  # already formatted: "Engagement 20 · Support tickets 35"
+    weakest: tuple[FactorContribution, ...]  # empty for the lines that do not show them
 
     @property
     def delta(self) -> float:
         if self.score is None or self.previous_score is None:
             return 0.0
         return self.score - self.previous_score
+
+
+def weakest_factors(factors: tuple[FactorContribution, ...]) -> str:
+    """Plain text, e.g. "Engagement 20 · Support tickets 35"."""
+    return " · ".join(f"{f.label} {f.value:.0f}" for f in factors if f.value is not None)
 
 
 def _score(value: float | None) -> str:
@@ -41,8 +47,9 @@ def _line(line: DigestLine, *, with_weakest: bool, bullet: str = "•") -> str:
         text += f" ({'+' if line.delta > 0 else '−'}{abs(line.delta):.1f})"
     if line.band is not None and line.previous_band not in (None, line.band):
         text += f" · {line.previous_band.label} → {line.band.label}"
-    if with_weakest and line.weakest:
-        text += f" · weakest: {esc(line.weakest)}"
+    weakest = weakest_factors(line.weakest) if with_weakest else ""
+    if weakest:
+        text += f" · weakest: {esc(weakest)}"
     return text
 
 
@@ -94,7 +101,7 @@ def flagged_thread_parts(flagged: dict[Band, list[DigestLine]]) -> list[dict[str
     if all(len(lines) <= LIST_LIMIT for lines in flagged.values()):
         return []  # the digest itself already lists everyone
     capacity = THREAD_LINES * THREAD_PARTS
-    parts = []
+    parts: list[dict[str, Any]] = []
     for start in range(0, min(len(rows), capacity), THREAD_LINES):
         chunk = rows[start : start + THREAD_LINES]
         text = "\n".join(_line(line, with_weakest=True, bullet=f"• {band.label}:") for band, line in chunk)

@@ -1,0 +1,158 @@
+"""Health scores: the scheduler's reads of a plan's customers and milestones, the score history, the bulk updates.
+
+Built for 100,000 customers in one tick: customers are read in chunks by id with their milestones in one query per
+chunk (Core rows: nothing here needs identity tracking, and it is several times faster than ORM rows), and scores
+are written with executemany straight to the driver (``storage.bulk``). Every function runs in the caller's
+session, so the scheduler keeps one transaction per plan with the plan row locked.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Select, Table, Update, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from steps.health import MilestoneState, ScoreBreakdown
+from steps.step3 import Band
+from storage.bulk import execute_many
+from storage.models import Customer, CustomerMilestone, HealthScore
+
+SCORE_CHUNK = 5000
+BANDS: dict[str | None, Band] = {band.value: band for band in Band}
+# Core tables, not ORM entities: executemany straight to the driver (mapped classes type ``__table__`` loosely).
+CUSTOMERS = cast(Table, Customer.__table__)
+HEALTH_SCORES = cast(Table, HealthScore.__table__)
+UTC_DATETIME = HEALTH_SCORES.c.computed_at.type
+HISTORY_TYPES = {"computed_at": UTC_DATETIME, "breakdown": HEALTH_SCORES.c.breakdown.type}
+
+# (points_on_time, points_missed) per plan position: a customer's milestone rows only know their position.
+MilestonePoints = Sequence[tuple[int | None, int | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerToScore:
+    id: int
+    name: str
+    owner_id: str | None
+    signals: dict[str, Any]
+    reported_score: float | None  # what the team last heard, to tell movers apart
+    reported_band: Band | None
+    milestones: list[MilestoneState]
+
+
+def customers_to_score(
+    session: Session, plan_id: int, points: MilestonePoints, customer_ids: Iterable[int] | None = None
+) -> Iterator[list[CustomerToScore]]:
+    """A plan's customers (or the ones named) with their milestones, ``SCORE_CHUNK`` at a time in id order.
+
+    Each chunk is read when the previous one has been consumed, so the caller may write between chunks.
+    """
+    if customer_ids is None:
+        yield from _all_customers(session, plan_id, points)
+        return
+    pending = sorted(customer_ids)
+    for start in range(0, len(pending), SCORE_CHUNK):
+        chunk = _customer_rows(plan_id).where(Customer.id.in_(pending[start : start + SCORE_CHUNK]))
+        yield _with_milestones(session, plan_id, points, session.connection().execute(chunk).all())
+
+
+def _all_customers(session: Session, plan_id: int, points: MilestonePoints) -> Iterator[list[CustomerToScore]]:
+    last_id = 0
+    while True:
+        query = _customer_rows(plan_id).where(Customer.id > last_id).order_by(Customer.id).limit(SCORE_CHUNK)
+        rows = session.connection().execute(query).all()
+        if not rows:
+            return
+        last_id = rows[-1].id
+        yield _with_milestones(session, plan_id, points, rows)
+        if len(rows) < SCORE_CHUNK:
+            return
+
+
+def _customer_rows(plan_id: int) -> Select[Any]:
+    return select(
+        Customer.id, Customer.name, Customer.owner_id, Customer.signals, Customer.reported_score, Customer.reported_band
+    ).where(Customer.plan_id == plan_id)
+
+
+def _with_milestones(
+    session: Session, plan_id: int, points: MilestonePoints, customers: Sequence[Any]
+) -> list[CustomerToScore]:
+    if not customers:
+        return []
+    # One range query instead of an IN list: the (plan_id, customer_id, position) index returns them in order.
+    milestone_rows = session.connection().execute(
+        select(
+            CustomerMilestone.customer_id, CustomerMilestone.position, CustomerMilestone.name,
+            CustomerMilestone.due_date, CustomerMilestone.completed_on,
+        )
+        .where(CustomerMilestone.plan_id == plan_id)
+        .where(CustomerMilestone.customer_id.between(customers[0].id, customers[-1].id))
+        .order_by(CustomerMilestone.customer_id, CustomerMilestone.position)
+    ).all()  # fmt: skip
+    states: dict[int, list[MilestoneState]] = defaultdict(list)
+    for customer_id, position, name, due, done in milestone_rows:
+        # A milestone removed from the plan after it was reached or alerted keeps its row but earns no points.
+        on_time, missed = points[position] if position < len(points) else (None, None)
+        states[customer_id].append(MilestoneState(position, name, due, done, on_time, missed))
+    return [
+        CustomerToScore(
+            row.id, row.name, row.owner_id, row.signals or {}, row.reported_score, BANDS.get(row.reported_band),
+            states[row.id],
+        )
+        for row in customers
+    ]  # fmt: skip
+
+
+def record_scores(
+    session: Session,
+    team_id: str,
+    plan_id: int,
+    scores: Iterable[tuple[int, ScoreBreakdown]],
+    now: datetime,
+    *,
+    reported: bool,
+) -> None:
+    """Keep each (customer id, score) in the history and make it the customer's current score.
+
+    ``reported`` marks the new bands as told to the team (a health update), so only later drops alert.
+    """
+    history: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    for customer_id, breakdown in scores:
+        band = breakdown.band.value if breakdown.band else None
+        history.append(
+            {"customer_id": customer_id, "score": breakdown.score, "band": band, "breakdown": breakdown.to_dict()}
+        )
+        changes.append({"cid": customer_id, "new_score": breakdown.score, "new_band": band})
+    shared = {"team_id": team_id, "plan_id": plan_id, "computed_at": now}
+    execute_many(session, insert(HEALTH_SCORES), history, types=HISTORY_TYPES, shared=shared)
+    execute_many(session, _score_update(reported), changes, types={"at": UTC_DATETIME}, shared={"at": now})
+
+
+def _score_update(reported: bool) -> Update:
+    table = CUSTOMERS
+    values: dict[str, Any] = {
+        "score": bindparam("new_score"),
+        "band": bindparam("new_band"),
+        "scored_at": bindparam("at"),
+    }
+    if reported:
+        values |= {"reported_score": bindparam("new_score"), "reported_band": bindparam("new_band")}
+    return update(table).where(table.c.id == bindparam("cid")).values(**values)
+
+
+def latest_breakdown(session: Session, customer_id: int) -> ScoreBreakdown | None:
+    """How the customer's newest score in the history was reached; None before the first one."""
+    latest = session.scalar(
+        select(HealthScore.breakdown)
+        .where(HealthScore.customer_id == customer_id)
+        .order_by(HealthScore.computed_at.desc(), HealthScore.id.desc())
+        .limit(1)
+    )
+    return ScoreBreakdown.from_dict(latest) if latest else None
