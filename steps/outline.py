@@ -2,8 +2,9 @@
 
 The plan document (markdown) and the Slack synthesis message (mrkdwn) are both built
 from these blocks, so they show the same questions, in the same order, with the same
-labels. Values are the answers as typed (or formatted numbers and chosen options); an
-unanswered question is ``None`` and each renderer decides how to say "not yet discussed".
+labels (each field's ``item`` and ``heading`` in the catalogue, steps/fields.py). Values are the
+answers as typed (or formatted numbers and chosen options); an unanswered question is ``None``
+and each renderer writes ``UNANSWERED`` in its own emphasis.
 """
 
 from __future__ import annotations
