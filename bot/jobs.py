@@ -166,17 +166,21 @@ def check_band_drops(session: Session, ready: RunnablePlan, now: datetime) -> in
     """Alert on customers whose band got worse since the team last heard; better news waits for the update."""
     changed = alerts.lock_unreported_bands(session, ready.plan.id)
     dropped = [c for c in changed if _is_drop(c)]
-    drops = [
-        BandDrop(c.customer, c.owner_id, c.score or 0.0, c.reported_band, c.band,
-                 health_scores.latest_breakdown(session, c.customer_id) if n < announcements.BAND_DROPS_SHOWN else None)
-        for n, c in enumerate(dropped)
-    ]  # fmt: skip
     alerts.mark_bands_reported(session, changed)
-    if not drops:
+    if not dropped:
         return 0
     alerts.record_band_alerts(session, ready.plan.team_id, ready.plan.id, dropped, now)
+    # Only the drops the alert shows in full need their latest breakdown: one query each.
+    drops = [_band_drop(session, c, detailed=n < announcements.BAND_DROPS_SHOWN) for n, c in enumerate(dropped)]
     announcements.bands_dropped(session, ready, drops, now)
     return len(drops)
+
+
+def _band_drop(session: Session, customer: UnreportedBand, *, detailed: bool) -> BandDrop:
+    breakdown = health_scores.latest_breakdown(session, customer.customer_id) if detailed else None
+    return BandDrop(
+        customer.customer, customer.owner_id, customer.score or 0.0, customer.reported_band, customer.band, breakdown
+    )
 
 
 def _is_drop(customer: UnreportedBand) -> bool:

@@ -57,7 +57,9 @@ def customers_to_score(
         return
     pending = sorted(customer_ids)
     for start in range(0, len(pending), SCORE_CHUNK):
-        chunk = _customer_rows(plan_id).where(Customer.id.in_(pending[start : start + SCORE_CHUNK]))
+        chunk = (
+            _customer_rows(plan_id).where(Customer.id.in_(pending[start : start + SCORE_CHUNK])).order_by(Customer.id)
+        )
         yield _with_milestones(session, plan_id, points, session.connection().execute(chunk).all())
 
 
@@ -83,6 +85,7 @@ def _customer_rows(plan_id: int) -> Select[Any]:
 def _with_milestones(
     session: Session, plan_id: int, points: MilestonePoints, customers: Sequence[Any]
 ) -> list[CustomerToScore]:
+    """``customers`` in id order: their milestones are read by id range."""
     if not customers:
         return []
     # One range query instead of an IN list: the (plan_id, customer_id, position) index returns them in order.
