@@ -68,5 +68,5 @@ def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> BindProcessor |
 def _positional_names(compiled: object) -> Sequence[str]:
     """The bind names in the order a positional paramstyle (SQLite's ``?``) expects their values."""
     if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
-        raise TypeError(f"execute_many needs a SQL statement compiled with its bind order, not {type(compiled)}")
+        raise TypeError(f"execute_many reads the bind order from SQLCompiler.positiontup: none on {type(compiled)}")
     return compiled.positiontup
