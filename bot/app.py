@@ -10,6 +10,7 @@ from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 
 from bot.listeners import register
+from bot.listeners.context import provide_services
 from bot.listeners.errors import explain, failure_reply, tell
 from bot.middleware import deduplicate, keep_first_ack
 from bot.services import Services
@@ -48,18 +49,19 @@ def create_app(
         raise_error_for_unhandled_request=False,
     )
     app.use(keep_first_ack)
+    app.use(provide_services(services))
     app.use(deduplicate(services))
-    register(app, services)
+    register(app)
 
     @app.error
     def on_error(
         error: Exception, body: Any, context: BoltContext, response: BoltResponse | None
     ) -> BoltResponse | None:
-        """Whatever a listener or middleware lets escape ends here: never a 5xx, never a traceback to the person.
-
-        The listeners answer their own errors (``bot.listeners.errors``); this is the net under them, for Bolt's
-        own machinery and the middleware. ``response`` is what Bolt is about to answer (a 500) when the failure
-        came before the ack; returning a response replaces it. After the ack it is None: the answer has gone.
+        """Whatever a middleware (such as the one resolving the channel's plan) or Bolt's own machinery raises ends
+        here, with the replies the listeners give their own errors (``bot.listeners.errors``): never a 5xx, never
+        a traceback to the person. ``response`` is what Bolt is about to answer (a 500) when the failure came
+        before the ack; returning a response replaces it. After the ack it is None: the answer has gone, so the
+        person hears through the request's response_url.
         """
         try:
             text = explain(error)

@@ -7,12 +7,7 @@ import shlex
 from dataclasses import dataclass
 from datetime import date
 
-from bot.blocks.common import esc
-
-
-class ArgumentError(ValueError):
-    """A malformed argument; the message is shown to the person as is (mrkdwn-safe)."""
-
+from steps.errors import UserError
 
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 # Slack clients (macOS especially) turn typed quotes into curly ones.
@@ -23,7 +18,7 @@ def split_words(text: str) -> list[str]:
     try:
         return shlex.split(text.translate(_QUOTES))
     except ValueError as exc:
-        raise ArgumentError(
+        raise UserError(
             'I could not read that: a quote is not closed. Quote names with spaces like `"Acme Corp"`.'
         ) from exc
 
@@ -31,7 +26,7 @@ def split_words(text: str) -> list[str]:
 def parse_user(text: str, option: str) -> str:
     match = _MENTION.match(text)
     if match is None:
-        raise ArgumentError(f"`{option}=` needs an @-mention picked from Slack's list, like `{option}=@jane`.")
+        raise UserError(f"`{option}=` needs an @-mention picked from Slack's list, like `{option}=@jane`.")
     return match.group(1)
 
 
@@ -41,7 +36,7 @@ _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 def parse_channel(text: str, option: str) -> str:
     match = _CHANNEL.match(text)
     if match is None:
-        raise ArgumentError(f"`{option}=` needs a channel picked from Slack's list, like `{option}=#onboarding-acme`.")
+        raise UserError(f"`{option}=` needs a channel picked from Slack's list, like `{option}=#onboarding-acme`.")
     return match.group(1)
 
 
@@ -49,8 +44,8 @@ def parse_date(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ArgumentError(
-            f"`{option}={esc(text)}` is not a date; use YYYY-MM-DD, like `{option}=2026-12-01`."
+        raise UserError(
+            f"`{option}={{text}}` is not a date; use YYYY-MM-DD, like `{option}=2026-12-01`.", text=text
         ) from None
 
 
@@ -66,9 +61,9 @@ def split_options(words: list[str], allowed: set[str]) -> tuple[list[str], dict[
         key = key.lower()
         if key not in allowed:
             known = ", ".join(f"`{k}=`" for k in sorted(allowed)) or "none"
-            raise ArgumentError(f"I don't know the option `{esc(key)}=`. Options here: {known}.")
+            raise UserError(f"I don't know the option `{{key}}=`. Options here: {known}.", key=key)
         if key in options:
-            raise ArgumentError(f"`{esc(key)}=` is given twice.")
+            raise UserError("`{key}=` is given twice.", key=key)
         options[key] = value
     return positional, options
 
@@ -88,13 +83,13 @@ def parse_customer_add(words: list[str]) -> NewCustomer:
     positional, options = split_options(words, {"start", "owner", "segment"})
     if len(positional) != 1:
         hint = " Quote a name with spaces." if len(positional) > 1 else ""
-        raise ArgumentError(f"Give one customer name: {CUSTOMER_ADD_USAGE}.{hint}")
+        raise UserError(f"Give one customer name: {CUSTOMER_ADD_USAGE}.{hint}")
     name = positional[0].strip()
     if not name or len(name) > 200:
-        raise ArgumentError("A customer name is 1 to 200 characters.")
+        raise UserError("A customer name is 1 to 200 characters.")
     segment = options.get("segment", "").strip() or None
     if segment is not None and len(segment) > 200:
-        raise ArgumentError("A segment is at most 200 characters.")
+        raise UserError("A segment is at most 200 characters.")
     return NewCustomer(
         name=name,
         start=parse_date(options["start"], "start") if "start" in options else None,
@@ -115,10 +110,10 @@ MILESTONE_DONE_USAGE = "`/onboarding milestone done <customer> <milestone number
 
 def parse_milestone_done(words: list[str]) -> MilestoneDone:
     if not words or words[0].lower() != "done":
-        raise ArgumentError(f"Usage: {MILESTONE_DONE_USAGE}")
+        raise UserError(f"Usage: {MILESTONE_DONE_USAGE}")
     positional, options = split_options(words[1:], {"date"})
     if len(positional) != 2:
-        raise ArgumentError(f"Give a customer and a milestone: {MILESTONE_DONE_USAGE}. Quote names with spaces.")
+        raise UserError(f"Give a customer and a milestone: {MILESTONE_DONE_USAGE}. Quote names with spaces.")
     return MilestoneDone(
         positional[0], positional[1], parse_date(options["date"], "date") if "date" in options else None
     )
@@ -129,26 +124,26 @@ SIGNAL_USAGE = "`/onboarding signal <customer> <factor>=<0-100> ...`"
 
 def parse_signal(words: list[str]) -> tuple[str, dict[str, float]]:
     if not words:
-        raise ArgumentError(f"Usage: {SIGNAL_USAGE}")
+        raise UserError(f"Usage: {SIGNAL_USAGE}")
     customer, pairs = words[0], words[1:]
     if "=" in customer:
-        raise ArgumentError(f"Name the customer first: {SIGNAL_USAGE}")
+        raise UserError(f"Name the customer first: {SIGNAL_USAGE}")
     if not pairs:
-        raise ArgumentError(f"Give at least one factor value: {SIGNAL_USAGE}")
+        raise UserError(f"Give at least one factor value: {SIGNAL_USAGE}")
     values: dict[str, float] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise ArgumentError(f"`{esc(pair)}` is not `<factor>=<value>`. Usage: {SIGNAL_USAGE}")
+            raise UserError(f"`{{pair}}` is not `<factor>=<value>`. Usage: {SIGNAL_USAGE}", pair=pair)
         key = key.lower()
         try:
             value = float(raw)
         except ValueError:
-            raise ArgumentError(f"`{esc(pair)}`: the value must be a number from 0 to 100.") from None
+            raise UserError("`{pair}`: the value must be a number from 0 to 100.", pair=pair) from None
         if not 0 <= value <= 100:
-            raise ArgumentError(f"`{esc(pair)}`: the value must be from 0 to 100.")
+            raise UserError("`{pair}`: the value must be from 0 to 100.", pair=pair)
         if key in values:
-            raise ArgumentError(f"`{esc(key)}` is given twice.")
+            raise UserError("`{key}` is given twice.", key=key)
         values[key] = value
     return customer, values
 
@@ -159,8 +154,8 @@ ALERTS_USAGE = "`/onboarding alerts here [plan=#plan-channel]`"
 def parse_alerts_here(words: list[str]) -> str | None:
     """The plan channel named with ``plan=``, or None for "this channel's plan"."""
     if not words or words[0].lower() != "here":
-        raise ArgumentError(f"Usage: {ALERTS_USAGE}")
+        raise UserError(f"Usage: {ALERTS_USAGE}")
     positional, options = split_options(words[1:], {"plan"})
     if positional:
-        raise ArgumentError(f"Usage: {ALERTS_USAGE}")
+        raise UserError(f"Usage: {ALERTS_USAGE}")
     return parse_channel(options["plan"], "plan") if "plan" in options else None

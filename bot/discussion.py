@@ -4,91 +4,64 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from bot.blocks.modals import Reply
 from steps.outline import DiscussionNote
 from steps.step3 import Section
-from storage.models import DiscussionMessage, Plan, SectionThread
+from storage import discussion as store
+from storage.db import Session
+from storage.records import PlanRecord, ReplyRecord, ThreadRecord
 
 SHOWN_IN_MODAL = 5
 
 
-def threads(session: Session, plan: Plan) -> dict[Section, SectionThread]:
-    rows = session.scalars(select(SectionThread).where(SectionThread.plan_id == plan.id))
-    return {Section(row.section): row for row in rows}
+def threads(session: Session, plan: PlanRecord) -> dict[Section, ThreadRecord]:
+    return {Section(section): thread for section, thread in store.threads(session, plan.id).items()}
 
 
-def add_thread(session: Session, plan: Plan, section: Section, ts: str) -> None:
-    try:
-        with session.begin_nested():
-            session.add(
-                SectionThread(
-                    team_id=plan.team_id, plan_id=plan.id, section=section.value, channel_id=plan.channel_id, ts=ts
-                )
-            )
-    except IntegrityError:
-        pass  # a concurrent /onboarding step3 started this section's thread first
-
-
-def thread_at(session: Session, team_id: str, channel_id: str, thread_ts: str) -> SectionThread | None:
-    return session.scalar(
-        select(SectionThread).where(
-            SectionThread.team_id == team_id, SectionThread.channel_id == channel_id, SectionThread.ts == thread_ts
-        )
-    )
+def add_thread(session: Session, plan: PlanRecord, section: Section, ts: str) -> None:
+    store.add_thread(session, plan, section.value, ts)
 
 
 def slack_time(ts: str) -> datetime:
     return datetime.fromtimestamp(float(ts), UTC)
 
 
+def is_section_thread(session: Session, team_id: str, channel_id: str, thread_ts: str) -> bool:
+    return store.thread_at(session, team_id, channel_id, thread_ts) is not None
+
+
 def record_reply(
-    session: Session, thread: SectionThread, *, ts: str, user_id: str, text: str, permalink: str | None
-) -> None:
-    """Store a reply once, however often Slack delivers it."""
-    values = {
-        "team_id": thread.team_id, "plan_id": thread.plan_id, "section": thread.section,
-        "channel_id": thread.channel_id, "ts": ts, "thread_ts": thread.ts, "user_id": user_id, "text": text,
-        "permalink": permalink, "posted_at": slack_time(ts),
-    }  # fmt: skip
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(DiscussionMessage).values(values).on_conflict_do_nothing(index_elements=["team_id", "channel_id", "ts"])
-    )
-
-
-def find_reply(session: Session, team_id: str, channel_id: str, ts: str) -> DiscussionMessage | None:
-    return session.scalar(
-        select(DiscussionMessage).where(
-            DiscussionMessage.team_id == team_id, DiscussionMessage.channel_id == channel_id, DiscussionMessage.ts == ts
+    session: Session, team_id: str, channel_id: str, thread_ts: str, *, ts: str, user_id: str, text: str,
+    permalink: str | None,
+) -> None:  # fmt: skip
+    """Keep a reply posted in a section's thread (once, however often Slack delivers it)."""
+    thread = store.thread_at(session, team_id, channel_id, thread_ts)
+    if thread is not None:
+        store.add_reply(
+            session, thread, ts=ts, user_id=user_id, text=text, permalink=permalink, posted_at=slack_time(ts)
         )
-    )
 
 
-def latest_replies(session: Session, plan: Plan, section: Section, limit: int = SHOWN_IN_MODAL) -> list[Reply]:
-    rows = session.scalars(
-        select(DiscussionMessage)
-        .where(
-            DiscussionMessage.plan_id == plan.id,
-            DiscussionMessage.section == section.value,
-            DiscussionMessage.deleted_at.is_(None),
-        )
-        .order_by(DiscussionMessage.posted_at.desc(), DiscussionMessage.id.desc())
-        .limit(limit)
-    )
-    return [Reply(r.user_id, r.text, r.posted_at, r.permalink, r.edited_at is not None) for r in rows]
+def edit_reply(session: Session, team_id: str, channel_id: str, ts: str, text: str, at_ts: str) -> None:
+    store.edit_reply(session, team_id, channel_id, ts, text, slack_time(at_ts))
 
 
-def summaries(session: Session, plan: Plan) -> dict[Section, DiscussionNote]:
+def delete_reply(session: Session, team_id: str, channel_id: str, ts: str, at_ts: str) -> None:
+    store.delete_reply(session, team_id, channel_id, ts, slack_time(at_ts))
+
+
+def known_permalink(session: Session, team_id: str, channel_id: str, ts: str) -> str | None:
+    return store.reply_permalink(session, team_id, channel_id, ts)
+
+
+def latest_replies(
+    session: Session, plan: PlanRecord, section: Section, limit: int = SHOWN_IN_MODAL
+) -> list[ReplyRecord]:
+    return store.latest_replies(session, plan.id, section.value, limit)
+
+
+def summaries(session: Session, plan: PlanRecord) -> dict[Section, DiscussionNote]:
     """Sections whose thread has replies, with a link into the thread."""
-    rows = session.execute(
-        select(DiscussionMessage.section, func.count(), func.min(DiscussionMessage.permalink))
-        .where(DiscussionMessage.plan_id == plan.id, DiscussionMessage.deleted_at.is_(None))
-        .group_by(DiscussionMessage.section)
-    )
-    return {Section(section): DiscussionNote(count, link) for section, count, link in rows}
+    return {
+        Section(section): DiscussionNote(count, link)
+        for section, (count, link) in store.reply_counts(session, plan.id).items()
+    }

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from slack_sdk import WebClient
 
 from bot.blocks.synthesis import document_comment
-from storage.models import DocumentVersion
+from storage.records import DocumentRecord
 
 
 def document_filename(plan_name: str, version: int) -> str:
@@ -16,7 +17,7 @@ def document_filename(plan_name: str, version: int) -> str:
 
 
 def upload_document(
-    client: WebClient, channel_id: str, plan_name: str, document: DocumentVersion, steps_completed: list[str]
+    client: WebClient, channel_id: str, plan_name: str, document: DocumentRecord, steps_completed: Sequence[str]
 ) -> None:
     # files_upload_v2 = files.getUploadURLExternal → upload → files.completeUploadExternal (files.upload is retired).
     client.files_upload_v2(

@@ -1,18 +1,33 @@
-"""What the App Home shows, read from the database."""
+"""What the App Home shows: a summary of each plan the person can see."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from bot.blocks.home import PER_LIST, PlanSummary
 from bot.customers import runnable
 from steps.step3 import Section
-from storage import outbox, repo
-from storage.models import Customer, CustomerMilestone
+from storage import customers, outbox, repo
+from storage.db import Session
+from storage.outbox import Backlog
+
+PER_LIST = 8  # customers, milestones and failed posts listed per plan
+
+
+@dataclass
+class PlanSummary:
+    name: str
+    channel_id: str
+    steps_completed: list[str]
+    sections_answered: list[Section]
+    band_counts: dict[str | None, int] = field(default_factory=dict)
+    lowest: list[tuple[str, float | None, str | None]] = field(default_factory=list)  # name, score, band
+    overdue: list[tuple[str, str, date]] = field(default_factory=list)  # customer, milestone, due
+    overdue_total: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # summary, error
+    backlog: Backlog | None = None  # posts not in Slack yet
+    read_at: datetime | None = None  # when this summary was read (the backlog's age is counted to it)
 
 
 def plan_summaries(session: Session, team_id: str, now: datetime, channels: Collection[str]) -> list[PlanSummary]:
@@ -27,34 +42,11 @@ def plan_summaries(session: Session, team_id: str, now: datetime, channels: Coll
         )
         ready = runnable(session, plan)
         if ready is not None:
-            today = ready.today(now)
-            summary.band_counts = dict(
-                session.execute(
-                    select(Customer.band, func.count()).where(Customer.plan_id == plan.id).group_by(Customer.band)
-                ).all()
+            summary.band_counts = customers.band_counts(session, plan.id)
+            summary.lowest = customers.lowest_scores(session, plan.id, PER_LIST)
+            summary.overdue, summary.overdue_total = customers.overdue_milestones(
+                session, plan.id, ready.today(now), PER_LIST
             )
-            summary.lowest = [
-                (name, score, band)
-                for name, score, band in session.execute(
-                    select(Customer.name, Customer.score, Customer.band)
-                    .where(Customer.plan_id == plan.id, Customer.score.is_not(None))
-                    .order_by(Customer.score, Customer.name_key)
-                    .limit(PER_LIST)
-                )
-            ]
-            overdue = (
-                select(Customer.name, CustomerMilestone.name, CustomerMilestone.due_date)
-                .join(Customer, Customer.id == CustomerMilestone.customer_id)
-                .where(
-                    CustomerMilestone.plan_id == plan.id,
-                    CustomerMilestone.completed_on.is_(None),
-                    CustomerMilestone.due_date < today,
-                )
-            )
-            summary.overdue = [
-                tuple(r) for r in session.execute(overdue.order_by(CustomerMilestone.due_date).limit(PER_LIST))
-            ]
-            summary.overdue_total = session.scalar(select(func.count()).select_from(overdue.subquery())) or 0
         summary.failed = outbox.failed_summaries(session, team_id, plan.id, limit=PER_LIST)
         summary.backlog = outbox.backlog(session, team_id, plan.id)
         summary.read_at = now

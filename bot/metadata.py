@@ -14,7 +14,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from bot.arguments import ArgumentError
+from steps.errors import UserError
 from steps.step3 import MAX_MILESTONES, MIN_MILESTONES, Section
 
 # 128 bits of HMAC-SHA256 is ample against forgery and keeps the 3,000-character budget for the content.
@@ -30,7 +30,7 @@ NOT_YOURS = (
 def sealing_key(token: str | None) -> bytes:
     """A key only this installation knows (the bot token never leaves the server), stable across replicas."""
     if not token:
-        raise ArgumentError("The bot has no token, so it cannot open or accept forms.")
+        raise UserError("The bot has no token, so it cannot open or accept forms.")
     return hmac.new(token.encode(), b"onboarding-bot private_metadata v1", hashlib.sha256).digest()
 
 
@@ -51,18 +51,18 @@ class Metadata(BaseModel):
 
     @classmethod
     def load(cls, raw: object, key: bytes, *, team_id: object, user_id: object) -> Self:
-        """The metadata of a modal submitted by ``user_id`` of ``team_id``, or ``ArgumentError``."""
+        """The metadata of a modal submitted by ``user_id`` of ``team_id``, or ``UserError``."""
         if not isinstance(raw, str):
-            raise ArgumentError(NOT_YOURS)
+            raise UserError(NOT_YOURS)
         seal, _, content = raw.partition(SEPARATOR)
         if not hmac.compare_digest(seal.encode(), _seal(key, content).encode()):
-            raise ArgumentError(NOT_YOURS)
+            raise UserError(NOT_YOURS)
         try:
             meta = cls.model_validate_json(content)
         except ValidationError:
-            raise ArgumentError(NOT_YOURS) from None
+            raise UserError(NOT_YOURS) from None
         if meta.team_id != team_id or meta.user_id != user_id:
-            raise ArgumentError(NOT_YOURS)
+            raise UserError(NOT_YOURS)
         return meta
 
 
@@ -99,3 +99,5 @@ class ShortcutMetadata(Metadata):
     author: str
     text: str
     versions: dict[Section, int]
+    # Looked up when the form opened, so that the submission needs no Slack call before its ack.
+    permalink: str | None = None

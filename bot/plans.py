@@ -1,33 +1,42 @@
 """Step 3 use cases on a channel's plan: open, save a section, confirm the synthesis.
 
-Database and domain only; the listeners turn the results into Slack calls.
+Domain and storage only: these return records and raise ``UserError``; the listeners turn results into Slack calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from bot import customers, discussion
-from bot.blocks.changes import change_announcement
-from bot.blocks.hub import SectionStatus
+from bot import announcements, customers, discussion
 from bot.discussion import summaries
 from steps.document import compose_step3
+from steps.errors import UserError
 from steps.fields import FieldChange, diff_answers
 from steps.step3 import SECTION_MODELS, STEP_ID, Answers, HealthModel, MilestonesSection, Section, TrainingPlan
-from storage import outbox, repo
-from storage.models import DocumentVersion, Plan, PlanChange, PlanSection
+from storage import repo
+from storage.db import Session
+from storage.records import ChangeRecord, DocumentRecord, PlanRecord, SectionRecord
+
+NO_PLAN = "This channel has no onboarding plan yet. Start one with `/onboarding step3`."
 
 
-@dataclass
+@dataclass(frozen=True)
+class SectionStatus:
+    section: Section
+    updated_by: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.updated_by is not None
+
+
+@dataclass(frozen=True)
 class PlanState:
-    plan: Plan
-    rows: dict[str, PlanSection]
+    plan: PlanRecord
+    rows: dict[str, SectionRecord]
 
     def answers(self, section: Section) -> Answers | None:
         row = self.rows.get(section.value)
@@ -36,6 +45,11 @@ class PlanState:
     def raw(self, section: Section) -> dict[str, Any]:
         row = self.rows.get(section.value)
         return {} if row is None else dict(row.answers)
+
+    def version(self, section: Section) -> int:
+        """0 for a section never saved."""
+        row = self.rows.get(section.value)
+        return 0 if row is None else row.version
 
     def complete_answers(self) -> tuple[MilestonesSection, HealthModel, TrainingPlan]:
         """All three sections, for the synthesis and the document; callers check ``missing`` first."""
@@ -73,87 +87,88 @@ def load(session: Session, team_id: str, channel_id: str) -> PlanState | None:
     return None if plan is None else PlanState(plan, repo.section_rows(session, plan))
 
 
+def require(session: Session, team_id: str, channel_id: str) -> PlanState:
+    """The channel's plan; a person asking about a channel without one is told how to start it."""
+    state = load(session, team_id, channel_id)
+    if state is None:
+        raise UserError(NO_PLAN)
+    return state
+
+
+def reload(session: Session, state: PlanState) -> PlanState:
+    plan = repo.get_plan(session, state.plan.id)
+    if plan is None:
+        raise UserError("This plan no longer exists in this workspace; nothing was changed.")
+    return PlanState(plan, repo.section_rows(session, plan))
+
+
 def open_plan(session: Session, *, team_id: str, channel_id: str, channel_name: str, user_id: str) -> PlanState:
     plan = repo.get_or_create_plan(session, team_id=team_id, channel_id=channel_id, name=channel_name, user_id=user_id)
     return PlanState(plan, repo.section_rows(session, plan))
 
 
-def save_section(
-    session: Session, state: PlanState, section: Section, answers: Answers, user_id: str, now: datetime
-) -> PlanState:
-    repo.save_section(session, state.plan, section.value, answers.model_dump(mode="json"), user_id, now)
-    return PlanState(state.plan, repo.section_rows(session, state.plan))
+def changes_since(session: Session, plan: PlanRecord, section: Section, version: int) -> list[ChangeRecord]:
+    return repo.changes_since(session, plan, section.value, version)
 
 
-def version_of(state: PlanState, section: Section) -> int:
-    """0 for a section never saved."""
-    row = state.rows.get(section.value)
-    return 0 if row is None else row.version
+def recent_changes(session: Session, plan: PlanRecord, limit: int = 20) -> list[ChangeRecord]:
+    return repo.recent_changes(session, plan, limit)
 
 
-def record_changes(
-    session: Session,
-    state: PlanState,
-    section: Section,
-    changes: Sequence[FieldChange],
-    user_id: str,
-    now: datetime,
-    source: tuple[str, str | None] | None = None,
-) -> None:
-    version = version_of(state, section)
-    for change in changes:
-        session.add(
-            PlanChange(
-                team_id=state.plan.team_id, plan_id=state.plan.id, section=section.value, path=change.path,
-                label=change.label, old_value=change.old, new_value=change.new, user_id=user_id, changed_at=now,
-                section_version=version, source_user_id=source[0] if source else None,
-                source_permalink=source[1] if source else None,
-            )
-        )  # fmt: skip
+class StaleSection(Exception):
+    """Someone saved the section after the person opened their form: saving would silently overwrite their edit."""
+
+    def __init__(self, section: Section, changes: list[ChangeRecord]) -> None:
+        super().__init__(f"{section.value} changed since the form was opened")
+        self.section = section
+        self.changes = changes
+
+    @property
+    def users(self) -> list[str]:
+        return list(dict.fromkeys(change.user_id for change in self.changes))
+
+    @property
+    def fields(self) -> list[tuple[str, str]]:
+        return list(dict.fromkeys((change.path, change.label) for change in self.changes))
 
 
-def changes_since(session: Session, plan: Plan, section: Section, version: int) -> list[PlanChange]:
-    return list(
-        session.scalars(
-            select(PlanChange)
-            .where(
-                PlanChange.plan_id == plan.id, PlanChange.section == section.value, PlanChange.section_version > version
-            )
-            .order_by(PlanChange.id)
-        )
-    )
+def ensure_current(session: Session, state: PlanState, section: Section, seen_version: int) -> None:
+    """Raise ``StaleSection`` unless the section is still at ``seen_version``; lock it until the transaction ends.
+
+    Under the row lock, of two people saving the same version at once, one saves and the other is told what changed.
+    """
+    if repo.lock_section_version(session, state.plan, section.value) != seen_version:
+        raise StaleSection(section, changes_since(session, state.plan, section, seen_version))
 
 
-def recent_changes(session: Session, plan: Plan, limit: int = 20) -> list[PlanChange]:
-    return list(
-        session.scalars(
-            select(PlanChange).where(PlanChange.plan_id == plan.id).order_by(PlanChange.id.desc()).limit(limit)
-        )
-    )
-
-
-def save_and_announce(
+def save_if_current(
     session: Session,
     state: PlanState,
     section: Section,
     answers: Answers,
+    seen_version: int,
     user_id: str,
     now: datetime,
     source: tuple[str, str | None] | None = None,
 ) -> tuple[PlanState, list[FieldChange]]:
-    """Save a section; record each changed field in the history and announce the diff in the section's thread."""
+    """Save a section edited from version ``seen_version``; raise ``StaleSection`` if it has moved on since.
+
+    Each changed field goes in the history, and its diff in the section's thread.
+    """
+    ensure_current(session, state, section, seen_version)
     before = state.raw(section)
-    state = save_section(session, state, section, answers, user_id, now)
-    changes = diff_answers(before or None, state.raw(section))
-    record_changes(session, state, section, changes, user_id, now, source)
+    saved = repo.save_section(session, state.plan, section.value, answers.model_dump(mode="json"), user_id, now)
+    state = PlanState(state.plan, {**state.rows, section.value: saved})
+    changes = diff_answers(before or None, saved.answers)
+    repo.add_changes(
+        session, state.plan, section.value, saved.version, [(c.path, c.label, c.old, c.new) for c in changes],
+        user_id, now, source,
+    )  # fmt: skip
     thread = discussion.threads(session, state.plan).get(section)
     if changes and thread is not None:
-        version = version_of(state, section)
-        outbox.enqueue(
-            session, team_id=state.plan.team_id, channel_id=thread.channel_id, plan_id=state.plan.id,
-            key=f"change:{state.plan.id}:{section.value}:{version}", thread_ts=thread.ts, now=now,
-            message=change_announcement(section, user_id, version, changes, source),
-        )  # fmt: skip
+        announcements.section_changed(
+            session, state.plan, thread, section, saved.version, changes, user_id, now, source
+        )
     if section is Section.MILESTONES:
         ready = customers.runnable(session, state.plan)
         if ready is not None:
@@ -163,17 +178,23 @@ def save_and_announce(
 
 @dataclass(frozen=True)
 class Confirmation:
-    document: DocumentVersion
+    document: DocumentRecord
     created: bool  # False: the plan had not changed since this document was saved
 
 
-class StaleSynthesis(Exception):
+class StaleSynthesis(UserError):
     """The sections changed after the synthesis was posted: confirming it would save something nobody reviewed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The sections changed after this synthesis was posted, so it was not saved. "
+            "Press *[C]* on the Step 3 message for an up-to-date synthesis."
+        )
 
 
 def confirm(session: Session, state: PlanState, fingerprint: str, user_id: str, today: date) -> Confirmation:
     if state.missing or fingerprint != state.fingerprint:
-        raise StaleSynthesis(fingerprint)
+        raise StaleSynthesis()
     latest = repo.latest_document(session, state.plan)
     if latest is not None and latest.source == fingerprint:
         return Confirmation(latest, created=False)
@@ -187,6 +208,5 @@ def confirm(session: Session, state: PlanState, fingerprint: str, user_id: str, 
         health=health,
         training=training,
     )
-    if STEP_ID not in state.plan.steps_completed:
-        state.plan.steps_completed = [*state.plan.steps_completed, STEP_ID]
+    repo.mark_step_completed(session, state.plan.id, STEP_ID)
     return Confirmation(repo.add_document_version(session, state.plan, markdown, fingerprint, user_id), created=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,25 +19,25 @@ def channel_ref(channel_id: str) -> Ref:
     return Ref("channel", channel_id)
 
 
-def user_ref(user_id: str) -> Ref:
-    return Ref("user", user_id)
-
-
 class UserError(Exception):
     """A request refused with a message for the person; raising it means nothing was changed.
 
-    The message is plain text with no Slack formatting assumed: whatever shows it escapes the text parts
-    (a customer name may contain ``<`` or ``&``) and writes each ``Ref`` as that surface names channels and people.
-    Backquoted commands and ``*[C]*`` read the same whether or not the surface renders them.
+    ``message`` is the bot's own wording, written once for every surface (backquoted commands and ``*[C]*`` read
+    the same rendered or not). Anything that came from people or the database goes in ``values``, named by the
+    message's ``{placeholders}``: each surface escapes that text as it must (a customer may be called
+    ``<!channel>``) and writes each ``Ref`` as it names channels and people.
     """
 
-    def __init__(self, *parts: str | Ref) -> None:
-        self.parts: tuple[str | Ref, ...] = parts
+    def __init__(self, message: str, /, **values: str | Ref) -> None:
+        self.message = message
+        self.values = values
         super().__init__(self.plain())
 
+    def render(self, text: Callable[[str], str], ref: Callable[[Ref], str]) -> str:
+        """The message with each value written by ``text`` or ``ref``."""
+        if not self.values:
+            return self.message
+        return self.message.format(**{k: text(v) if isinstance(v, str) else ref(v) for k, v in self.values.items()})
+
     def plain(self) -> str:
-        return "".join(part if isinstance(part, str) else _plain(part) for part in self.parts)
-
-
-def _plain(ref: Ref) -> str:
-    return f"#{ref.id}" if ref.kind == "channel" else f"@{ref.id}"
+        return self.render(lambda text: text, lambda ref: f"#{ref.id}" if ref.kind == "channel" else f"@{ref.id}")

@@ -1,55 +1,116 @@
-"""Queries. Every function takes the team id (or an object that carries it) so no query crosses workspaces."""
+"""Plans: the plan of each channel, its saved sections, document versions and change history; and the bookkeeping
+of handled Slack requests and scheduled job runs.
+
+Every function takes the team id (or a plan that carries it) so no query crosses workspaces, works in the caller's
+transaction, and returns records (``storage.records``), not rows.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.models import DocumentVersion, JobRun, Plan, PlanSection, ProcessedRequest, utcnow
+from storage.models import DocumentVersion, JobRun, Plan, PlanChange, PlanSection, ProcessedRequest, utcnow
+from storage.records import ChangeRecord, DocumentRecord, PlanRecord, SectionRecord
 
 
-def find_plan(session: Session, team_id: str, channel_id: str) -> Plan | None:
-    return session.scalar(select(Plan).where(Plan.team_id == team_id, Plan.channel_id == channel_id))
+class PlanVanished(LookupError):
+    """A plan the caller had just read is gone (deleted by someone else meanwhile)."""
 
 
-def get_or_create_plan(session: Session, *, team_id: str, channel_id: str, name: str, user_id: str) -> Plan:
+def _plan(row: Plan) -> PlanRecord:
+    return PlanRecord(
+        row.id, row.team_id, row.channel_id, row.name, row.hub_ts, tuple(row.steps_completed),
+        row.alert_channel_id, row.canvas_id, row.canvas_unavailable,
+    )  # fmt: skip
+
+
+def _section(row: PlanSection) -> SectionRecord:
+    return SectionRecord(row.section, dict(row.answers), row.version, row.updated_by, row.updated_at)
+
+
+def _document(row: DocumentVersion) -> DocumentRecord:
+    return DocumentRecord(row.version, row.markdown, row.source, row.created_by)
+
+
+def find_plan(session: Session, team_id: str, channel_id: str) -> PlanRecord | None:
+    row = session.scalar(select(Plan).where(Plan.team_id == team_id, Plan.channel_id == channel_id))
+    return None if row is None else _plan(row)
+
+
+def get_or_create_plan(session: Session, *, team_id: str, channel_id: str, name: str, user_id: str) -> PlanRecord:
     plan = find_plan(session, team_id, channel_id)
     if plan is not None:
         return plan
     try:
         # A savepoint, so losing the race to a concurrent creator does not abort the caller's transaction.
         with session.begin_nested():
-            plan = Plan(team_id=team_id, channel_id=channel_id, name=name, created_by=user_id, steps_completed=[])
-            session.add(plan)
+            row = Plan(team_id=team_id, channel_id=channel_id, name=name, created_by=user_id, steps_completed=[])
+            session.add(row)
+        return _plan(row)
     except IntegrityError:
         plan = find_plan(session, team_id, channel_id)
-        assert plan is not None
-    return plan
+        if plan is None:
+            raise PlanVanished(f"the plan of {team_id}/{channel_id} was created and deleted at once") from None
+        return plan
+
+
+def get_plan(session: Session, plan_id: int) -> PlanRecord | None:
+    row = session.get(Plan, plan_id)
+    return None if row is None else _plan(row)
 
 
 def set_hub_ts(session: Session, plan_id: int, ts: str) -> None:
     """Remember the newest hub message, the one later saves update."""
-    plan = session.get(Plan, plan_id)
-    if plan is not None:
-        plan.hub_ts = ts
+    session.execute(update(Plan).where(Plan.id == plan_id).values(hub_ts=ts))
 
 
-def plans_in_channel(session: Session, channel_id: str) -> list[Plan]:
+def set_alert_channel(session: Session, plan_id: int, channel_id: str) -> None:
+    session.execute(update(Plan).where(Plan.id == plan_id).values(alert_channel_id=channel_id))
+
+
+def set_canvas(session: Session, plan_id: int, canvas_id: str | None, unavailable: str | None) -> None:
+    session.execute(update(Plan).where(Plan.id == plan_id).values(canvas_id=canvas_id, canvas_unavailable=unavailable))
+
+
+def mark_step_completed(session: Session, plan_id: int, step: str) -> None:
+    row = session.get(Plan, plan_id, with_for_update=True)
+    if row is not None and step not in row.steps_completed:
+        row.steps_completed = [*row.steps_completed, step]
+
+
+def plans_in_channel(session: Session, channel_id: str) -> list[PlanRecord]:
     """For the CLI, which knows a channel id but not always the team."""
-    return list(session.scalars(select(Plan).where(Plan.channel_id == channel_id).order_by(Plan.team_id)))
+    rows = session.scalars(select(Plan).where(Plan.channel_id == channel_id).order_by(Plan.team_id))
+    return [_plan(row) for row in rows]
 
 
-def section_rows(session: Session, plan: Plan) -> dict[str, PlanSection]:
+def section_rows(session: Session, plan: PlanRecord) -> dict[str, SectionRecord]:
     rows = session.scalars(select(PlanSection).where(PlanSection.plan_id == plan.id))
-    return {row.section: row for row in rows}
+    return {row.section: _section(row) for row in rows}
+
+
+def lock_section_version(session: Session, plan: PlanRecord, section: str) -> int:
+    """The section's saved version (0 if never saved), locked until the transaction ends.
+
+    Two saves of one section then run one after the other, so each sees the version the other wrote.
+    """
+    row = session.scalar(
+        select(PlanSection.version)
+        .where(PlanSection.plan_id == plan.id, PlanSection.section == section)
+        .with_for_update()
+    )
+    return row or 0
 
 
 def save_section(
-    session: Session, plan: Plan, section: str, answers: dict, user_id: str, now: datetime | None = None
-) -> PlanSection:
+    session: Session, plan: PlanRecord, section: str, answers: dict[str, Any], user_id: str, now: datetime | None = None
+) -> SectionRecord:
     row = session.scalar(
         select(PlanSection).where(PlanSection.plan_id == plan.id, PlanSection.section == section).with_for_update()
     )
@@ -66,26 +127,71 @@ def save_section(
         row.updated_by = user_id
         row.updated_at = now
     session.flush()
-    return row
+    return _section(row)
 
 
-def latest_document(session: Session, plan: Plan) -> DocumentVersion | None:
-    return session.scalar(
+def add_changes(
+    session: Session,
+    plan: PlanRecord,
+    section: str,
+    version: int,
+    changes: Sequence[tuple[str, str, str | None, str | None]],
+    user_id: str,
+    now: datetime,
+    source: tuple[str, str | None] | None = None,
+) -> None:
+    """Record each changed field (path, label, old, new) of one save in the plan's history."""
+    session.add_all(
+        PlanChange(
+            team_id=plan.team_id, plan_id=plan.id, section=section, path=path, label=label, old_value=old,
+            new_value=new, user_id=user_id, changed_at=now, section_version=version,
+            source_user_id=source[0] if source else None, source_permalink=source[1] if source else None,
+        )
+        for path, label, old, new in changes
+    )  # fmt: skip
+
+
+def _change(row: PlanChange) -> ChangeRecord:
+    return ChangeRecord(row.section, row.path, row.label, row.user_id, row.changed_at, row.source_user_id)
+
+
+def changes_since(session: Session, plan: PlanRecord, section: str, version: int) -> list[ChangeRecord]:
+    rows = session.scalars(
+        select(PlanChange)
+        .where(PlanChange.plan_id == plan.id, PlanChange.section == section, PlanChange.section_version > version)
+        .order_by(PlanChange.id)
+    )
+    return [_change(row) for row in rows]
+
+
+def recent_changes(session: Session, plan: PlanRecord, limit: int = 20) -> list[ChangeRecord]:
+    rows = session.scalars(
+        select(PlanChange).where(PlanChange.plan_id == plan.id).order_by(PlanChange.id.desc()).limit(limit)
+    )
+    return [_change(row) for row in rows]
+
+
+def latest_document(session: Session, plan: PlanRecord) -> DocumentRecord | None:
+    row = session.scalar(
         select(DocumentVersion).where(DocumentVersion.plan_id == plan.id).order_by(DocumentVersion.version.desc())
     )
+    return None if row is None else _document(row)
 
 
-def document_version(session: Session, plan: Plan, version: int) -> DocumentVersion | None:
-    return session.scalar(
+def document_version(session: Session, plan: PlanRecord, version: int) -> DocumentRecord | None:
+    row = session.scalar(
         select(DocumentVersion).where(DocumentVersion.plan_id == plan.id, DocumentVersion.version == version)
     )
+    return None if row is None else _document(row)
 
 
-def document_count(session: Session, plan: Plan) -> int:
+def document_count(session: Session, plan: PlanRecord) -> int:
     return session.scalar(select(func.count()).where(DocumentVersion.plan_id == plan.id)) or 0
 
 
-def add_document_version(session: Session, plan: Plan, markdown: str, source: str, user_id: str) -> DocumentVersion:
+def add_document_version(
+    session: Session, plan: PlanRecord, markdown: str, source: str, user_id: str
+) -> DocumentRecord:
     # Lock the plan row so two confirmations at once cannot both take the same version number.
     session.execute(select(Plan.id).where(Plan.id == plan.id).with_for_update())
     latest = session.scalar(select(func.max(DocumentVersion.version)).where(DocumentVersion.plan_id == plan.id))
@@ -99,7 +205,7 @@ def add_document_version(session: Session, plan: Plan, markdown: str, source: st
     )
     session.add(row)
     session.flush()
-    return row
+    return _document(row)
 
 
 def claim_request(session: Session, team_id: str, request_key: str) -> bool:
@@ -135,22 +241,19 @@ def claim_job(session: Session, team_id: str, job: str, period: str, now: dateti
     return True
 
 
-def get_plan(session: Session, plan_id: int) -> Plan | None:
-    return session.get(Plan, plan_id)
-
-
-def lock_plan_for_check(session: Session, plan_id: int) -> Plan | None:
+def lock_plan_for_check(session: Session, plan_id: int) -> PlanRecord | None:
     """The plan, locked for this transaction; None when another replica is checking it right now.
 
     One replica per plan at a time keeps the scheduled jobs from deadlocking on each other's rows.
     (SQLite ignores the lock; its transactions are serialised anyway.)
     """
-    return session.scalar(select(Plan).where(Plan.id == plan_id).with_for_update(skip_locked=True))
+    row = session.scalar(select(Plan).where(Plan.id == plan_id).with_for_update(skip_locked=True))
+    return None if row is None else _plan(row)
 
 
-def team_plans(session: Session, team_id: str) -> list[Plan]:
-    return list(session.scalars(select(Plan).where(Plan.team_id == team_id).order_by(Plan.id)))
+def team_plans(session: Session, team_id: str) -> list[PlanRecord]:
+    return [_plan(row) for row in session.scalars(select(Plan).where(Plan.team_id == team_id).order_by(Plan.id))]
 
 
-def all_plans(session: Session) -> list[Plan]:
-    return list(session.scalars(select(Plan).order_by(Plan.id)))
+def all_plans(session: Session) -> list[PlanRecord]:
+    return [_plan(row) for row in session.scalars(select(Plan).order_by(Plan.id))]

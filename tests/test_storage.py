@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic import command
+from sqlalchemy import select
 
 from storage import repo
 from storage.db import alembic_config, make_engine, make_session_factory, transaction, upgrade
@@ -14,15 +15,14 @@ from storage.models import Plan
 
 @pytest.fixture
 def sessions(database_url: str):
-    upgrade(database_url)
     engine = make_engine(database_url)
     yield make_session_factory(engine)
     engine.dispose()
 
 
-def test_migrations_match_the_models(database_url: str) -> None:
-    upgrade(database_url)
-    command.check(alembic_config(database_url))  # raises when a model change has no migration
+def test_migrations_match_the_models(unmigrated_database_url: str) -> None:
+    upgrade(unmigrated_database_url)
+    command.check(alembic_config(unmigrated_database_url))  # raises when a model change has no migration
 
 
 def test_a_rolled_back_transaction_keeps_nothing_even_after_a_savepoint(sessions) -> None:
@@ -38,10 +38,9 @@ def test_a_rolled_back_transaction_keeps_nothing_even_after_a_savepoint(sessions
 def test_datetimes_come_back_utc_aware(sessions) -> None:
     when = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
     with transaction(sessions) as session:
-        plan = repo.get_or_create_plan(session, team_id="T1", channel_id="C1", name="p", user_id="U1")
-        plan.created_at = when
+        session.add(Plan(team_id="T1", channel_id="C1", name="p", created_by="U1", created_at=when))
     with transaction(sessions) as session:
-        plan = repo.find_plan(session, "T1", "C1")
+        plan = session.scalar(select(Plan).where(Plan.channel_id == "C1"))
         assert plan is not None and plan.created_at == when and plan.created_at.tzinfo is not None
     with pytest.raises(Exception, match="naive datetime"), transaction(sessions) as session:
         session.add(Plan(team_id="T1", channel_id="C2", name="q", created_by="U1", created_at=datetime(2026, 1, 1)))

@@ -8,7 +8,7 @@ from typing import Any
 from bot.blocks.common import esc, mention, sections, shorten
 from steps.fields import FieldChange
 from steps.step3 import Section
-from storage.models import PlanChange
+from storage.records import ChangeRecord
 
 VALUE_PREVIEW = 200
 CHANGES_SHOWN = 15
@@ -40,7 +40,7 @@ def change_announcement(
     return {"text": f"{section.label} changed", "blocks": sections(text)}
 
 
-def history_message(plan_name: str, changes: Sequence[PlanChange]) -> dict[str, Any]:
+def history_message(plan_name: str, changes: Sequence[ChangeRecord]) -> dict[str, Any]:
     if not changes:
         text = f"No changes recorded yet for plan *{esc(plan_name)}*."
     else:

@@ -98,8 +98,5 @@ def slack_date(when: datetime) -> str:
 
 
 def user_message(error: UserError) -> str:
-    """A refusal as mrkdwn: its text escaped, its channels and people written as Slack mentions."""
-    return "".join(
-        esc(part) if isinstance(part, str) else (f"<#{part.id}>" if part.kind == "channel" else mention(part.id))
-        for part in error.parts
-    )
+    """A refusal as mrkdwn: the values in it escaped, the channels and people in it written as Slack mentions."""
+    return error.render(esc, lambda ref: f"<#{ref.id}>" if ref.kind == "channel" else mention(ref.id))

@@ -7,7 +7,7 @@ from typing import Any
 from bot.blocks.common import context, esc, mention, sections
 from steps.health import ScoreBreakdown
 from steps.step3 import Band
-from storage.models import Customer, CustomerMilestone
+from storage.records import CustomerRecord, MilestoneRecord
 
 LIST_LIMIT = 150
 
@@ -31,7 +31,7 @@ def _reply(text: str, *, in_channel: bool) -> dict[str, Any]:
     return {"response_type": "in_channel" if in_channel else "ephemeral", "text": text, "blocks": sections(text)}
 
 
-def customer_added(customer: Customer, milestones: list[CustomerMilestone], user_id: str) -> dict[str, Any]:
+def customer_added(customer: CustomerRecord, milestones: list[MilestoneRecord], user_id: str) -> dict[str, Any]:
     owner = f", owner {mention(customer.owner_id)}" if customer.owner_id else ""
     segment = f", segment {esc(customer.segment)}" if customer.segment else ""
     lines = [
@@ -42,7 +42,7 @@ def customer_added(customer: Customer, milestones: list[CustomerMilestone], user
     return _reply("\n".join(lines), in_channel=True)
 
 
-def milestone_done(customer: Customer, row: CustomerMilestone, breakdown: ScoreBreakdown, user_id: str) -> dict:
+def milestone_done(customer: CustomerRecord, row: MilestoneRecord, breakdown: ScoreBreakdown, user_id: str) -> dict:
     on_time = row.completed_on is not None and row.completed_on <= row.due_date
     timing = "on time" if on_time else f"after its {row.due_date:%Y-%m-%d} deadline"
     text = (
@@ -52,7 +52,9 @@ def milestone_done(customer: Customer, row: CustomerMilestone, breakdown: ScoreB
     return _reply(text, in_channel=True)
 
 
-def signals_recorded(customer: Customer, values: dict[str, float], breakdown: ScoreBreakdown, user_id: str) -> dict:
+def signals_recorded(
+    customer: CustomerRecord, values: dict[str, float], breakdown: ScoreBreakdown, user_id: str
+) -> dict:
     given = ", ".join(f"{esc(k)}={v:g}" for k, v in values.items())
     text = "\n".join(
         [
@@ -64,7 +66,7 @@ def signals_recorded(customer: Customer, values: dict[str, float], breakdown: Sc
     return _reply(text, in_channel=True)
 
 
-def customer_list(plan_name: str, customers: list[Customer], overdue: dict[int, int]) -> dict[str, Any]:
+def customer_list(plan_name: str, customers: list[CustomerRecord], overdue: dict[int, int]) -> dict[str, Any]:
     if not customers:
         return _reply(
             'No customers yet. Add one with `/onboarding customer add "Acme Corp" start=2026-12-01 owner=@jane`.',

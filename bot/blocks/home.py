@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.blocks.common import Block, context, divider, esc, header, section, sections
 from bot.blocks.help import waiting_line
-from steps.step3 import STEP_ID, Band, Section
+from bot.home import PER_LIST, PlanSummary
+from steps.step3 import STEP_ID, Band
 
-if TYPE_CHECKING:
-    from storage.outbox import Backlog
-
-PER_LIST = 8
 MAX_PLANS = 8  # about ten blocks a plan keeps the tab within Slack's 100 blocks
-
-
-@dataclass
-class PlanSummary:
-    name: str
-    channel_id: str
-    steps_completed: list[str]
-    sections_answered: list[Section]
-    band_counts: dict[str | None, int] = field(default_factory=dict)
-    lowest: list[tuple[str, float | None, str | None]] = field(default_factory=list)  # name, score, band
-    overdue: list[tuple[str, str, date]] = field(default_factory=list)  # customer, milestone, due
-    overdue_total: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)  # summary, error
-    backlog: Backlog | None = None  # posts not in Slack yet
-    read_at: datetime | None = None  # when this summary was read (the backlog's age is counted to it)
 
 
 def _plan_blocks(plan: PlanSummary) -> list[Block]:

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from bot.blocks.common import actions, button, context, divider, esc, header, mention, section, slack_date
 from bot.blocks.common import section as section_block
 from bot.ids import MENU_CONTINUE, MENU_HELP, MENU_REVISE, OPEN_SECTION
+from bot.plans import SectionStatus
 from steps.step3 import NEXT_STEP_TITLE, STEP_ID, Section
 
 
-@dataclass(frozen=True)
-class SectionStatus:
-    section: Section
-    updated_by: str | None = None
-    updated_at: datetime | None = None
-
-    @property
-    def answered(self) -> bool:
-        return self.updated_by is not None
-
-
-def hub_message(plan_name: str, statuses: list[SectionStatus], steps_completed: list[str]) -> dict[str, Any]:
+def hub_message(plan_name: str, statuses: list[SectionStatus], steps_completed: Sequence[str]) -> dict[str, Any]:
     done = STEP_ID in steps_completed
     blocks = [
         header("Step 3 · Success Milestones"),

@@ -1,18 +1,20 @@
-"""Listener registration: one module per kind of Slack request, each with ``register(app, services)``."""
+"""Listener registration: one module per kind of Slack request, each with module-level handlers and ``register(app)``.
+
+The services reach the handlers through Bolt's context (``bot.listeners.context``), so registering needs only the app.
+"""
 
 from __future__ import annotations
 
 from slack_bolt import App
 
 from bot.listeners import actions, alerts, commands, events, messages, shortcuts, views
-from bot.services import Services
 
 
-def register(app: App, services: Services) -> None:
-    commands.register(app, services)
-    actions.register(app, services)
-    views.register(app, services)
-    alerts.register(app, services)
-    events.register(app, services)
-    messages.register(app, services)
-    shortcuts.register(app, services)
+def register(app: App) -> None:
+    commands.register(app)
+    actions.register(app)
+    views.register(app)
+    alerts.register(app)
+    events.register(app)
+    messages.register(app)
+    shortcuts.register(app)

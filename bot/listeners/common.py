@@ -10,23 +10,20 @@ from typing import Any
 from slack_bolt import BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.orm import Session
 
-from bot import discussion, plans
-from bot.arguments import ArgumentError
+from bot import discussion
 from bot.blocks.hub import hub_message
 from bot.blocks.modals import Conflict, section_modal
-from bot.ids import COMMAND
 from bot.metadata import ModalMetadata, sealing_key
 from bot.plans import PlanState
+from steps.errors import UserError
 from steps.step3 import Section
+from storage.db import Session
 
 logger = logging.getLogger(__name__)
 
 SLACK_ID = re.compile(r"[A-Z0-9]{1,32}")
 MAX_ID = 2**31 - 1  # the largest primary key an INTEGER column holds
-
-NO_PLAN = f"This channel has no onboarding plan yet. Start one with `{COMMAND} step3`."
 
 
 @dataclass(frozen=True)
@@ -39,7 +36,7 @@ class Requester:
 
     def channel(self) -> str:
         if self.channel_id is None:
-            raise ArgumentError("This only works from a channel.")
+            raise UserError("This only works from a channel.")
         return self.channel_id
 
 
@@ -51,9 +48,9 @@ def is_slack_id(value: object) -> bool:
 def requester(context: BoltContext) -> Requester:
     team, user, channel = context.team_id, context.user_id, context.channel_id
     if not is_slack_id(team) or not is_slack_id(user):
-        raise ArgumentError("Slack did not say who sent this, so nothing was done.")
+        raise UserError("Slack did not say who sent this, so nothing was done.")
     if channel is not None and not is_slack_id(channel):
-        raise ArgumentError("Slack did not say which channel this came from, so nothing was done.")
+        raise UserError("Slack did not say which channel this came from, so nothing was done.")
     return Requester(team, user, channel)
 
 
@@ -61,7 +58,7 @@ def text_value(action: Any) -> str:
     """A button's value; anything but a string is not one of the bot's buttons."""
     value = action.get("value") if isinstance(action, dict) else None
     if not isinstance(value, str):
-        raise ArgumentError("This button is not one the bot made; nothing was done.")
+        raise UserError("This button is not one the bot made; nothing was done.")
     return value
 
 
@@ -76,7 +73,7 @@ def trigger_id(body: Any) -> str:
     """The single-use id that lets the bot open a modal in answer to this request."""
     trigger = body.get("trigger_id") if isinstance(body, dict) else None
     if not isinstance(trigger, str) or not trigger:
-        raise ArgumentError("Slack did not send what is needed to open a form; please try again.")
+        raise UserError("Slack did not send what is needed to open a form; please try again.")
     return trigger
 
 
@@ -91,7 +88,7 @@ def clicked_message_ts(body: Any) -> str:
     container = body.get("container") if isinstance(body, dict) else None
     ts = container.get("message_ts") if isinstance(container, dict) else None
     if not isinstance(ts, str) or not ts:
-        raise ArgumentError("This button is not on a message; nothing was done.")
+        raise UserError("This button is not on a message; nothing was done.")
     return ts
 
 
@@ -99,7 +96,7 @@ def id_value(action: Any) -> int:
     """A button whose value is a database id (the bot writes it as ASCII digits)."""
     value = text_value(action)
     if not (value.isascii() and value.isdigit() and len(value) <= 10 and int(value) <= MAX_ID):
-        raise ArgumentError("This button is not one the bot made; nothing was done.")
+        raise UserError("This button is not one the bot made; nothing was done.")
     return int(value)
 
 
@@ -132,7 +129,7 @@ def section_form(
         plan_name=state.plan.name,
         section=section,
         milestone_count=len(raw.get("milestones") or []),
-        section_version=plans.version_of(state, section),
+        section_version=state.version(section),
     )
     replies = discussion.latest_replies(session, state.plan, section)
     return section_modal(meta, meta.dump(key), raw, replies, conflict)

@@ -1,10 +1,13 @@
-"""One way for every listener to fail: Slack gets its answer in time, the person gets a clear reply.
+"""One way for every request to fail: Slack gets its answer in time, the person gets a clear reply.
 
-Bolt answers a listener that raised before ``ack()`` with HTTP 500 (Slack then shows a generic error), and one
-that raised just after ``ack()`` can even lose the ack (its runner resets the response), so no exception may
-leave a listener. ``replies_to_errors`` wraps each listener: a refusal (``ArgumentError``) is shown as written,
-anything else as a short apology with a reference that is logged with the traceback. Database work in the
-listener happened inside ``transaction()``, which rolled back, so nothing half-done is kept.
+A refusal (``UserError``) is shown as written, anything else as a short apology with a reference that is logged
+with the traceback; the reply takes the form its kind of request can show (``failure_reply``). Database work
+happened inside ``transaction()``, which rolled back, so nothing half-done is kept.
+
+``register()`` wraps each listener in ``replies_to_errors`` rather than letting errors reach the app's error
+handler (which still catches middleware errors, with the same replies): when a listener raises just after
+acking, Bolt 1.30's thread runner can briefly expose a 500 to the request thread, and over Socket Mode no
+front door turns that back into a 200. The handlers themselves stay plain functions, importable and testable.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from typing import Any
 from slack_bolt import Ack, Respond
 from slack_sdk.errors import SlackApiError
 
-from bot.arguments import ArgumentError
 from bot.blocks.common import user_message
 from bot.blocks.help import notice
 from bot.blocks.refusals import refusal_modal
@@ -38,8 +40,6 @@ def explain(error: Exception) -> str:
     """The message for the person; unexpected errors are logged here with the reference they are shown."""
     if isinstance(error, UserError):
         return user_message(error)
-    if isinstance(error, ArgumentError):
-        return str(error)
     if isinstance(error, SlackApiError) and error.response.get("error") in CHANNEL_ACCESS_ERRORS:
         slack_error = error.response.get("error")
         logger.warning("cannot post in the channel (%s)", slack_error)

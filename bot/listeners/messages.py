@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import discussion
 from bot.listeners.common import is_slack_id
+from bot.listeners.context import services_of
 from bot.listeners.errors import replies_to_errors
 from bot.services import Services
 from storage.db import transaction
@@ -41,20 +42,18 @@ def _permalink(client: WebClient, channel: str, ts: str) -> str | None:
         return None
 
 
-def register(app: App, services: Services) -> None:
-    @app.event("message")
-    @replies_to_errors
-    def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        team_id, channel, subtype = context.team_id, event.get("channel"), event.get("subtype")
-        if not (is_slack_id(team_id) and is_slack_id(channel)) or not (subtype is None or isinstance(subtype, str)):
-            logger.info("ignoring a message event without a usable team or channel")
-            return
-        if subtype == "message_changed":
-            _edited(services, team_id, channel, event)
-        elif subtype == "message_deleted":
-            _deleted(services, team_id, channel, event)
-        elif subtype in PERSON_SUBTYPES:
-            _posted(services, client, context, team_id, channel, event)
+def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    team_id, channel, subtype = context.team_id, event.get("channel"), event.get("subtype")
+    if not (is_slack_id(team_id) and is_slack_id(channel)) or not (subtype is None or isinstance(subtype, str)):
+        logger.info("ignoring a message event without a usable team or channel")
+        return
+    services = services_of(context)
+    if subtype == "message_changed":
+        _edited(services, team_id, channel, event)
+    elif subtype == "message_deleted":
+        _deleted(services, team_id, channel, event)
+    elif subtype in PERSON_SUBTYPES:
+        _posted(services, client, context, team_id, channel, event)
 
 
 def _timestamps(*values: Any) -> bool:
@@ -70,14 +69,14 @@ def _posted(
     if thread_ts == ts or not _by_a_person(event, context):
         return
     with transaction(services.sessions) as session:
-        if discussion.thread_at(session, team_id, channel, thread_ts) is None:
+        if not discussion.is_section_thread(session, team_id, channel, thread_ts):
             return
     # Looked up outside the transaction: a Slack call must not hold database locks.
     permalink = _permalink(client, channel, ts)
     with transaction(services.sessions) as session:
-        thread = discussion.thread_at(session, team_id, channel, thread_ts)
-        if thread is not None:
-            discussion.record_reply(session, thread, ts=ts, user_id=event["user"], text=text, permalink=permalink)
+        discussion.record_reply(
+            session, team_id, channel, thread_ts, ts=ts, user_id=event["user"], text=text, permalink=permalink
+        )
 
 
 def _edited(services: Services, team_id: str, channel: str, event: dict[str, Any]) -> None:
@@ -88,11 +87,7 @@ def _edited(services: Services, team_id: str, channel: str, event: dict[str, Any
     if not isinstance(text, str):
         return
     with transaction(services.sessions) as session:
-        reply = discussion.find_reply(session, team_id, channel, message["ts"])
-        if reply is None or reply.deleted_at is not None:
-            return
-        reply.text = text
-        reply.edited_at = discussion.slack_time(at)
+        discussion.edit_reply(session, team_id, channel, message["ts"], text, at)
 
 
 def _deleted(services: Services, team_id: str, channel: str, event: dict[str, Any]) -> None:
@@ -100,6 +95,8 @@ def _deleted(services: Services, team_id: str, channel: str, event: dict[str, An
     if not _timestamps(deleted_ts, at):
         return
     with transaction(services.sessions) as session:
-        reply = discussion.find_reply(session, team_id, channel, deleted_ts)
-        if reply is not None and reply.deleted_at is None:
-            reply.deleted_at = discussion.slack_time(at)
+        discussion.delete_reply(session, team_id, channel, deleted_ts, at)
+
+
+def register(app: App) -> None:
+    app.event("message")(replies_to_errors(on_message))

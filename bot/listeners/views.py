@@ -12,9 +12,9 @@ from bot.blocks.inputs import errors_for_view, read_state
 from bot.blocks.modals import Conflict
 from bot.ids import SECTION_CALLBACK
 from bot.listeners.common import client_key, refresh_hub, requester, section_form, state_values
+from bot.listeners.context import services_of
 from bot.listeners.errors import replies_to_errors
 from bot.metadata import ModalMetadata
-from bot.services import Services
 from steps.step3 import SECTION_MODELS, Section, parse_answers
 from steps.validation import FieldError, InvalidAnswers
 from storage.db import transaction
@@ -31,35 +31,33 @@ def answers_from_state(section: Section, values: Any) -> dict[str, Any]:
     return raw
 
 
-def register(app: App, services: Services) -> None:
-    @app.view(SECTION_CALLBACK)
-    @replies_to_errors
-    def submit_section(
-        ack: Ack, context: BoltContext, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
-        who, key = requester(context), client_key(client)
-        meta = ModalMetadata.load(view.get("private_metadata"), key, team_id=who.team_id, user_id=who.user_id)
-        try:
-            answers = parse_answers(SECTION_MODELS[meta.section], answers_from_state(meta.section, state_values(view)))
-        except InvalidAnswers as invalid:
-            ack(response_action="errors", errors=errors_for_view(view, invalid.errors))
+def submit_section(ack: Ack, context: BoltContext, view: dict[str, Any], client: WebClient) -> None:
+    services, who, key = services_of(context), requester(context), client_key(client)
+    meta = ModalMetadata.load(view.get("private_metadata"), key, team_id=who.team_id, user_id=who.user_id)
+    try:
+        answers = parse_answers(SECTION_MODELS[meta.section], answers_from_state(meta.section, state_values(view)))
+    except InvalidAnswers as invalid:
+        ack(response_action="errors", errors=errors_for_view(view, invalid.errors))
+        return
+    with transaction(services.sessions) as session:
+        state = plans.load(session, meta.team_id, meta.channel_id)
+        if state is None or state.plan.id != meta.plan_id:
+            gone = [FieldError((), "This plan no longer exists in this workspace; nothing was saved.")]
+            ack(response_action="errors", errors=errors_for_view(view, gone))
             return
-        with transaction(services.sessions) as session:
-            state = plans.load(session, meta.team_id, meta.channel_id)
-            if state is None or state.plan.id != meta.plan_id:
-                gone = [FieldError((), "This plan no longer exists in this workspace; nothing was saved.")]
-                ack(response_action="errors", errors=errors_for_view(view, gone))
-                return
-            if plans.version_of(state, meta.section) != meta.section_version:
-                # Saved by someone else since this form opened: never overwrite it silently.
-                newer = plans.changes_since(session, state.plan, meta.section, meta.section_version)
-                conflict = Conflict(
-                    users=list(dict.fromkeys(c.user_id for c in newer)),
-                    fields=list(dict.fromkeys((c.path, c.label) for c in newer)),
-                )
-                ack(response_action="update", view=section_form(session, state, meta.section, who, key, conflict))
-                return
-            state, _ = plans.save_and_announce(session, state, meta.section, answers, who.user_id, services.clock())
-        ack()
-        refresh_hub(client, state)
-        services.wake_delivery()
+        try:
+            state, _ = plans.save_if_current(
+                session, state, meta.section, answers, meta.section_version, who.user_id, services.clock()
+            )
+        except plans.StaleSection as stale:
+            # Saved by someone else since this form opened: never overwrite it silently.
+            conflict = Conflict(users=stale.users, fields=stale.fields)
+            ack(response_action="update", view=section_form(session, state, meta.section, who, key, conflict))
+            return
+    ack()
+    refresh_hub(client, state)
+    services.wake_delivery()
+
+
+def register(app: App) -> None:
+    app.view(SECTION_CALLBACK)(replies_to_errors(submit_section))

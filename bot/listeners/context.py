@@ -1,0 +1,50 @@
+"""What the listeners find in Bolt's context: the services, and the plan of the channel a request came from.
+
+Middleware puts them there, so each listener is a plain module-level function that can be imported and called
+alone, with a context holding whatever it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slack_bolt import BoltContext, BoltResponse
+
+from bot import plans
+from bot.listeners.common import requester
+from bot.plans import PlanState
+from bot.services import Services
+from storage.db import transaction
+
+SERVICES = "services"
+PLAN = "plan"
+
+
+def provide_services(services: Services) -> Callable[[BoltContext, Callable[[], BoltResponse]], BoltResponse | None]:
+    def middleware(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        context[SERVICES] = services
+        return next()
+
+    return middleware
+
+
+def services_of(context: BoltContext) -> Services:
+    services = context.get(SERVICES)
+    if not isinstance(services, Services):
+        raise RuntimeError("no services in the context: the app was built without provide_services")
+    return services
+
+
+def channel_plan(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse | None:
+    """Listener middleware: the plan of the channel the request came from, or the one "no plan here" refusal."""
+    who = requester(context)
+    with transaction(services_of(context).sessions) as session:
+        context[PLAN] = plans.require(session, who.team_id, who.channel())
+    return next()
+
+
+def plan_of(context: BoltContext) -> PlanState:
+    state = context.get(PLAN)
+    if not isinstance(state, PlanState):
+        raise RuntimeError("no plan in the context: the listener was registered without channel_plan")
+    return state

@@ -1,0 +1,256 @@
+"""Customers of a plan, their milestones with deadlines, their signal readings, latest score and alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Date, and_, delete, exists, func, insert, literal, select, type_coerce, update
+from sqlalchemy.orm import Session
+
+from storage.models import Alert, Customer, CustomerMilestone, HealthScore, SignalReading
+from storage.records import AlertRecord, CustomerRecord, MilestoneRecord, PlanRecord
+
+
+def _customer(row: Customer) -> CustomerRecord:
+    return CustomerRecord(
+        row.id, row.team_id, row.plan_id, row.name, row.segment, row.owner_id, row.start_date, dict(row.signals),
+        row.score, row.band,
+    )  # fmt: skip
+
+
+def _milestone(row: CustomerMilestone) -> MilestoneRecord:
+    return MilestoneRecord(
+        row.id, row.customer_id, row.position, row.name, row.due_date, row.completed_on, row.extended_by
+    )
+
+
+def get(session: Session, customer_id: int) -> CustomerRecord | None:
+    row = session.get(Customer, customer_id)
+    return None if row is None else _customer(row)
+
+
+def find(session: Session, plan_id: int, name_key: str) -> CustomerRecord | None:
+    """The plan's customer of that (casefolded) name."""
+    row = session.scalar(select(Customer).where(Customer.plan_id == plan_id, Customer.name_key == name_key))
+    return None if row is None else _customer(row)
+
+
+def add(
+    session: Session,
+    plan: PlanRecord,
+    *,
+    name: str,
+    name_key: str,
+    segment: str | None,
+    owner_id: str | None,
+    start: date,
+    created_by: str,
+    deadlines: Sequence[tuple[str, date]],
+) -> CustomerRecord:
+    """A new customer with one milestone per ``(name, due date)``, in plan order."""
+    row = Customer(
+        team_id=plan.team_id, plan_id=plan.id, name=name, name_key=name_key, segment=segment, owner_id=owner_id,
+        start_date=start, created_by=created_by, signals={},
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    session.add_all(
+        CustomerMilestone(
+            team_id=plan.team_id, plan_id=plan.id, customer_id=row.id, position=position, name=milestone, due_date=due
+        )
+        for position, (milestone, due) in enumerate(deadlines)
+    )
+    session.flush()
+    return _customer(row)
+
+
+def of_plan(session: Session, plan_id: int) -> list[CustomerRecord]:
+    rows = session.scalars(select(Customer).where(Customer.plan_id == plan_id).order_by(Customer.name_key))
+    return [_customer(row) for row in rows]
+
+
+def milestones(session: Session, customer_id: int) -> list[MilestoneRecord]:
+    rows = session.scalars(
+        select(CustomerMilestone)
+        .where(CustomerMilestone.customer_id == customer_id)
+        .order_by(CustomerMilestone.position)
+    )
+    return [_milestone(row) for row in rows]
+
+
+def get_milestone(session: Session, milestone_id: int) -> MilestoneRecord | None:
+    row = session.get(CustomerMilestone, milestone_id)
+    return None if row is None else _milestone(row)
+
+
+def complete_milestone(session: Session, milestone_id: int, on: date, user_id: str) -> MilestoneRecord:
+    row = session.get_one(CustomerMilestone, milestone_id)
+    row.completed_on, row.completed_by = on, user_id
+    session.flush()
+    return _milestone(row)
+
+
+def extend_deadline(session: Session, milestone_id: int, due: date, user_id: str) -> None:
+    session.execute(
+        update(CustomerMilestone).where(CustomerMilestone.id == milestone_id).values(due_date=due, extended_by=user_id)
+    )
+
+
+def add_signals(
+    session: Session, customer: CustomerRecord, values: dict[str, float], user_id: str, now: datetime
+) -> CustomerRecord:
+    """Keep every reading; the customer keeps the latest value of each factor."""
+    session.add_all(
+        SignalReading(
+            team_id=customer.team_id, customer_id=customer.id, factor=key, value=value, recorded_by=user_id,
+            recorded_at=now,
+        )
+        for key, value in values.items()
+    )  # fmt: skip
+    row = session.get_one(Customer, customer.id)
+    row.signals = {**row.signals, **values}
+    session.flush()
+    return _customer(row)
+
+
+def save_score(
+    session: Session,
+    customer: CustomerRecord,
+    score: float | None,
+    band: str | None,
+    breakdown: dict[str, Any],
+    now: datetime,
+) -> None:
+    """A new score: kept in the history with the breakdown that explains it, and as the customer's current one."""
+    session.add(
+        HealthScore(
+            team_id=customer.team_id, plan_id=customer.plan_id, customer_id=customer.id, computed_at=now,
+            score=score, band=band, breakdown=breakdown,
+        )
+    )  # fmt: skip
+    session.execute(update(Customer).where(Customer.id == customer.id).values(score=score, band=band, scored_at=now))
+
+
+def overdue_counts(session: Session, plan_id: int, today: date) -> dict[int, int]:
+    rows = session.execute(
+        select(CustomerMilestone.customer_id, func.count())
+        .where(_overdue(plan_id, today))
+        .group_by(CustomerMilestone.customer_id)
+    )
+    return {customer_id: count for customer_id, count in rows}
+
+
+def _overdue(plan_id: int, today: date) -> ColumnElement[bool]:
+    return and_(
+        CustomerMilestone.plan_id == plan_id,
+        CustomerMilestone.completed_on.is_(None),
+        CustomerMilestone.due_date < today,
+    )
+
+
+def band_counts(session: Session, plan_id: int) -> dict[str | None, int]:
+    rows = session.execute(
+        select(Customer.band, func.count()).where(Customer.plan_id == plan_id).group_by(Customer.band)
+    )
+    return {band: count for band, count in rows}
+
+
+def lowest_scores(session: Session, plan_id: int, limit: int) -> list[tuple[str, float | None, str | None]]:
+    """The weakest scored customers: name, score, band."""
+    rows = session.execute(
+        select(Customer.name, Customer.score, Customer.band)
+        .where(Customer.plan_id == plan_id, Customer.score.is_not(None))
+        .order_by(Customer.score, Customer.name_key)
+        .limit(limit)
+    )
+    return [(name, score, band) for name, score, band in rows]
+
+
+def overdue_milestones(
+    session: Session, plan_id: int, today: date, limit: int
+) -> tuple[list[tuple[str, str, date]], int]:
+    """The longest-overdue open milestones (customer, milestone, due date), and how many are overdue in all."""
+    query = (
+        select(Customer.name, CustomerMilestone.name, CustomerMilestone.due_date)
+        .join(Customer, Customer.id == CustomerMilestone.customer_id)
+        .where(_overdue(plan_id, today))
+    )
+    shown = [(customer, milestone, due) for customer, milestone, due in session.execute(
+        query.order_by(CustomerMilestone.due_date).limit(limit)
+    )]  # fmt: skip
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return shown, total
+
+
+def reschedule(session: Session, plan_id: int, milestones: Sequence[tuple[str, int]], today: date) -> None:
+    """Every customer's milestones after the plan's milestones (name, timeline days) were edited.
+
+    The same rule as ``steps.deadlines.recompute_due``, as a few statements for the whole plan (this runs before a
+    form submission is acknowledged, whatever the number of customers): a deadline already passed stays; a future
+    one that nobody extended moves to start + days, never before today; a milestone new to the plan is added with
+    that deadline; a milestone gone from the plan is dropped unless it was reached or alerted.
+    """
+    table = CustomerMilestone
+    start = select(Customer.start_date).where(Customer.id == table.customer_id).scalar_subquery()
+    for position, (name, days) in enumerate(milestones):
+        at = and_(table.plan_id == plan_id, table.position == position)
+        session.execute(update(table).where(at, table.name != name).values(name=name))
+        session.execute(
+            update(table)
+            .where(at, table.completed_on.is_(None), table.extended_by.is_(None), table.due_date >= today)
+            .values(due_date=_not_before(session, _plus_days(session, start, days), today))
+        )
+        missing = ~exists().where(table.customer_id == Customer.id, table.position == position)
+        session.execute(
+            insert(table).from_select(
+                ["team_id", "plan_id", "customer_id", "position", "name", "due_date"],
+                select(
+                    Customer.team_id, Customer.plan_id, Customer.id, literal(position), literal(name),
+                    _not_before(session, _plus_days(session, Customer.start_date, days), today),
+                ).where(Customer.plan_id == plan_id, missing),
+            )
+        )  # fmt: skip
+    session.execute(
+        delete(table).where(
+            table.plan_id == plan_id,
+            table.position >= len(milestones),
+            table.completed_on.is_(None),
+            table.alerted_at.is_(None),
+        )
+    )
+
+
+def _plus_days(session: Session, day: Any, days: int) -> ColumnElement[date]:
+    # type_coerce, not CAST: SQLite's CAST(... AS DATE) would turn '2026-12-01' into the number 2026.
+    if session.get_bind().dialect.name == "postgresql":
+        return type_coerce(day + days, Date)
+    return type_coerce(func.date(day, f"{days:+d} days"), Date)
+
+
+def _not_before(session: Session, day: ColumnElement[date], floor: date) -> ColumnElement[date]:
+    greatest = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
+    return type_coerce(greatest(day, literal(floor, Date)), Date)
+
+
+def _alert(row: Alert) -> AlertRecord:
+    return AlertRecord(
+        row.id, row.team_id, row.plan_id, row.customer_id, row.milestone_id, row.acknowledged_by, row.acknowledged_at
+    )
+
+
+def get_alert(session: Session, alert_id: int) -> AlertRecord | None:
+    row = session.get(Alert, alert_id)
+    return None if row is None else _alert(row)
+
+
+def acknowledge_alert(session: Session, alert_id: int, user_id: str, now: datetime) -> tuple[AlertRecord, bool]:
+    """The alert after acknowledging it, and whether this acknowledgement was the first (the first one counts)."""
+    first = session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.acknowledged_by.is_(None))
+        .values(acknowledged_by=user_id, acknowledged_at=now)
+    )
+    row = session.get_one(Alert, alert_id, populate_existing=True)
+    return _alert(row), bool(first.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,116 @@
+"""What the storage modules hand out: plain frozen records, never ORM rows.
+
+A record is a snapshot read in one transaction; changing something goes through a storage function, so no
+caller can alter the database by setting an attribute, and views and use cases can hold records after their
+transaction has ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    id: int
+    team_id: str
+    channel_id: str
+    name: str
+    hub_ts: str | None
+    steps_completed: tuple[str, ...]
+    alert_channel_id: str | None
+    canvas_id: str | None
+    canvas_unavailable: str | None
+
+
+@dataclass(frozen=True)
+class SectionRecord:
+    """One section's saved answers; ``version`` grows with every save."""
+
+    section: str
+    answers: dict[str, Any]
+    version: int
+    updated_by: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    version: int
+    markdown: str
+    source: str  # the section versions it was composed from
+    created_by: str
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One field of one section changed by someone."""
+
+    section: str
+    path: str
+    label: str
+    user_id: str
+    changed_at: datetime
+    source_user_id: str | None
+
+
+@dataclass(frozen=True)
+class ThreadRecord:
+    """The channel thread where a section is discussed."""
+
+    team_id: str
+    plan_id: int
+    section: str
+    channel_id: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class ReplyRecord:
+    """A reply in a section's thread, as it reads now."""
+
+    user_id: str
+    text: str
+    posted_at: datetime
+    permalink: str | None
+    edited: bool
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    id: int
+    team_id: str
+    plan_id: int
+    name: str
+    segment: str | None
+    owner_id: str | None
+    start_date: date
+    signals: dict[str, float]
+    score: float | None
+    band: str | None
+
+
+@dataclass(frozen=True)
+class MilestoneRecord:
+    """One plan milestone of one customer, with its own deadline."""
+
+    id: int
+    customer_id: int
+    position: int  # 0-based index of the milestone in the plan
+    name: str
+    due_date: date
+    completed_on: date | None
+    extended_by: str | None
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: int
+    team_id: str
+    plan_id: int
+    customer_id: int
+    milestone_id: int | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
