@@ -8,9 +8,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from slack_bolt.error import BoltError
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.settings import ConfigError, Settings, load_settings
+from storage.db import DatabaseError
 
 
 def _run(settings: Settings) -> int:
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (OperationalError, ProgrammingError) as exc:
+    except DatabaseError as exc:
         print(f"error: database problem ({exc.orig}); is DATABASE_URL right, and has `onboarding-bot db upgrade` run?",
               file=sys.stderr)  # fmt: skip
         return 1

@@ -36,10 +36,9 @@ from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.orm import Session, sessionmaker
 
 from storage import outbox
-from storage.db import transaction
+from storage.db import Sessions, transaction
 from storage.models import utcnow
 from storage.outbox import Claimed
 
@@ -242,7 +241,7 @@ class _Heartbeat:
 class Deliverer:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        sessions: Sessions,
         client: WebClient,
         *,
         clock: Callable[[], datetime] = utcnow,

@@ -41,9 +41,9 @@ from slack_bolt.request.payload_utils import (
     to_view,
 )
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import Engine, text
 
 from bot.app import failure_response
+from storage.db import Engine, ping
 
 logger = logging.getLogger(__name__)
 
@@ -210,8 +210,7 @@ def wsgi_app(app: App, engine: Engine, signing_secret: str | None = None) -> Wsg
 
     def health(start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            ping(engine)
             status, body = "200 OK", {"status": "ok"}
         except Exception as exc:  # a health check reports failure, it does not raise
             logger.warning("health check failed: %s", exc)

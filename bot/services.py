@@ -6,14 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy.orm import Session, sessionmaker
-
+from storage.db import Sessions
 from storage.models import utcnow
 
 
 @dataclass(frozen=True)
 class Services:
-    sessions: sessionmaker[Session]
+    sessions: Sessions
     clock: Callable[[], datetime] = field(default=utcnow)
     # Called after a listener queued an outbox post, so it goes out now rather than at the next interval.
     wake_delivery: Callable[[], None] = field(default=lambda: None)

@@ -10,16 +10,21 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 # Session is re-exported: the use-case modules type their ``session`` parameters with it without importing SQLAlchemy.
 __all__ = [
     "MIGRATIONS",
+    "DatabaseError",
+    "Engine",
     "Session",
+    "Sessions",
     "alembic_config",
     "make_engine",
     "make_session_factory",
+    "ping",
     "rowcount",
     "transaction",
     "upgrade",
@@ -94,3 +99,14 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+
+
+# What the rest of the application needs to hold and check a database without importing SQLAlchemy itself.
+Sessions = sessionmaker[Session]
+DatabaseError = (OperationalError, ProgrammingError)  # unreachable, or not migrated: the CLI explains either
+
+
+def ping(engine: Engine) -> None:
+    """A round trip to the database (the health check); raises when it cannot be reached."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

@@ -1,4 +1,13 @@
-"""``steps/`` is pure domain code: no Slack, no database, no reaching into the other layers."""
+"""The layers own what their names say, checked on every module's imports:
+
+- ``steps/`` is pure domain code: no Slack, no database, nothing from the other layers;
+- ``storage/`` owns persistence: it knows nothing of Slack or of the bot;
+- all SQL lives in ``storage/``: nothing else imports SQLAlchemy or Alembic;
+- the Slack surface's views (``bot/blocks/``) and listeners (``bot/listeners/``) never touch ORM models;
+- the use cases (plans, customers, discussion, jobs, the Home tab's summary) return data: no Block Kit, no Slack.
+
+and application code states its invariants as explicit errors, never ``assert`` (``python -O`` drops asserts).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +16,20 @@ from pathlib import Path
 
 import pytest
 
-STEPS_DIR = Path(__file__).resolve().parent.parent / "steps"
-FORBIDDEN = {"slack_bolt", "slack_sdk", "sqlalchemy", "alembic", "bot", "storage"}
-MODULES = sorted(STEPS_DIR.rglob("*.py"))
+ROOT = Path(__file__).resolve().parent.parent
+STEPS_DIR = ROOT / "steps"
+USE_CASES = ("bot/plans.py", "bot/customers.py", "bot/discussion.py", "bot/jobs.py", "bot/home.py")
+
+# (which modules, imports they must not make, why)
+RULES: list[tuple[str, frozenset[str], str]] = [
+    ("steps/**/*.py", frozenset({"slack_bolt", "slack_sdk", "sqlalchemy", "alembic", "bot", "storage"}), "pure domain"),
+    ("storage/**/*.py", frozenset({"slack_bolt", "slack_sdk", "bot"}), "persistence knows no Slack"),
+    ("bot/**/*.py", frozenset({"sqlalchemy", "alembic"}), "all SQL lives in storage/"),
+    ("bot/blocks/**/*.py", frozenset({"storage.models"}), "views take records, not ORM rows"),
+    ("bot/listeners/**/*.py", frozenset({"storage.models"}), "listeners go through use cases and storage"),
+    *((use_case, frozenset({"bot.blocks", "bot.listeners", "slack_bolt", "slack_sdk"}), "use cases return data")
+      for use_case in USE_CASES),
+]  # fmt: skip
 
 
 def imported_modules(tree: ast.AST) -> list[str]:
@@ -20,8 +40,10 @@ def imported_modules(tree: ast.AST) -> list[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0 and node.module:
                 names.append(node.module)
+                # "from storage import models" imports storage.models
+                names.extend(f"{node.module}.{alias.name}" for alias in node.names)
             elif node.level > 1:
-                # "from ..bot import x" climbs out of the steps package.
+                # "from ..bot import x" climbs out of its package.
                 names.append(".." + (node.module or ""))
         elif (
             isinstance(node, ast.Call)
@@ -37,19 +59,44 @@ def imported_modules(tree: ast.AST) -> list[str]:
     return names
 
 
-def offending(names: list[str]) -> list[str]:
-    return [name for name in names if name.startswith("..") or name.split(".")[0] in FORBIDDEN]
+def offending(names: list[str], forbidden: frozenset[str] = RULES[0][1]) -> list[str]:
+    def hit(name: str) -> bool:
+        return name.startswith("..") or any(name == f or name.startswith(f + ".") for f in forbidden)
+
+    return sorted({name for name in names if hit(name)})
 
 
-def test_steps_package_has_modules() -> None:
-    assert Path(STEPS_DIR / "__init__.py") in MODULES
-    assert len(MODULES) > 1
+def cases() -> list[tuple[Path, frozenset[str], str]]:
+    return [(path, forbidden, why) for pattern, forbidden, why in RULES for path in sorted(ROOT.glob(pattern))]
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(STEPS_DIR)))
-def test_step_module_imports_no_slack_or_database(path: Path) -> None:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    assert offending(imported_modules(tree)) == []
+def _id(case: tuple[Path, frozenset[str], str]) -> str:
+    return f"{case[0].relative_to(ROOT)}: {case[2]}"
+
+
+def _tree(path: Path) -> ast.AST:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def test_every_layer_has_modules() -> None:
+    for pattern, _, _ in RULES:
+        assert list(ROOT.glob(pattern)), pattern
+    assert Path(STEPS_DIR / "__init__.py").exists()
+
+
+@pytest.mark.parametrize("case", cases(), ids=_id)
+def test_module_imports_only_what_its_layer_may(case: tuple[Path, frozenset[str], str]) -> None:
+    path, forbidden, _ = case
+    assert offending(imported_modules(_tree(path)), forbidden) == []
+
+
+APPLICATION = sorted(p for d in ("bot", "steps", "storage") for p in (ROOT / d).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", APPLICATION, ids=lambda p: str(p.relative_to(ROOT)))
+def test_invariants_are_explicit_errors_not_asserts(path: Path) -> None:
+    asserts = [node.lineno for node in ast.walk(_tree(path)) if isinstance(node, ast.Assert)]
+    assert asserts == [], f"assert at lines {asserts}"
 
 
 @pytest.mark.parametrize(
@@ -59,6 +106,7 @@ def test_step_module_imports_no_slack_or_database(path: Path) -> None:
         "import sqlalchemy.orm as orm",
         "from slack_bolt import App",
         "from storage.models import Plan",
+        "from storage import models",
         "from bot import app",
         "from ..bot import app",
         "import alembic",
@@ -75,3 +123,19 @@ def test_checker_catches_forbidden_imports(source: str) -> None:
 )
 def test_checker_allows_other_imports(source: str) -> None:
     assert offending(imported_modules(ast.parse(source))) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "forbidden"),
+    [
+        ("from storage import models", frozenset({"storage.models"})),
+        ("from bot.blocks.hub import hub_message", frozenset({"bot.blocks"})),
+        ("from bot import blocks", frozenset({"bot.blocks"})),
+    ],
+)
+def test_checker_catches_submodule_imports(source: str, forbidden: frozenset[str]) -> None:
+    assert offending(imported_modules(ast.parse(source)), forbidden) != []
+
+
+def test_checker_does_not_confuse_similar_names() -> None:
+    assert offending(["storage.models_extra", "bot.blockshelper"], frozenset({"storage.models", "bot.blocks"})) == []
