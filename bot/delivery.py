@@ -356,7 +356,7 @@ class Deliverer:
             raise _Unknown(f"lookup: {error_name(exc)}", unreachable=False) from exc
         self._wait_turn(item.channel_id)
         self._renew_if_due()
-        thread = {"thread_ts": item.parent_ts} if item.parent_ts else {}
+        thread: dict[str, Any] = {"thread_ts": item.parent_ts} if item.parent_ts else {}
         try:
             response = self.client.chat_postMessage(
                 channel=item.channel_id, metadata=metadata_for(item.key), **thread, **item.message

@@ -27,7 +27,7 @@ class FirstAck(Ack):
 
     _response: BoltResponse | None = None
 
-    @property  # type: ignore[override]
+    @property
     def response(self) -> BoltResponse | None:
         return self._response
 

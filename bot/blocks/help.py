@@ -84,7 +84,7 @@ def notice(text: str) -> dict[str, Any]:
 
 def status_message(
     plan_name: str,
-    steps_completed: list[str],
+    steps_completed: Sequence[str],
     answered: dict[Section, str | None],
     document_versions: int,
     failed_deliveries: Sequence[tuple[str, str]] = (),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.blocks.common import Block, actions, button, context, divider, esc, header, mention, sections, shorten
@@ -94,7 +94,7 @@ def saved_outcome(plan_name: str, version: int, user_id: str, unchanged: bool) -
     )
 
 
-def document_comment(plan_name: str, version: int, user_id: str, steps_completed: list[str]) -> str:
+def document_comment(plan_name: str, version: int, user_id: str, steps_completed: Sequence[str]) -> str:
     """The short summary posted with the uploaded document."""
     steps = ", ".join(f"`{s}`" for s in steps_completed) or "none"
     return (

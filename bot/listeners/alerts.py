@@ -40,7 +40,8 @@ def _clicked(context: BoltContext, body: dict[str, Any], action: dict[str, Any])
 def _update_alert_message(
     client: WebClient, body: dict[str, Any], channel: str, ts: str, alert_id: int, note: str
 ) -> None:
-    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+    message = body.get("message")
+    message = message if isinstance(message, dict) else {}
     blocks = message.get("blocks")
     client.chat_update(
         channel=channel,

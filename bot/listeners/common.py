@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from slack_bolt import BoltContext, Respond
 from slack_sdk import WebClient
@@ -40,7 +40,7 @@ class Requester:
         return self.channel_id
 
 
-def is_slack_id(value: object) -> bool:
+def is_slack_id(value: object) -> TypeGuard[str]:
     """Slack's team, user and channel ids are short runs of capital letters and digits ("T0123", "C0456")."""
     return isinstance(value, str) and SLACK_ID.fullmatch(value) is not None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
@@ -56,15 +56,15 @@ def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -
         _posted(services, client, context, team_id, channel, event)
 
 
-def _timestamps(*values: Any) -> bool:
-    return all(isinstance(v, str) and _TS.fullmatch(v) is not None for v in values)
+def _is_ts(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and _TS.fullmatch(value) is not None
 
 
 def _posted(
     services: Services, client: WebClient, context: BoltContext, team_id: str, channel: str, event: dict[str, Any]
 ) -> None:
     thread_ts, ts, text = event.get("thread_ts"), event.get("ts"), event.get("text") or ""
-    if not _timestamps(thread_ts, ts) or not is_slack_id(event.get("user")) or not isinstance(text, str):
+    if not (_is_ts(thread_ts) and _is_ts(ts)) or not is_slack_id(event.get("user")) or not isinstance(text, str):
         return
     if thread_ts == ts or not _by_a_person(event, context):
         return
@@ -81,7 +81,7 @@ def _posted(
 
 def _edited(services: Services, team_id: str, channel: str, event: dict[str, Any]) -> None:
     message, at = event.get("message"), event.get("event_ts") or event.get("ts")
-    if not isinstance(message, dict) or not _timestamps(message.get("ts"), at):
+    if not isinstance(message, dict) or not (_is_ts(message.get("ts")) and _is_ts(at)):
         return
     text = message.get("text") or ""
     if not isinstance(text, str):
@@ -92,7 +92,7 @@ def _edited(services: Services, team_id: str, channel: str, event: dict[str, Any
 
 def _deleted(services: Services, team_id: str, channel: str, event: dict[str, Any]) -> None:
     deleted_ts, at = event.get("deleted_ts"), event.get("event_ts") or event.get("ts")
-    if not _timestamps(deleted_ts, at):
+    if not (_is_ts(deleted_ts) and _is_ts(at)):
         return
     with transaction(services.sessions) as session:
         discussion.delete_reply(session, team_id, channel, deleted_ts, at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 
 # The message travels in the modal's private_metadata, which Slack caps at 3,000 characters.
 MAX_METADATA = 3000
-MODES = ("append", "replace")  # the options of the form's "mode" select
+Mode = Literal["append", "replace"]
+MODES: tuple[Mode, ...] = ("append", "replace")  # the options of the form's "mode" select
 
 
 def add_to_plan(ack: Ack, context: BoltContext, shortcut: dict[str, Any], client: WebClient) -> None:
@@ -111,7 +112,7 @@ def add(ack: Ack, context: BoltContext, view: dict[str, Any], client: WebClient)
     services.wake_delivery()
 
 
-def _choices(values: Any) -> tuple[tuple[Section, str] | None, str | None]:
+def _choices(values: Any) -> tuple[tuple[Section, str] | None, Mode | None]:
     """The field (section and path) and the mode picked in the form; None for anything the form cannot send."""
 
     def picked(block_id: str) -> str | None:
@@ -124,7 +125,8 @@ def _choices(values: Any) -> tuple[tuple[Section, str] | None, str | None]:
     field, mode = picked("field"), picked("mode")
     section_value, _, path = (field or "").partition(":")
     section = next((s for s in Section if s.value == section_value), None)
-    return ((section, path) if section is not None and path else None), (mode if mode in MODES else None)
+    chosen = next((m for m in MODES if m == mode), None)
+    return ((section, path) if section is not None and path else None), chosen
 
 
 def register(app: App) -> None:
