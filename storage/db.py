@@ -14,7 +14,7 @@ from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-# Session is re-exported: the use-case modules type their ``session`` parameters with it without importing SQLAlchemy.
+# Session and Engine are re-exported: the rest of the application types its parameters without importing SQLAlchemy.
 __all__ = [
     "MIGRATIONS",
     "DatabaseError",
