@@ -1,21 +1,37 @@
-"""Fixtures: a fake Slack per test, a fresh database (SQLite and PostgreSQL), and the served app."""
+"""Fixtures: a fake Slack per test, a fresh database (SQLite and PostgreSQL), and the app.
+
+Each worker migrates one SQLite template and one PostgreSQL schema; a test gets a copy of the template or the
+schema emptied. ``unmigrated_database_url`` is the exception, for the tests about migrating.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
 from tests.fakes.slack_api import FakeSlack
-from tests.support.databases import postgres_schema
+from tests.support.databases import (
+    MigratedSchema,
+    migrated_postgres_schema,
+    migrated_sqlite_template,
+    postgres_schema,
+    sqlite_copy,
+)
 from tests.support.delivery import Env, open_env, record_sdk_sleeps
 from tests.support.harness import BotHarness, FakeClock
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+DATABASES = ["sqlite", "postgresql"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "http: the `bot` fixture takes requests over HTTP, through the front door")
 
 
 @pytest.fixture
@@ -25,26 +41,51 @@ def fake() -> Iterator[FakeSlack]:
         assert server.problems == [], "Slack would have rejected these calls"
 
 
-def _postgres_schema_url() -> Iterator[str]:
-    """A throwaway schema per test, so tests (and concurrent CI runs) never see each other's rows."""
+def _skip_unreachable_postgres(exc: OperationalError) -> None:
+    pytest.skip(f"PostgreSQL is not reachable at TEST_DATABASE_URL ({TEST_DATABASE_URL}): {exc.orig}")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return migrated_sqlite_template(tmp_path_factory.mktemp("template") / "bot.db")
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated_schema() -> Iterator[MigratedSchema]:
+    """One migrated schema per worker (tests on a worker run one at a time), so no two runs share rows."""
+    try:
+        with migrated_postgres_schema(TEST_DATABASE_URL) as schema:
+            yield schema
+    except OperationalError as exc:
+        _skip_unreachable_postgres(exc)
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database with no rows."""
+    if request.param == "sqlite":
+        return sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path / "bot.db")
+    schema: MigratedSchema = request.getfixturevalue("postgres_migrated_schema")
+    return schema.empty()
+
+
+@pytest.fixture(params=DATABASES)
+def unmigrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all (a new schema on PostgreSQL), for the tests about migrating."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.db'}"
+        return
     try:
         with postgres_schema(TEST_DATABASE_URL) as url:
             yield url
     except OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at TEST_DATABASE_URL ({TEST_DATABASE_URL}): {exc.orig}")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'bot.db'}"
-    else:
-        yield from _postgres_schema_url()
+        _skip_unreachable_postgres(exc)
 
 
 @pytest.fixture
-def bot(fake: FakeSlack, database_url: str) -> Iterator[BotHarness]:
-    harness = BotHarness(fake, database_url, clock=FakeClock(NOW))
+def bot(request: pytest.FixtureRequest, fake: FakeSlack, database_url: str) -> Iterator[BotHarness]:
+    over_http = request.node.get_closest_marker("http") is not None
+    harness = BotHarness(fake, database_url, clock=FakeClock(NOW), migrate=False, over_http=over_http)
     try:
         yield harness
     finally:

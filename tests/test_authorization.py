@@ -18,6 +18,7 @@ from storage.models import Alert, CustomerMilestone, Plan, PlanSection
 from tests.support import slack_requests as sr
 from tests.support.answers import MILESTONES, complete_step3, open_section
 from tests.support.harness import BotHarness
+from tests.support.messages import ALERT, outbox_posts
 from tests.support.slack_requests import ALICE, BOB, CHANNEL, OTHER_TEAM
 
 DAY_AFTER_KICKOFF = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)
@@ -37,7 +38,7 @@ def acme(bot: BotHarness) -> BotHarness:
 
 
 def _alert(bot: BotHarness) -> dict[str, Any]:
-    return next(m for m in bot.channel_messages() if "missed milestone" in m.get("text", ""))
+    return outbox_posts(bot.channel_messages(), ALERT)[0]
 
 
 def _alert_row(bot: BotHarness) -> Alert:

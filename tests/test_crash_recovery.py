@@ -16,9 +16,10 @@ from sqlalchemy import select
 
 from bot import delivery
 from storage import outbox
-from storage.db import make_engine, make_session_factory, transaction, upgrade
+from storage.db import make_engine, make_session_factory, transaction
 from storage.models import OutboxMessage
 from tests.fakes.slack_api import FakeSlack, Queued, audit
+from tests.support.databases import sqlite_copy
 from tests.support.delivery import NOW, TEAM, Env
 from tests.support.process import start_bot
 
@@ -117,9 +118,8 @@ def wait_until(condition: object, timeout: float, what: str, log: Path) -> float
     return time.monotonic() - started
 
 
-def test_run_killed_mid_delivery_then_restarted(tmp_path: Path) -> None:
-    database_url = f"sqlite:///{tmp_path / 'bot.db'}"
-    upgrade(database_url)
+def test_run_killed_mid_delivery_then_restarted(tmp_path: Path, sqlite_template: Path) -> None:
+    database_url = sqlite_copy(sqlite_template, tmp_path / "bot.db")
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
     channels = [f"C0KILL{n:03d}" for n in range(40)]

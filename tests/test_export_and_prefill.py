@@ -51,8 +51,8 @@ def test_export_prints_each_version(
     assert "no plan for channel C0NOPLAN1" in capsys.readouterr().err
 
 
-def test_db_upgrade_is_idempotent(database_url: str, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    monkeypatch.setenv("DATABASE_URL", database_url)
+def test_db_upgrade_is_idempotent(unmigrated_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("DATABASE_URL", unmigrated_database_url)
     assert main(["db", "upgrade"]) == 0
     assert main(["db", "upgrade"]) == 0
     assert "database is up to date" in capsys.readouterr().out

@@ -12,8 +12,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bench.fuzz import UNSIGNED_AUTH, Report, fuzz
 from tests.support.harness import BotHarness
+
+# The front door is the point: requests go over HTTP, through waitress and bot.server.
+pytestmark = pytest.mark.http
 
 SEED = 7
 # (garbage, mutations, unsigned) per database

@@ -11,6 +11,7 @@ from pathlib import Path
 from tests.fakes.slack_api import FakeSlack
 from tests.support.answers import complete_step3
 from tests.support.harness import BotHarness
+from tests.support.messages import ALERT, outbox_posts
 from tests.support.slack_requests import ALICE
 
 OVERDUE = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)
@@ -78,6 +79,6 @@ def test_tick_command_sends_what_is_due_once(
     assert "1 missed-milestone alert(s)" in first.stdout and "1 health update(s)" in first.stdout
     second = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert "0 missed-milestone alert(s)" in second.stdout and "delivered 0" in second.stdout
-    assert len([m for m in bot.channel_messages() if "missed milestone" in m["text"]]) == 1
+    assert len(outbox_posts(bot.channel_messages(), ALERT)) == 1
     bad = subprocess.run([*command[:-1], "next tuesday"], env=env, cwd=tmp_path, capture_output=True, text=True)
     assert bad.returncode == 2 and "not an ISO-8601 instant" in bad.stderr

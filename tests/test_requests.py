@@ -11,6 +11,10 @@ import pytest
 from tests.support import slack_requests as sr
 from tests.support.answers import MILESTONES, answer, answer_all, open_section
 from tests.support.harness import BotHarness, post_raw
+from tests.support.messages import HUB, with_block
+
+# The front door is the point: requests go over HTTP, through waitress and bot.server.
+pytestmark = pytest.mark.http
 
 
 def test_forged_signature_is_rejected(bot: BotHarness) -> None:
@@ -114,7 +118,7 @@ def test_not_in_channel_tells_the_user_how_to_fix_it(bot: BotHarness) -> None:
 def test_slack_rate_limit_is_retried(bot: BotHarness) -> None:
     bot.fake.fail("chat.postMessage", "ratelimited", status=429, headers={"Retry-After": "0"})
     bot.command("step3")
-    hub_posts = [c for c in bot.fake.calls_to("chat.postMessage") if c.args["text"].startswith("Step 3 ·")]
+    hub_posts = with_block((c.args for c in bot.fake.calls_to("chat.postMessage")), HUB)
     assert len(hub_posts) == 2  # refused with 429, then accepted
     assert bot.hub()
 

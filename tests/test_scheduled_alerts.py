@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.answers import complete_step3
 from tests.support.harness import BotHarness
+from tests.support.messages import ALERT, BAND_ALERTS, HEALTH_UPDATE, MISSED_DIGEST, outbox_posts
 from tests.support.slack_requests import ALICE, BOB, CHANNEL
 
 # Acme starts 2026-12-01: "Kickoff held" (day 7) is due 2026-12-08 and overdue from the 9th.
@@ -18,8 +19,8 @@ def _posts(bot: BotHarness, channel: str = CHANNEL) -> list[dict]:
     return [c.args for c in bot.fake.calls_to("chat.postMessage") if c.args.get("channel") == channel]
 
 
-def _alerts(bot: BotHarness) -> list[dict]:
-    return [m for m in bot.channel_messages() if "missed milestone" in m.get("text", "")]
+def _alerts(bot: BotHarness, channel: str = CHANNEL) -> list[dict]:
+    return outbox_posts(bot.channel_messages(channel), ALERT)
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_an_overdue_milestone_alerts_exactly_once(acme: BotHarness, fake, databa
     # A restart: a new process on the same database.
     from tests.support.harness import BotHarness as Harness
 
-    restarted = Harness(fake, database_url, clock=bot.clock)
+    restarted = Harness(fake, database_url, clock=bot.clock, migrate=False, over_http=False)
     try:
         restarted.tick(datetime(2026, 12, 11, 10, 0, tzinfo=UTC))
     finally:
@@ -120,7 +121,7 @@ def test_fifty_overdue_milestones_become_one_digest(bot: BotHarness) -> None:
     digests = [p for p in top if "50 milestones were missed by 50 customers" in p["text"]]
     assert len(digests) == 1
     assert not any("missed milestone" in p["text"] for p in top), "no alert outside the digest"
-    digest_message = next(m for m in bot.channel_messages() if m["text"].startswith("50 milestones"))
+    digest_message = outbox_posts(bot.channel_messages(), MISSED_DIGEST)[0]
     thread = [p.args for p in posts if p.args.get("thread_ts") == digest_message["ts"]]
     assert len(thread) == 3  # 20 + 20 + 10 alerts, each with its buttons
     assert sum(str(p["blocks"]).count("alert_done") for p in thread) == 50
@@ -135,7 +136,7 @@ def test_weekly_health_update(acme: BotHarness) -> None:
     assert bot.tick(datetime(2026, 11, 30, 7, 59, tzinfo=UTC)).check.health_updates == 0
     report = bot.tick(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
     assert report.check.health_updates == 1 and report.check.scored == 2
-    digest = next(m for m in bot.channel_messages() if m["text"].startswith("Health update for onboarding-acme"))
+    digest = outbox_posts(bot.channel_messages(), HEALTH_UPDATE)[0]
     text = str(digest["blocks"])
     assert "*2 customers* · Healthy: 1 · At-risk: 0 · Critical: 1" in text
     assert "*Acme Corp* 24.4" in text and "weakest: NPS 10 · Feature adoption 20" in text
@@ -154,7 +155,7 @@ def test_a_band_drop_between_updates_alerts_at_the_next_check(acme: BotHarness) 
     assert not any("dropped" in m["text"] for m in bot.channel_messages())
     report = bot.tick(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
     assert report.check.band_alerts == 1
-    alert = next(m for m in bot.channel_messages() if "dropped to a worse health band" in m["text"])
+    alert = outbox_posts(bot.channel_messages(), BAND_ALERTS)[0]
     text = str(alert["blocks"])
     assert "*Acme Corp* is now *Critical* (Healthy → Critical)" in text
     assert "Escalate to the CS manager the same day" in text and f"<@{BOB}>" in text
@@ -166,7 +167,7 @@ def test_alerts_go_to_the_alert_channel(acme: BotHarness) -> None:
     bot.fake.add_channel("C0ALERTS1", name="cs-alerts")
     bot.command("alerts here plan=<#C0PLAN001|onboarding-acme>", channel="C0ALERTS1", channel_name="cs-alerts")
     bot.tick(DAY_AFTER_KICKOFF)
-    assert any("missed milestone" in m["text"] for m in bot.channel_messages("C0ALERTS1"))
+    assert _alerts(bot, "C0ALERTS1")
     assert _alerts(bot) == []
 
 
@@ -191,7 +192,7 @@ def test_the_update_lists_every_flagged_customer_in_its_thread(bot: BotHarness) 
         bot.command(f'customer add "Critical {n:02d}" start=2026-12-01')
         bot.command(f'signal "Critical {n:02d}" adoption={n} engagement=10 tickets=10 nps=10')
     bot.tick(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
-    digest = next(m for m in bot.channel_messages() if m["text"].startswith("Health update"))
+    digest = outbox_posts(bot.channel_messages(), HEALTH_UPDATE)[0]
     assert "…and 5 more, listed in this message's thread" in str(digest["blocks"])
     thread = [c.args for c in bot.fake.calls_to("chat.postMessage") if c.args.get("thread_ts") == digest["ts"]]
     assert len(thread) == 1 and thread[0]["text"] == "At-risk and critical customers (1–20 of 20)"

@@ -6,6 +6,7 @@ import yaml
 
 from tests.support.answers import HEALTH, MILESTONES, TRAINING, answer, answer_all, open_section
 from tests.support.harness import BotHarness
+from tests.support.messages import SYNTHESIS, with_block
 from tests.support.slack_requests import ALICE, CHANNEL
 
 
@@ -96,7 +97,7 @@ def test_continue_with_missing_sections_names_them(bot: BotHarness) -> None:
     assert reply["response_type"] == "ephemeral"
     assert "Health score model" in reply["text"] and "Training / education plan" in reply["text"]
     assert "Success milestones" not in reply["text"]
-    assert not any(m["text"].startswith("Step 3 synthesis") for m in bot.channel_messages())
+    assert not with_block(bot.channel_messages(), SYNTHESIS)
 
 
 def test_running_step3_again_resumes_without_duplicating(bot: BotHarness) -> None:
@@ -144,7 +145,7 @@ def test_confirming_again_without_changes_adds_no_version(bot: BotHarness) -> No
     bot.click(bot.hub(), "menu_continue")
     bot.click(bot.channel_messages()[-1], "confirm_save")
     bot.click(bot.hub(), "menu_continue")
-    second = [m for m in bot.channel_messages() if m["text"].startswith("Step 3 synthesis")][-1]
+    second = bot.synthesis()
     bot.click(second, "confirm_save")
     assert len(bot.fake.uploads) == 1
     assert "Nothing changed since version 1" in _texts(bot.fake.message(CHANNEL, second["ts"]))

@@ -78,5 +78,4 @@ def complete_step3(bot: BotHarness, **command: Any) -> None:
     bot.command("step3", **command)
     answer_all(bot)
     bot.click(bot.hub(), "menu_continue")
-    synthesis = [m for m in bot.channel_messages() if m["text"].startswith("Step 3 synthesis")][-1]
-    bot.click(synthesis, "confirm_save")
+    bot.click(bot.synthesis(), "confirm_save")

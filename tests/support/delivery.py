@@ -20,7 +20,7 @@ from bot import delivery
 from bot.delivery import Deliverer
 from bot.slack_api import make_client
 from storage import outbox
-from storage.db import make_engine, make_session_factory, transaction, upgrade
+from storage.db import make_engine, make_session_factory, transaction
 from storage.models import OutboxMessage
 from tests.fakes.slack_api import FakeSlack
 
@@ -107,7 +107,7 @@ def record_sdk_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 @contextmanager
 def open_env(fake: FakeSlack, database_url: str, sdk_sleeps: list[float]) -> Iterator[Env]:
-    upgrade(database_url)
+    """``database_url``: a database already migrated to head."""
     engine = make_engine(database_url)
     try:
         yield Env(

@@ -1,7 +1,14 @@
-"""The real app, served over HTTP by waitress on loopback, talking to a fake Slack Web API."""
+"""The real app talking to a fake Slack Web API, given Slack's requests signed as Slack signs them.
+
+Requests go to the bot's front door (``bot.server.wsgi_app``: signature checks, then Bolt): in-process by
+default, its WSGI app called with the request as waitress would hand it over; with ``over_http``, through waitress
+on loopback, for the tests about request handling. ``request`` and ``url`` always use HTTP (the server starts on
+first use).
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import urllib.error
@@ -11,16 +18,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from wsgiref.util import setup_testing_defaults
 
 import waitress
+from waitress.server import BaseWSGIServer
 
 from bot.app import create_app
 from bot.scheduler import TickReport, tick
-from bot.server import wsgi_app
+from bot.server import EVENTS_PATH, WsgiApp, wsgi_app
 from bot.services import Services
 from bot.slack_api import make_client
 from storage.db import make_engine, make_session_factory, upgrade
 from tests.fakes.slack_api import FakeSlack
+from tests.support import messages
 from tests.support import slack_requests as sr
 
 
@@ -76,11 +86,49 @@ class Response:
         return json.loads(self.body) if self.body else None
 
 
+class _Server:
+    """The bot's WSGI front door served by waitress on a free loopback port, in a thread."""
+
+    def __init__(self, application: WsgiApp) -> None:
+        self.server = waitress.create_server(
+            application, host="127.0.0.1", port=0, threads=4, asyncore_loop_timeout=0.05
+        )
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except OSError:
+            # waitress's select() loop sees its sockets closed under it when the harness stops.
+            if not self._stopping:
+                raise
+
+    def close(self) -> None:
+        # Let waitress finish the requests it is servicing before its sockets go away.
+        self.server.task_dispatcher.shutdown()
+        self._stopping = True
+        self.server.close()
+        self._thread.join(timeout=5)
+
+
 class BotHarness:
-    def __init__(self, fake: FakeSlack, database_url: str, clock: FakeClock):
+    def __init__(
+        self,
+        fake: FakeSlack,
+        database_url: str,
+        clock: FakeClock,
+        *,
+        migrate: bool = True,
+        over_http: bool = True,
+    ) -> None:
+        """``migrate=False`` for a database already at head; ``over_http=False`` to skip waitress and sockets."""
         self.fake = fake
         self.clock = clock
-        upgrade(database_url)
+        if migrate:
+            upgrade(database_url)
         self.engine = make_engine(database_url)
         self.sessions = make_session_factory(self.engine)
         self.executor = TrackingExecutor()
@@ -92,29 +140,29 @@ class BotHarness:
             signing_secret=sr.SIGNING_SECRET,
             listener_executor=self.executor,
         )
-        self.server = waitress.create_server(
-            wsgi_app(self.app, self.engine), host="127.0.0.1", port=0, threads=4, asyncore_loop_timeout=0.05
-        )
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self._stopping = False
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        self.front_door = wsgi_app(self.app, self.engine)
+        self.over_http = over_http
+        self._server: _Server | None = None
+        if over_http:
+            self._serve()
 
-    def _serve(self) -> None:
-        try:
-            self.server.run()
-        except OSError:
-            # waitress's select() loop sees its sockets closed under it when the harness stops.
-            if not self._stopping:
-                raise
+    def _serve(self) -> _Server:
+        if self._server is None:
+            self._server = _Server(self.front_door)
+        return self._server
+
+    @property
+    def server(self) -> BaseWSGIServer:
+        return self._serve().server
+
+    @property
+    def url(self) -> str:
+        return self._serve().url
 
     def close(self) -> None:
         self.executor.wait_idle()
-        # Let waitress finish the requests it is servicing before its sockets go away.
-        self.server.task_dispatcher.shutdown()
-        self._stopping = True
-        self.server.close()
-        self._thread.join(timeout=5)
+        if self._server is not None:
+            self._server.close()
         self.executor.shutdown()
         self.engine.dispose()
 
@@ -142,7 +190,36 @@ class BotHarness:
         secret: str = sr.SIGNING_SECRET,
     ) -> Response:
         all_headers = {"Content-Type": content_type, **sr.sign(body, timestamp, secret), **(headers or {})}
-        return self.request("POST", "/slack/events", body, all_headers)
+        if self.over_http:
+            return self.request("POST", "/slack/events", body, all_headers)
+        return self.dispatch(body, all_headers)
+
+    def dispatch(self, body: str, headers: dict[str, str]) -> Response:
+        """The request handed to the bot's front door in-process: its WSGI app called directly, no socket.
+
+        Bolt dispatches it as it would behind waitress (signature checks on); the front door's own guarantees
+        stay in the path, e.g. a 5xx from Bolt (its thread runner can answer 500 when a listener raises just
+        after acking) still reaches Slack as a 200.
+        """
+        raw = body.encode()
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": EVENTS_PATH,
+            "CONTENT_LENGTH": str(len(raw)),
+            "wsgi.input": io.BytesIO(raw),
+        }
+        for name, value in headers.items():
+            key = name.upper().replace("-", "_")
+            environ[key if key == "CONTENT_TYPE" else f"HTTP_{key}"] = value
+        setup_testing_defaults(environ)
+        statuses: list[int] = []
+
+        def start_response(status: str, _headers: list[tuple[str, str]], _exc_info: Any = None) -> None:
+            statuses.append(int(status.split(" ", 1)[0]))
+
+        answer = b"".join(self.front_door(environ, start_response))
+        self.executor.wait_idle()
+        return Response(statuses[0], answer.decode())
 
     # --- what people do in Slack ----------------------------------------------------------------
 
@@ -188,11 +265,15 @@ class BotHarness:
         return self.fake.messages(channel)
 
     def hub(self, channel: str = sr.CHANNEL) -> dict[str, Any]:
-        hubs = [
-            m for m in self.channel_messages(channel) if m.get("text", "").startswith("Step 3 · Success Milestones")
-        ]
+        hubs = messages.with_block(self.channel_messages(channel), messages.HUB)
         assert hubs, "no hub message was posted"
         return hubs[-1]
+
+    def synthesis(self, channel: str = sr.CHANNEL) -> dict[str, Any]:
+        """The latest synthesis nobody has confirmed or revised yet."""
+        pending = messages.with_block(self.channel_messages(channel), messages.SYNTHESIS)
+        assert pending, "no synthesis waiting for confirmation"
+        return pending[-1]
 
     def last_view(self) -> dict[str, Any]:
         """The modal as Slack currently shows it after the latest views.open / views.update."""
