@@ -237,11 +237,23 @@ def record_signals(
     return rescore(session, ready, updated, now)
 
 
-def reschedule_after_plan_edit(session: Session, ready: RunnablePlan, now: datetime) -> None:
-    """Milestones edited after customers joined: future deadlines move, past ones stay (one set of statements)."""
+def follow_milestones(session: Session, plan: PlanRecord, now: datetime) -> bool:
+    """Customers' milestones after the plan's milestones were edited: future deadlines move, past ones stay.
+
+    Done once per saved version of the milestones, and recorded as done in the same transaction: the listener
+    runs it just after acknowledging the save, and every scheduler check catches up on any version a crash or a
+    restart left behind. Returns whether there was anything to do.
+    """
+    ready = runnable(session, plan)
+    if ready is None:
+        return False
+    job, version = f"reschedule:{plan.id}", str(repo.section_rows(session, plan)["milestones"].version)
+    if repo.job_ran(session, plan.team_id, job, version):
+        return False
     store.reschedule(
-        session, ready.plan.id, [(m.name, m.timeline_days) for m in ready.milestones.milestones], ready.today(now)
+        session, plan.id, [(m.name, m.timeline_days) for m in ready.milestones.milestones], ready.today(now)
     )
+    return repo.claim_job(session, plan.team_id, job, version, now)
 
 
 def customers_of(session: Session, plan: PlanRecord) -> list[CustomerRecord]:

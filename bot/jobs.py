@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot import announcements
+from bot import announcements, customers
 from bot.customers import RunnablePlan, runnable
 from bot.services import Services
 from steps.health import ScoreBreakdown, compute_score, is_worse, scoring_factors
@@ -208,6 +208,8 @@ def check(services: Services, now: datetime) -> CheckReport:
 
 
 def _check_plan(session: Session, ready: RunnablePlan, now: datetime, report: CheckReport) -> None:
+    # Deadlines first: a milestones edit whose rescheduling a crash interrupted is caught up before any alert.
+    customers.follow_milestones(session, ready.plan, now)
     update_due = health_update_due(session, ready, now)
     missed = check_missed(session, ready, now)
     report.missed += len(missed)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bot import announcements, customers, discussion
+from bot import announcements, discussion
 from bot.discussion import summaries
 from steps.document import compose_step3
 from steps.errors import UserError
@@ -153,7 +153,9 @@ def save_if_current(
 ) -> tuple[PlanState, list[FieldChange]]:
     """Save a section edited from version ``seen_version``; raise ``StaleSection`` if it has moved on since.
 
-    Each changed field goes in the history, and its diff in the section's thread.
+    Each changed field goes in the history, and its diff in the section's thread. Customers' deadlines follow a
+    milestones edit after the save is acknowledged (``customers.follow_milestones``): that work grows with the
+    number of customers, and Slack waits only 3 s for the answer.
     """
     ensure_current(session, state, section, seen_version)
     before = state.raw(section)
@@ -169,10 +171,6 @@ def save_if_current(
         announcements.section_changed(
             session, state.plan, thread, section, saved.version, changes, user_id, now, source
         )
-    if section is Section.MILESTONES:
-        ready = customers.runnable(session, state.plan)
-        if ready is not None:
-            customers.reschedule_after_plan_edit(session, ready, now)
     return state, changes
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, and_, delete, exists, func, insert, literal, select, type_coerce, update
 from sqlalchemy.orm import Session
 
+from storage.db import rowcount
 from storage.models import Alert, Customer, CustomerMilestone, HealthScore, SignalReading
 from storage.records import AlertRecord, CustomerRecord, MilestoneRecord, PlanRecord
 
@@ -253,4 +254,4 @@ def acknowledge_alert(session: Session, alert_id: int, user_id: str, now: dateti
         .values(acknowledged_by=user_id, acknowledged_at=now)
     )
     row = session.get_one(Alert, alert_id, populate_existing=True)
-    return _alert(row), bool(first.rowcount)  # type: ignore[attr-defined]
+    return _alert(row), bool(rowcount(first))

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.db import rowcount
 from storage.models import DocumentVersion, JobRun, Plan, PlanChange, PlanSection, ProcessedRequest, utcnow
 from storage.records import ChangeRecord, DocumentRecord, PlanRecord, SectionRecord
 
@@ -221,7 +222,7 @@ def claim_request(session: Session, team_id: str, request_key: str) -> bool:
 def prune_processed_requests(session: Session, before: datetime) -> int:
     """Slack redelivers within minutes; request ids older than ``before`` only take up space."""
     result = session.execute(delete(ProcessedRequest).where(ProcessedRequest.received_at < before))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 def job_ran(session: Session, team_id: str, job: str, period: str) -> bool:

@@ -11,14 +11,15 @@ from slack_bolt import BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import discussion
+from bot import customers, discussion
 from bot.blocks.hub import hub_message
 from bot.blocks.modals import Conflict, section_modal
 from bot.metadata import ModalMetadata, sealing_key
 from bot.plans import PlanState
+from bot.services import Services
 from steps.errors import UserError
 from steps.step3 import Section
-from storage.db import Session
+from storage.db import Session, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,13 @@ def refresh_hub(client: WebClient, state: PlanState) -> None:
         client.chat_update(channel=state.plan.channel_id, ts=state.plan.hub_ts, **message)
     except SlackApiError as exc:
         logger.warning("could not update the hub message of plan %s: %s", state.plan.id, exc.response.get("error"))
+
+
+def follow_milestones(services: Services, state: PlanState, section: Section) -> None:
+    """Once a milestones save is acknowledged, customers' deadlines follow the plan's new milestones."""
+    if section is Section.MILESTONES:
+        with transaction(services.sessions) as session:
+            customers.follow_milestones(session, state.plan, services.clock())
 
 
 def section_form(

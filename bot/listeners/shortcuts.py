@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from bot import discussion, plans
 from bot.blocks.shortcut import add_to_plan_modal
 from bot.ids import ADD_TO_PLAN, ADD_TO_PLAN_SUBMIT, VALUE
-from bot.listeners.common import client_key, refresh_hub, requester, state_values, trigger_id
+from bot.listeners.common import client_key, follow_milestones, refresh_hub, requester, state_values, trigger_id
 from bot.listeners.context import channel_plan, plan_of, services_of
 from bot.listeners.errors import replies_to_errors
 from bot.metadata import ShortcutMetadata
@@ -108,6 +108,7 @@ def add(ack: Ack, context: BoltContext, view: dict[str, Any], client: WebClient)
             ack(response_action="errors", errors={"field": invalid.errors[0].message})
             return
     ack()
+    follow_milestones(services, state, section)
     refresh_hub(client, state)
     services.wake_delivery()
 

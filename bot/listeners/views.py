@@ -11,7 +11,7 @@ from bot import plans
 from bot.blocks.inputs import errors_for_view, read_state
 from bot.blocks.modals import Conflict
 from bot.ids import SECTION_CALLBACK
-from bot.listeners.common import client_key, refresh_hub, requester, section_form, state_values
+from bot.listeners.common import client_key, follow_milestones, refresh_hub, requester, section_form, state_values
 from bot.listeners.context import services_of
 from bot.listeners.errors import replies_to_errors
 from bot.metadata import ModalMetadata
@@ -55,6 +55,7 @@ def submit_section(ack: Ack, context: BoltContext, view: dict[str, Any], client:
             ack(response_action="update", view=section_form(session, state, meta.section, who, key, conflict))
             return
     ack()
+    follow_milestones(services, state, meta.section)
     refresh_hub(client, state)
     services.wake_delivery()
 
