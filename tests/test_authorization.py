@@ -77,19 +77,27 @@ def _refused_submission(response: Any) -> bool:
 # --- commands -------------------------------------------------------------------------------------------------
 
 
+def _alerts_here_reply(bot: BotHarness, text: str, **kwargs: Any) -> dict[str, Any]:
+    answered = len(bot.fake.responses)
+    assert bot.command(text, **kwargs).body == ""  # acked at once, before asking Slack anything
+    assert len(bot.fake.responses) == answered + 1
+    return bot.fake.responses[-1]
+
+
 def test_alerts_here_cannot_take_a_plan_whose_channel_the_person_is_not_in(bot: BotHarness) -> None:
     bot.fake.add_channel(PRIVATE, name="secret-renewals", is_private=True, members=[BOB, "UBOTHARNS"])
     bot.fake.add_channel(EVIL, name="evil", members=[ALICE, BOB, "UBOTHARNS"])
     bot.command("step3", channel=PRIVATE, channel_name="secret-renewals", user=BOB)
 
-    named = bot.command(f"alerts here plan=<#{PRIVATE}|secret-renewals>", channel=EVIL, user=ALICE).json()
-    implicit = bot.command("alerts here", channel=EVIL, user=ALICE).json()  # the workspace's only plan
+    # The membership check asks Slack, so it comes after the ack: the answer goes to the command's response_url.
+    named = _alerts_here_reply(bot, f"alerts here plan=<#{PRIVATE}|secret-renewals>", channel=EVIL, user=ALICE)
+    implicit = _alerts_here_reply(bot, "alerts here", channel=EVIL, user=ALICE)  # the workspace's only plan
     for reply in (named, implicit):
         assert reply.get("response_type", "ephemeral") == "ephemeral" and "not a member" in reply["text"], reply
     with bot.sessions() as session:
         assert session.query(Plan).one().alert_channel_id is None
 
-    allowed = bot.command(f"alerts here plan=<#{PRIVATE}|secret-renewals>", channel=EVIL, user=BOB).json()
+    allowed = _alerts_here_reply(bot, f"alerts here plan=<#{PRIVATE}|secret-renewals>", channel=EVIL, user=BOB)
     assert allowed["response_type"] == "in_channel"
     with bot.sessions() as session:
         assert session.query(Plan).one().alert_channel_id == EVIL

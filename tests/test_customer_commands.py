@@ -158,7 +158,9 @@ def test_malformed_signal(planned: BotHarness, text: str, words: str) -> None:
 def test_alerts_here(planned: BotHarness) -> None:
     bot = planned
     bot.fake.add_channel("C0ALERTS1", name="cs-alerts")
-    reply = bot.command("alerts here", channel="C0ALERTS1", channel_name="cs-alerts").json()
+    # Acked at once (the membership check asks Slack); the confirmation goes to the command's response_url.
+    assert bot.command("alerts here", channel="C0ALERTS1", channel_name="cs-alerts").body == ""
+    reply = bot.fake.responses[-1]
     assert reply["response_type"] == "in_channel" and "<#C0ALERTS1>" in reply["text"]
     assert "go to <#C0ALERTS1>" in bot.command("status").json()["text"]
     bad = bot.command("alerts here plan=onboarding-acme", channel="C0ALERTS1").json()
@@ -166,5 +168,6 @@ def test_alerts_here(planned: BotHarness) -> None:
     bot.command("step3", channel="C0OTHER01", channel_name="other")
     ambiguous = bot.command("alerts here", channel="C0ALERTS2").json()
     assert "Which plan?" in ambiguous["text"]
-    named = bot.command("alerts here plan=<#C0PLAN001|onboarding-acme>", channel="C0ALERTS2").json()
+    assert bot.command("alerts here plan=<#C0PLAN001|onboarding-acme>", channel="C0ALERTS2").body == ""
+    named = bot.fake.responses[-1]
     assert named["response_type"] == "in_channel"

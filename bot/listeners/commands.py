@@ -129,6 +129,8 @@ def alerts(ack: Ack, context: BoltContext, who: Requester, client: WebClient, ar
     sessions, channel = services_of(context).sessions, who.channel()
     with transaction(sessions) as session:
         plan = customers.plan_for_alerts(session, who.team_id, channel, plan_channel)
+    # Acked before the membership check, which asks Slack: the answer then goes to the command's response_url.
+    ack()
     # Routing a plan's alerts here shows them to this channel: only someone who can see the plan may.
     if plan.channel_id != channel and not access.is_member(client, plan.channel_id, who.user_id):
         raise UserError(
@@ -138,7 +140,8 @@ def alerts(ack: Ack, context: BoltContext, who: Requester, client: WebClient, ar
         )
     with transaction(sessions) as session:
         plan = customers.route_alerts(session, who.team_id, plan.id, channel)
-    ack(**alerts_here(channel, plan.name, who.user_id))
+    if context.respond is not None:
+        context.respond(**alerts_here(channel, plan.name, who.user_id))
 
 
 def history(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
