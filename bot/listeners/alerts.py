@@ -51,10 +51,7 @@ def _update_alert_message(
     )
 
 
-def mark_done(
-    ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient,
-    respond: Respond,
-) -> None:  # fmt: skip
+def mark_done(ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
     ack()
     who, alert_id, message_ts = _clicked(context, body, action)
     services = services_of(context)
@@ -94,9 +91,8 @@ def acknowledge(
 
 
 def open_extend(
-    ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient,
-    respond: Respond,
-) -> None:  # fmt: skip
+    ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient
+) -> None:
     ack()
     who, alert_id, message_ts = _clicked(context, body, action)
     with transaction(services_of(context).sessions) as session:
