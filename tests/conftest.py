@@ -76,7 +76,7 @@ def unmigrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> I
         yield f"sqlite:///{tmp_path / 'bot.db'}"
         return
     try:
-        with postgres_schema(TEST_DATABASE_URL) as url:
+        with postgres_schema(TEST_DATABASE_URL, wait_for_flush=False) as url:
             yield url
     except OperationalError as exc:
         _skip_unreachable_postgres(exc)

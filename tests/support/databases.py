@@ -25,18 +25,21 @@ EMPTYING_LOCK_TIMEOUT = "10s"
 
 
 @contextmanager
-def postgres_schema(url: str, prefix: str = "t") -> Iterator[str]:
+def postgres_schema(url: str, prefix: str = "t", *, wait_for_flush: bool = True) -> Iterator[str]:
     """A URL of ``url``'s database whose search_path is a new, empty schema (dropped on exit).
 
     Tests, benchmarks and concurrent CI runs never see each other's rows, nor leave tables in ``public``.
+    ``wait_for_flush=False`` sets ``synchronous_commit=off`` for the URL's sessions: a commit no longer waits for
+    its WAL to reach the disk (only a crash of the PostgreSQL server could lose it, which no test survives anyway).
     """
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    options = f"-csearch_path={schema}" + ("" if wait_for_flush else " -csynchronous_commit=off")
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         separator = "&" if "?" in url else "?"
-        yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+        yield f"{url}{separator}options={quote(options)}"
     finally:
         try:
             with admin.connect() as connection:
@@ -92,7 +95,8 @@ class MigratedSchema:
 
 @contextmanager
 def migrated_postgres_schema(url: str, prefix: str = "t") -> Iterator[MigratedSchema]:
-    with postgres_schema(url, prefix) as schema_url:
+    """A schema migrated once for many tests (commits not waiting for the disk, see ``postgres_schema``)."""
+    with postgres_schema(url, prefix, wait_for_flush=False) as schema_url:
         schema = MigratedSchema(schema_url)
         try:
             yield schema
