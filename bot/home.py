@@ -10,7 +10,7 @@ from bot.customers import runnable
 from steps.step3 import Section
 from storage import customers, outbox, repo
 from storage.db import Session
-from storage.outbox import Backlog
+from storage.records import Backlog
 
 PER_LIST = 8  # customers, milestones and failed posts listed per plan
 

@@ -15,9 +15,9 @@ from steps.document import compose_step3
 from steps.errors import UserError
 from steps.fields import FieldChange, diff_answers
 from steps.step3 import SECTION_MODELS, STEP_ID, Answers, HealthModel, MilestonesSection, Section, TrainingPlan
-from storage import repo
+from storage import outbox, repo
 from storage.db import Session
-from storage.records import ChangeRecord, DocumentRecord, PlanRecord, SectionRecord
+from storage.records import Backlog, ChangeRecord, DocumentRecord, PlanRecord, SectionRecord
 
 NO_PLAN = "This channel has no onboarding plan yet. Start one with `/onboarding step3`."
 
@@ -100,6 +100,47 @@ def reload(session: Session, state: PlanState) -> PlanState:
     if plan is None:
         raise UserError("This plan no longer exists in this workspace; nothing was changed.")
     return PlanState(plan, repo.section_rows(session, plan))
+
+
+def in_team(session: Session, team_id: str, plan_id: int) -> PlanRecord:
+    """A plan named by id (in a form's metadata), only within the team the request came from."""
+    plan = repo.get_plan(session, plan_id)
+    if plan is None or plan.team_id != team_id:
+        raise UserError("This plan no longer exists; nothing was changed.")
+    return plan
+
+
+def set_hub(session: Session, plan: PlanRecord, ts: str) -> None:
+    """The newest hub message is the one later saves update."""
+    repo.set_hub_ts(session, plan.id, ts)
+
+
+def set_canvas(session: Session, plan: PlanRecord, canvas_id: str | None, unavailable: str | None) -> None:
+    repo.set_canvas(session, plan.id, canvas_id, unavailable)
+
+
+def latest_document(session: Session, plan: PlanRecord) -> DocumentRecord | None:
+    return repo.latest_document(session, plan)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What `/onboarding status` reports about a plan."""
+
+    editors: dict[Section, str | None]  # who last saved each section
+    document_versions: int
+    failed: list[tuple[str, str]]  # posts Slack refused: what they said, why
+    backlog: Backlog | None  # posts not in Slack yet
+
+
+def status(session: Session, state: PlanState) -> Status:
+    plan = state.plan
+    return Status(
+        {s: (state.rows[s.value].updated_by if s.value in state.rows else None) for s in Section},
+        repo.document_count(session, plan),
+        outbox.failed_summaries(session, plan.team_id, plan.id),
+        outbox.backlog(session, plan.team_id, plan.id),
+    )
 
 
 def open_plan(session: Session, *, team_id: str, channel_id: str, channel_name: str, user_id: str) -> PlanState:

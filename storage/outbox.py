@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, aliased
 
 from storage.db import rowcount
 from storage.models import OutboxMessage
+from storage.records import Backlog
 
 # Set by the deliverer itself; a message carrying them would clash with its own arguments.
 RESERVED_MESSAGE_KEYS = frozenset({"channel", "thread_ts", "metadata"})
@@ -366,15 +367,6 @@ def pending_count(session: Session, team_id: str) -> int:
         )
         or 0
     )
-
-
-@dataclass(frozen=True)
-class Backlog:
-    """Posts waiting to go out: how many, since when, and what Slack last answered the oldest one that failed."""
-
-    count: int
-    oldest_queued_at: datetime
-    error: str | None
 
 
 def backlog(session: Session, team_id: str, plan_id: int | None = None) -> Backlog | None:

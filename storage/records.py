@@ -114,3 +114,12 @@ class AlertRecord:
     milestone_id: int | None
     acknowledged_by: str | None
     acknowledged_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Posts waiting to go out: how many, since when, and what Slack last answered the oldest one that failed."""
+
+    count: int
+    oldest_queued_at: datetime
+    error: str | None

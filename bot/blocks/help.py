@@ -11,7 +11,7 @@ from bot.ids import COMMAND
 from steps.step3 import NEXT_STEP_ID, NEXT_STEP_TITLE, Section
 
 if TYPE_CHECKING:
-    from storage.outbox import Backlog
+    from storage.records import Backlog
 
 COMMANDS = [
     ("step3", "Start or resume Step 3 (Success Milestones) for this channel's plan."),

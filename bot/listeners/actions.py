@@ -45,7 +45,6 @@ from bot.plans import PlanState
 from bot.services import Services
 from steps.errors import UserError
 from steps.step3 import Section
-from storage import repo
 from storage.db import Session, transaction
 
 logger = logging.getLogger(__name__)
@@ -82,9 +81,7 @@ def change_milestone_rows(
     # Rebuild from what is typed so far: nothing the person entered is lost.
     raw = read_state(state_values(view))
     with transaction(services_of(context).sessions) as session:
-        plan = repo.get_plan(session, meta.plan_id)
-        if plan is None or plan.team_id != meta.team_id:
-            raise UserError("This plan no longer exists; nothing was changed.")
+        plan = plans.in_team(session, meta.team_id, meta.plan_id)
         replies = discussion.latest_replies(session, plan, meta.section)
     updated = section_modal(meta, meta.dump(key), raw, replies)
     try:
@@ -133,19 +130,17 @@ def confirm(ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[s
     if result.created:
         refresh_hub(client, state)
         upload_document(client, channel, state.plan.name, result.document, state.plan.steps_completed)
-        mirror_to_canvas(client, services, state.plan.id, result.document.markdown)
+        mirror_to_canvas(client, services, state.plan.team_id, state.plan.id, result.document.markdown)
     client.chat_postMessage(channel=channel, **next_step_unavailable_message())
 
 
-def mirror_to_canvas(client: WebClient, services: Services, plan_id: int, markdown: str) -> None:
+def mirror_to_canvas(client: WebClient, services: Services, team_id: str, plan_id: int, markdown: str) -> None:
     """Keep the channel canvas equal to the document; where canvases are not possible, say so once."""
     with transaction(services.sessions) as session:
-        plan = repo.get_plan(session, plan_id)
-    if plan is None:
-        return  # deleted meanwhile: there is no canvas to keep
+        plan = plans.in_team(session, team_id, plan_id)
     result = mirror_document(client, plan.channel_id, plan.canvas_id, plan.canvas_unavailable, markdown)
     with transaction(services.sessions) as session:
-        repo.set_canvas(session, plan_id, result.canvas_id, result.unavailable)
+        plans.set_canvas(session, plan, result.canvas_id, result.unavailable)
     if result.newly_unavailable and result.unavailable:
         client.chat_postMessage(channel=plan.channel_id, **unavailable_notice(result.unavailable))
 

@@ -28,7 +28,6 @@ from bot.listeners.context import services_of
 from bot.listeners.errors import replies_to_errors
 from steps.errors import UserError, channel_ref
 from steps.step3 import Section
-from storage import outbox, repo
 from storage.db import transaction
 
 Handler = Callable[[Ack, BoltContext, Requester, WebClient, list[str], dict[str, Any]], None]
@@ -46,7 +45,7 @@ def step3(ack: Ack, context: BoltContext, who: Requester, client: WebClient, arg
         channel=channel, **hub_message(state.plan.name, state.statuses, state.plan.steps_completed)
     )
     with transaction(services.sessions) as session:
-        repo.set_hub_ts(session, state.plan.id, posted["ts"])
+        plans.set_hub(session, state.plan, posted["ts"])
         started = set(discussion.threads(session, state.plan))
     for number, section in enumerate(Section, start=1):
         if section in started:
@@ -60,19 +59,20 @@ def status(ack: Ack, context: BoltContext, who: Requester, client: WebClient, ar
     services = services_of(context)
     with transaction(services.sessions) as session:
         state = plans.require(session, who.team_id, who.channel())
-        plan = state.plan
-        editors = {s: (state.rows[s.value].updated_by if s.value in state.rows else None) for s in Section}
-        versions = repo.document_count(session, plan)
-        failed = outbox.failed_summaries(session, plan.team_id, plan.id)
-        backlog = outbox.backlog(session, plan.team_id, plan.id)
-    ack(**status_message(plan.name, plan.steps_completed, editors, versions, failed,
-                         plan.alert_channel_id or plan.channel_id, backlog=backlog, now=services.clock()))  # fmt: skip
+        found = plans.status(session, state)
+    plan = state.plan
+    ack(
+        **status_message(
+            plan.name, plan.steps_completed, found.editors, found.document_versions, found.failed,
+            plan.alert_channel_id or plan.channel_id, backlog=found.backlog, now=services.clock(),
+        )
+    )  # fmt: skip
 
 
 def doc(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
     with transaction(services_of(context).sessions) as session:
         state = plans.load(session, who.team_id, who.channel())
-        document = repo.latest_document(session, state.plan) if state is not None else None
+        document = plans.latest_document(session, state.plan) if state is not None else None
     if state is None or document is None:
         raise UserError(f"No plan document yet. Complete Step 3 with `{COMMAND} step3`, then press *[C]*.")
     ack()
