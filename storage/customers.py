@@ -6,7 +6,21 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, and_, delete, exists, func, insert, literal, select, type_coerce, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from storage.db import rowcount
@@ -194,14 +208,18 @@ def reschedule(session: Session, plan_id: int, milestones: Sequence[tuple[str, i
     that deadline; a milestone gone from the plan is dropped unless it was reached or alerted.
     """
     table = CustomerMilestone
-    start = select(Customer.start_date).where(Customer.id == table.customer_id).scalar_subquery()
     for position, (name, days) in enumerate(milestones):
-        at = and_(table.plan_id == plan_id, table.position == position)
-        session.execute(update(table).where(at, table.name != name).values(name=name))
+        due = _not_before(session, _plus_days(session, Customer.start_date, days), today)
+        moves = and_(
+            table.completed_on.is_(None), table.extended_by.is_(None), table.due_date >= today, table.due_date != due
+        )
+        # One UPDATE ... FROM customers per milestone (a join, not a subquery per row), writing each row at most once
+        # and only the rows whose name or deadline changes.
         session.execute(
             update(table)
-            .where(at, table.completed_on.is_(None), table.extended_by.is_(None), table.due_date >= today)
-            .values(due_date=_not_before(session, _plus_days(session, start, days), today))
+            .where(table.plan_id == plan_id, table.position == position, table.customer_id == Customer.id)
+            .where(or_(table.name != name, moves))
+            .values(name=name, due_date=case((moves, due), else_=table.due_date))
         )
         missing = ~exists().where(table.customer_id == Customer.id, table.position == position)
         session.execute(
