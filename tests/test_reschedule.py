@@ -33,13 +33,13 @@ def sessions(database_url: str):
 
 
 def _seed(sessions) -> list[tuple[int, int, date]]:
-    """Customers starting over a range of days, their milestones in every state; returns (customer, position, start)."""
+    """Customers starting over a range of days (some due exactly today), milestones in every state."""
     seeded = []
     with transaction(sessions) as session:
         plan = Plan(team_id="T1", channel_id="C1", name="p", created_by="U1", steps_completed=[])
         session.add(plan)
         session.flush()
-        states = itertools.product([-70, -40, -20, -5, 0], [None, "done", "extended", "alerted"])
+        states = itertools.product([-70, -40, -30, -20, -7, -5, 0], [None, "done", "extended", "alerted"])
         for number, (offset, state) in enumerate(states):
             start = TODAY + timedelta(days=offset)
             customer = Customer(
