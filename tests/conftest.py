@@ -30,10 +30,6 @@ NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 DATABASES = ["sqlite", "postgresql"]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "http: the `bot` fixture takes requests over HTTP, through the front door")
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     with FakeSlack() as server:

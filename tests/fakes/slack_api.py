@@ -130,9 +130,10 @@ class FakeSlack:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         server.daemon_threads = True
         self._server = server
-        # A short poll interval keeps stop() (and so every test's teardown) fast.
+        # stop() waits up to one poll interval, in every test's teardown: 5 ms (about 1% of a core while serving)
+        # instead of 20 ms took about 15 ms off each of several hundred tests.
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-slack-api", daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": 0.005}, name="fake-slack-api", daemon=True
         )
         self._thread.start()
         return self
