@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import time
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any, Self, TypeVar
 from zoneinfo import available_timezones
 
@@ -124,8 +125,14 @@ class Band(LabelledChoice):
 SlackUserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,30}$")]
 
 
+@cache
+def _known_timezones() -> frozenset[str]:
+    """The IANA zones this server knows; reading them scans the zone database, so once per process."""
+    return frozenset(available_timezones()) | {"UTC"}
+
+
 def _valid_timezone(name: str) -> str:
-    if name != "UTC" and name not in available_timezones():
+    if name not in _known_timezones():
         shown = name if len(name) <= 40 else name[:39] + "…"
         raise ValueError(f"“{shown}” is not a time zone this server knows.")
     return name
