@@ -41,6 +41,8 @@ def create_app(
     # Bolt's own default, made here so that error reports can go through the same pool.
     executor = listener_executor or ThreadPoolExecutor(max_workers=5)
     app = BotApp(
+        # Named, or Bolt names the app after its caller's file with inspect.stack(): 40 ms per app for nothing.
+        name="onboarding-bot",
         client=client,
         signing_secret=signing_secret or "",
         # Socket Mode has no HTTP requests to verify.
