@@ -1,8 +1,13 @@
-"""`onboarding-bot run` as a deployment runs it: a real process, in Socket Mode and in HTTP mode."""
+"""`onboarding-bot run` as a deployment runs it: a real process, in Socket Mode and in HTTP mode.
+
+Refusing a bad configuration is checked through ``bot.cli.main`` in-process (a process start costs a second or two
+of imports per case); one case still starts a real process, so the entry point itself stays covered.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -15,6 +20,10 @@ from pathlib import Path
 
 import pytest
 
+import storage.db
+from bot.cli import main
+from bot.settings import Settings
+from storage.db import Engine
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.socket_mode import FakeSocketModeServer
 from tests.support import slack_requests as sr
@@ -39,6 +48,47 @@ def bot_process(env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[str
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _is_setting(variable: str) -> bool:
+    # pydantic-settings matches variable names case-insensitively.
+    return variable.startswith("SLACK_") or variable.lower() in Settings.model_fields
+
+
+@contextmanager
+def in_process_cli(monkeypatch: pytest.MonkeyPatch, cwd: Path, env: dict[str, str]) -> Iterator[None]:
+    """Runs of ``bot.cli.main`` inside the block see what a fresh process in ``cwd`` given only ``env`` would.
+
+    main() sets up logging for a whole process and leaves its engines open for the process's lifetime; both are
+    undone on leaving the block, so no later test logs to a closed capture or shares a pool with it.
+    """
+    for variable in [name for name in os.environ if _is_setting(name)]:
+        monkeypatch.delenv(variable)
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.chdir(cwd)  # the settings also come from a .env file in the working directory
+    engines: list[Engine] = []
+
+    def recorded_engine(url: str, **kwargs: object) -> Engine:
+        engine = make_engine(url, **kwargs)
+        engines.append(engine)
+        return engine
+
+    make_engine = storage.db.make_engine
+    monkeypatch.setattr(storage.db, "make_engine", recorded_engine)
+    root, alembic = logging.getLogger(), logging.getLogger("alembic")
+    handlers, level, alembic_level = root.handlers[:], root.level, alembic.level
+    try:
+        yield
+    finally:
+        for engine in engines:
+            engine.dispose()
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        alembic.setLevel(alembic_level)
 
 
 def _free_port() -> int:
@@ -107,24 +157,44 @@ def test_http_mode_serves_events_and_health(tmp_path: Path) -> None:
         assert fake.problems == []
 
 
-@pytest.mark.parametrize(
-    ("env", "expected"),
-    [
-        ({}, "SLACK_BOT_TOKEN is required"),
-        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN must be a bot token"),
-        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is required in HTTP mode"),
-        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN must be an app-level token"),
-        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PORT": "http"}, "PORT is invalid"),
-        (
-            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "slack.com"},
-            "SLACK_API_URL is invalid",
-        ),
-        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_CLIENT_ID": "1.2"}, "OAuth install is not"),
-    ],
-)
-def test_bad_configuration_stops_run_with_one_clear_line(tmp_path: Path, env: dict[str, str], expected: str) -> None:
+BAD_CONFIGURATIONS = [
+    ({}, "SLACK_BOT_TOKEN is required"),
+    ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN must be a bot token"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is required in HTTP mode"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN must be an app-level token"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PORT": "http"}, "PORT is invalid"),
+    (
+        {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "slack.com"},
+        "SLACK_API_URL is invalid",
+    ),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_CLIENT_ID": "1.2"}, "OAuth install is not"),
+]
+
+
+def _assert_one_clear_error_line(output: str, expected: str) -> None:
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], output
+
+
+def test_bad_configuration_stops_the_real_process_with_one_clear_line(tmp_path: Path) -> None:
+    env, expected = BAD_CONFIGURATIONS[0]
     with bot_process({"DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", **env}, tmp_path) as process:
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 2
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], output
+    _assert_one_clear_error_line(output, expected)
+
+
+@pytest.mark.parametrize(("env", "expected"), BAD_CONFIGURATIONS)
+def test_bad_configuration_stops_run_with_one_clear_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    expected: str,
+) -> None:
+    with in_process_cli(monkeypatch, tmp_path, {"DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", **env}):
+        returncode = main(["run"])
+    stdout, stderr = capsys.readouterr()
+    assert returncode == 2
+    assert stdout == ""
+    _assert_one_clear_error_line(stderr, expected)
