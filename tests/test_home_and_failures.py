@@ -6,13 +6,19 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
+import pytest
+
+from bot import scheduler as bot_scheduler
+from bot.cli import main
 from tests.fakes.slack_api import FakeSlack
 from tests.support.answers import complete_step3
 from tests.support.harness import BotHarness
 from tests.support.messages import ALERT, outbox_posts
 from tests.support.slack_requests import ALICE
+from tests.test_run import in_process_cli
 
 OVERDUE = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)
 
@@ -66,19 +72,32 @@ def test_permanent_delivery_failure_is_recorded_and_shown(bot: BotHarness) -> No
 
 
 def test_tick_command_sends_what_is_due_once(
-    bot: BotHarness, fake: FakeSlack, database_url: str, tmp_path: Path
+    bot: BotHarness,
+    fake: FakeSlack,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     complete_step3(bot)
     bot.command('customer add "Acme Corp" start=2026-12-01')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env |= {"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_API_URL": fake.base_url, "DATABASE_URL": database_url,
-            "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # fmt: skip
-    command = [sys.executable, "-m", "bot.cli", "tick", "--now", "2026-12-09T10:00:00Z"]
-    first = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert first.returncode == 0, first.stderr
-    assert "1 missed-milestone alert(s)" in first.stdout and "1 health update(s)" in first.stdout
-    second = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert "0 missed-milestone alert(s)" in second.stdout and "delivered 0" in second.stdout
+    settings = {"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_API_URL": fake.base_url, "DATABASE_URL": database_url}
+    arguments = ["tick", "--now", "2026-12-09T10:00:00Z"]
+    # The two runs that deliver call the CLI in-process (a process start is a second or two of imports), their
+    # per-channel pacing waits pretended as the harness's own ticks pretend them (two seconds of sleep otherwise)...
+    monkeypatch.setattr(bot_scheduler, "tick", partial(bot_scheduler.tick, sleep=bot.clock.sleep))
+    with in_process_cli(monkeypatch, tmp_path, settings):
+        returncode = main(arguments)
+        first = capsys.readouterr()
+        assert returncode == 0, first.err
+        assert "1 missed-milestone alert(s)" in first.out and "1 health update(s)" in first.out
+        main(arguments)
+        second = capsys.readouterr()
+        assert "0 missed-milestone alert(s)" in second.out and "delivered 0" in second.out
     assert len(outbox_posts(bot.channel_messages(), ALERT)) == 1
-    bad = subprocess.run([*command[:-1], "next tuesday"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    # ...and the refused argument goes through a real process, as cron would start it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env |= {**settings, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-m", "bot.cli", *arguments[:-1], "next tuesday"]
+    bad = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
     assert bad.returncode == 2 and "not an ISO-8601 instant" in bad.stderr
