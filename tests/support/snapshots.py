@@ -1,0 +1,78 @@
+"""A saved Step 3, driven through Slack once per worker and database, then restored wherever a test needs one.
+
+Driving Step 3 takes a dozen signed requests (the hub, three forms, the synthesis, the confirmation); a hundred
+tests start from it. The first time, it is driven for real and what it left behind is kept: every database row and
+the fake Slack's whole state (messages, views, uploads, calls). Later tests that start from a fresh bot get exactly
+that state back, as if they had driven it themselves. A bot that has done anything else drives it for real.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, text
+
+from storage.models import Base, Plan
+from tests.support.harness import BotHarness
+
+# Everything FakeSlack.reset() creates, i.e. all of its state.
+FAKE_STATE = (
+    "calls", "problems", "responses", "response_calls", "ephemerals", "views", "home_views", "uploads", "canvases",
+    "channels", "users", "_messages", "_used_triggers", "_trigger_roots", "_stacks", "_last_root", "_faults",
+    "_outage", "_response_url_uses", "_counters", "_ts_counter",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    rows: dict[str, list[dict[str, Any]]]
+    fake: dict[str, Any]
+
+
+_saved: dict[str, Snapshot] = {}
+
+
+def _fresh(bot: BotHarness) -> bool:
+    with bot.engine.connect() as connection:
+        plans = connection.execute(select(func.count()).select_from(Plan)).scalar()
+    return not bot.fake.calls and plans == 0
+
+
+def _capture(bot: BotHarness) -> Snapshot:
+    bot.executor.wait_idle()
+    with bot.engine.connect() as connection:
+        rows = {
+            t.name: [dict(r) for r in connection.execute(select(t)).mappings()] for t in Base.metadata.sorted_tables
+        }
+    with bot.fake._lock:
+        fake = {name: copy.deepcopy(getattr(bot.fake, name)) for name in FAKE_STATE}
+    return Snapshot(rows, fake)
+
+
+def _restore(bot: BotHarness, snapshot: Snapshot) -> None:
+    with bot.engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            if snapshot.rows[table.name]:
+                connection.execute(insert(table), snapshot.rows[table.name])
+                if connection.dialect.name == "postgresql" and "id" in table.c:
+                    # The rows keep their ids: the next insert must not collide with them.
+                    sequence = f"pg_get_serial_sequence('{table.name}', 'id')"
+                    connection.execute(text(f"SELECT setval({sequence}, (SELECT max(id) FROM {table.name}))"))
+    with bot.fake._lock:
+        for name, value in snapshot.fake.items():
+            setattr(bot.fake, name, copy.deepcopy(value))
+
+
+def replay(bot: BotHarness, key: str, drive: Callable[[], None]) -> None:
+    """``drive()`` on ``bot``, or, for a fresh bot, the state it left the first time (per database dialect)."""
+    saved_key = f"{key}:{bot.engine.dialect.name}"
+    fresh = _fresh(bot)
+    if fresh and saved_key in _saved:
+        _restore(bot, _saved[saved_key])
+        return
+    drive()
+    if fresh:
+        _saved[saved_key] = _capture(bot)
