@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.cli import main
 from tests.support.answers import ALL, answer, answer_all, open_section
+from tests.support.cli import in_process_cli
 from tests.support.harness import BotHarness
 
 
@@ -25,7 +28,11 @@ def test_a_prefilled_modal_resubmitted_unchanged_saves_the_same_answers(bot: Bot
 
 
 def test_export_prints_each_version(
-    bot: BotHarness, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    bot: BotHarness,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     bot.command("step3")
     answer_all(bot)
@@ -35,24 +42,26 @@ def test_export_prints_each_version(
     bot.click(bot.hub(), "menu_continue")
     bot.click(bot.channel_messages()[-1], "confirm_save")
 
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    assert main(["export", "--channel", "C0PLAN001"]) == 0
-    latest = capsys.readouterr().out
-    assert latest == list(bot.fake.uploads.values())[-1]["content"].decode()
-    assert "Customer forum at community.example" in latest
+    with in_process_cli(monkeypatch, tmp_path, {"DATABASE_URL": database_url}):
+        assert main(["export", "--channel", "C0PLAN001"]) == 0
+        latest = capsys.readouterr().out
+        assert latest == list(bot.fake.uploads.values())[-1]["content"].decode()
+        assert "Customer forum at community.example" in latest
 
-    assert main(["export", "--channel", "C0PLAN001", "--version", "1"]) == 0
-    first = capsys.readouterr().out
-    assert "Customer forum" not in first and "Kickoff held" in first
+        assert main(["export", "--channel", "C0PLAN001", "--version", "1"]) == 0
+        first = capsys.readouterr().out
+        assert "Customer forum" not in first and "Kickoff held" in first
 
-    assert main(["export", "--channel", "C0PLAN001", "--version", "9"]) == 1
-    assert "no version 9" in capsys.readouterr().err
-    assert main(["export", "--channel", "C0NOPLAN1"]) == 1
-    assert "no plan for channel C0NOPLAN1" in capsys.readouterr().err
+        assert main(["export", "--channel", "C0PLAN001", "--version", "9"]) == 1
+        assert "no version 9" in capsys.readouterr().err
+        assert main(["export", "--channel", "C0NOPLAN1"]) == 1
+        assert "no plan for channel C0NOPLAN1" in capsys.readouterr().err
 
 
-def test_db_upgrade_is_idempotent(unmigrated_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    monkeypatch.setenv("DATABASE_URL", unmigrated_database_url)
-    assert main(["db", "upgrade"]) == 0
-    assert main(["db", "upgrade"]) == 0
+def test_db_upgrade_is_idempotent(
+    unmigrated_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path
+) -> None:
+    with in_process_cli(monkeypatch, tmp_path, {"DATABASE_URL": unmigrated_database_url}):
+        assert main(["db", "upgrade"]) == 0
+        assert main(["db", "upgrade"]) == 0
     assert "database is up to date" in capsys.readouterr().out
