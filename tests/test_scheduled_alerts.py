@@ -199,3 +199,37 @@ def test_the_update_lists_every_flagged_customer_in_its_thread(bot: BotHarness) 
     listed = str(thread[0]["blocks"])
     assert all(f"*Critical {n:02d}*" in listed for n in range(20))
     assert "• Critical: *Critical 00*" in listed and "weakest:" in listed
+
+
+def test_deadlines_follow_an_edit_whose_rescheduling_a_crash_interrupted(
+    acme: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The save is acknowledged before customers' deadlines follow; if the process dies in between, the next
+    scheduler check catches up, once."""
+    from bot import customers
+    from storage.models import CustomerMilestone
+    from tests.support.answers import MILESTONES, open_section
+
+    bot = acme
+    bot.clock.set(datetime(2026, 12, 10, 10, 0, tzinfo=UTC))
+    real = customers.follow_milestones
+
+    def crash(*args: object, **kwargs: object) -> bool:
+        raise SystemExit("killed after the ack")  # what a crash looks like to the code after it: nothing more runs
+
+    monkeypatch.setattr(customers, "follow_milestones", crash)
+    view = open_section(bot, "milestones")
+    assert bot.submit(view, {**MILESTONES, "milestones.1.timeline_days": 40}).status == 200
+
+    def due() -> dict[int, str]:
+        with bot.sessions() as session:
+            return {r.position: str(r.due_date) for r in session.query(CustomerMilestone)}
+
+    assert due()[1] == "2026-12-31"  # saved, but the customer still has the old deadline (start + 30)
+    monkeypatch.setattr(customers, "follow_milestones", real)
+    bot.tick(datetime(2026, 12, 10, 10, 5, tzinfo=UTC))
+    assert due()[1] == "2027-01-10"  # the check caught up: start + 40
+    with bot.sessions() as session:
+        from storage.models import JobRun
+
+        assert [r.job for r in session.query(JobRun) if r.job.startswith("reschedule:")] == ["reschedule:1"]
