@@ -15,8 +15,8 @@ from steps.deadlines import deadline
 from steps.errors import UserError, channel_ref
 from steps.health import MilestoneState, ScoreBreakdown, compute_score, signal_factors
 from steps.step3 import STEP_ID, HealthModel, MilestonesSection
+from storage import alerts, health_scores, outbox, repo
 from storage import customers as store
-from storage import outbox, repo
 from storage.db import Session
 from storage.records import AlertRecord, CustomerRecord, MilestoneRecord, PlanRecord
 
@@ -105,7 +105,7 @@ def load_alert(session: Session, team_id: str, alert_id: int, channel_id: str, m
     The alert id travels in the button's value, which a crafted request can set to any alert; the message it was
     clicked on comes from Slack's envelope, so it decides what may be touched.
     """
-    alert = store.get_alert(session, alert_id)
+    alert = alerts.get(session, alert_id)
     if alert is None or alert.team_id != team_id:
         raise UserError(NOT_THIS_CHANNEL)
     posted = outbox.find_posted(session, team_id, channel_id, message_ts)
@@ -122,7 +122,7 @@ def load_alert(session: Session, team_id: str, alert_id: int, channel_id: str, m
 
 def acknowledge(session: Session, alert: AlertRecord, user_id: str, now: datetime) -> tuple[AlertRecord, bool]:
     """The alert as acknowledged, and whether this was the first acknowledgement (the first one counts)."""
-    return store.acknowledge_alert(session, alert.id, user_id, now)
+    return alerts.acknowledge(session, alert.id, user_id, now)
 
 
 def find_customer(session: Session, plan: PlanRecord, name: str) -> CustomerRecord:
@@ -173,8 +173,9 @@ def rescore(session: Session, ready: RunnablePlan, customer: CustomerRecord, now
         milestone_states(ready, customer_milestones(session, customer)),
         ready.today(now),
     )
-    band = breakdown.band.value if breakdown.band else None
-    store.save_score(session, customer, breakdown.score, band, breakdown.to_dict(), now)
+    health_scores.record_scores(
+        session, customer.team_id, customer.plan_id, [(customer.id, breakdown)], now, reported=False
+    )
     return breakdown
 
 

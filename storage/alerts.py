@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from steps.step3 import Band
 from storage.bulk import execute_many
+from storage.db import rowcount
 from storage.health_scores import BANDS
 from storage.models import Alert, Customer, CustomerMilestone
+from storage.records import AlertRecord
 
 ALERTED_PER_UPDATE = 500  # milestone ids per UPDATE ... WHERE id IN (...)
 ALERTS = cast(Table, Alert.__table__)  # Core, for executemany straight to the driver
@@ -144,3 +146,25 @@ def record_band_alerts(
                 for d in drops
             ],
         )  # fmt: skip
+
+
+def _alert(row: Alert) -> AlertRecord:
+    return AlertRecord(
+        row.id, row.team_id, row.plan_id, row.customer_id, row.milestone_id, row.acknowledged_by, row.acknowledged_at
+    )
+
+
+def get(session: Session, alert_id: int) -> AlertRecord | None:
+    row = session.get(Alert, alert_id)
+    return None if row is None else _alert(row)
+
+
+def acknowledge(session: Session, alert_id: int, user_id: str, now: datetime) -> tuple[AlertRecord, bool]:
+    """The alert after acknowledging it, and whether this acknowledgement was the first (the first one counts)."""
+    first = session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.acknowledged_by.is_(None))
+        .values(acknowledged_by=user_id, acknowledged_at=now)
+    )
+    row = session.get_one(Alert, alert_id, populate_existing=True)
+    return _alert(row), bool(rowcount(first))

@@ -1,4 +1,4 @@
-"""Customers of a plan, their milestones with deadlines, their signal readings, latest score and alerts."""
+"""Customers of a plan, their milestones with deadlines, and their signal readings."""
 
 from __future__ import annotations
 
@@ -23,9 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from storage.db import rowcount
-from storage.models import Alert, Customer, CustomerMilestone, HealthScore, SignalReading
-from storage.records import AlertRecord, CustomerRecord, MilestoneRecord, PlanRecord
+from storage.models import Customer, CustomerMilestone, SignalReading
+from storage.records import CustomerRecord, MilestoneRecord, PlanRecord
 
 
 def _customer(row: Customer) -> CustomerRecord:
@@ -128,24 +127,6 @@ def add_signals(
     row.signals = {**row.signals, **values}
     session.flush()
     return _customer(row)
-
-
-def save_score(
-    session: Session,
-    customer: CustomerRecord,
-    score: float | None,
-    band: str | None,
-    breakdown: dict[str, Any],
-    now: datetime,
-) -> None:
-    """A new score: kept in the history with the breakdown that explains it, and as the customer's current one."""
-    session.add(
-        HealthScore(
-            team_id=customer.team_id, plan_id=customer.plan_id, customer_id=customer.id, computed_at=now,
-            score=score, band=band, breakdown=breakdown,
-        )
-    )  # fmt: skip
-    session.execute(update(Customer).where(Customer.id == customer.id).values(score=score, band=band, scored_at=now))
 
 
 def overdue_counts(session: Session, plan_id: int, today: date) -> dict[int, int]:
@@ -251,25 +232,3 @@ def _plus_days(session: Session, day: Any, days: int) -> ColumnElement[date]:
 def _not_before(session: Session, day: ColumnElement[date], floor: date) -> ColumnElement[date]:
     greatest = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
     return type_coerce(greatest(day, literal(floor, Date)), Date)
-
-
-def _alert(row: Alert) -> AlertRecord:
-    return AlertRecord(
-        row.id, row.team_id, row.plan_id, row.customer_id, row.milestone_id, row.acknowledged_by, row.acknowledged_at
-    )
-
-
-def get_alert(session: Session, alert_id: int) -> AlertRecord | None:
-    row = session.get(Alert, alert_id)
-    return None if row is None else _alert(row)
-
-
-def acknowledge_alert(session: Session, alert_id: int, user_id: str, now: datetime) -> tuple[AlertRecord, bool]:
-    """The alert after acknowledging it, and whether this acknowledgement was the first (the first one counts)."""
-    first = session.execute(
-        update(Alert)
-        .where(Alert.id == alert_id, Alert.acknowledged_by.is_(None))
-        .values(acknowledged_by=user_id, acknowledged_at=now)
-    )
-    row = session.get_one(Alert, alert_id, populate_existing=True)
-    return _alert(row), bool(rowcount(first))
