@@ -13,7 +13,7 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -201,16 +201,26 @@ class BotHarness:
         stay in the path, e.g. a 5xx from Bolt (its thread runner can answer 500 when a listener raises just
         after acking) still reaches Slack as a 200.
         """
-        raw = body.encode()
+        status, answer = self.call_front_door(body.encode(), headers)
+        self.executor.wait_idle()
+        return Response(status, answer.decode())
+
+    def call_front_door(self, body: bytes, headers: Mapping[str, str | bytes]) -> tuple[int, bytes]:
+        """One POST to /slack/events, with the environ a WSGI server such as waitress builds (PEP 3333).
+
+        A header given as bytes arrives as waitress gives it: stripped of spaces and tabs at both ends, then decoded
+        as latin-1, so a non-Latin-1 or non-ASCII value reaches the app exactly as from a hostile client over HTTP.
+        """
         environ: dict[str, Any] = {
             "REQUEST_METHOD": "POST",
             "PATH_INFO": EVENTS_PATH,
-            "CONTENT_LENGTH": str(len(raw)),
-            "wsgi.input": io.BytesIO(raw),
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
         }
         for name, value in headers.items():
             key = name.upper().replace("-", "_")
-            environ[key if key == "CONTENT_TYPE" else f"HTTP_{key}"] = value
+            text = value.strip(b" \t").decode("latin-1") if isinstance(value, bytes) else value
+            environ[key if key == "CONTENT_TYPE" else f"HTTP_{key}"] = text
         setup_testing_defaults(environ)
         statuses: list[int] = []
 
@@ -218,8 +228,9 @@ class BotHarness:
             statuses.append(int(status.split(" ", 1)[0]))
 
         answer = b"".join(self.front_door(environ, start_response))
-        self.executor.wait_idle()
-        return Response(statuses[0], answer.decode())
+        if not statuses:
+            raise RuntimeError("the front door answered without calling start_response")
+        return statuses[-1], answer
 
     # --- what people do in Slack ----------------------------------------------------------------
 
