@@ -50,30 +50,38 @@ def _text(value: Any, limit: int) -> str:
     return str(value).replace("\x00", "")[:limit]
 
 
-def request_key(body: dict[str, Any]) -> str | None:
-    """Slack gives every event an event_id and every interaction a single-use trigger_id."""
-    key = body.get("event_id") or body.get("trigger_id")
+def event_key(body: dict[str, Any]) -> str | None:
+    """The ``event_id`` of an Events API delivery; None for anything else.
+
+    Only the Events API redelivers: when an event is not answered within 3 s (or gets an error), Slack sends it
+    again with ``X-Slack-Retry-Num``, up to three times. Slash commands, button clicks, shortcuts and view
+    submissions are never resent: past 3 s Slack shows the person an error instead. So only events need
+    remembering, and every other request is acked without a database write.
+    """
+    if body.get("type") != "event_callback":
+        return None
+    key = body.get("event_id")
     text = _text(key, 255) if key else ""
     return text or None
 
 
 def deduplicate(services: Services) -> Callable[..., BoltResponse | None]:
-    """Handle each Slack request once: a redelivery (X-Slack-Retry-Num, or a replayed payload) is acked and skipped.
+    """Handle each Events API delivery once: a redelivery of an event already handled is acked and skipped.
 
     Bolt acks events before running listeners, so a retry means the first delivery may or may not have
-    arrived; the request's own id, not the retry header, decides.
+    arrived; the event's own id, not the retry header, decides.
     """
 
     def middleware(
         body: dict[str, Any], context: BoltContext, next: Callable[[], BoltResponse], logger: logging.Logger
     ) -> BoltResponse | None:
-        key = request_key(body) if isinstance(body, dict) else None
+        key = event_key(body) if isinstance(body, dict) else None
         if key is None:
             return next()
         with transaction(services.sessions) as session:
             fresh = repo.claim_request(session, _text(context.team_id, TEAM_ID_LENGTH), key)
         if not fresh:
-            logger.info("skipping a request already handled (%s)", key)
+            logger.info("skipping an event already handled (%s)", key)
             return BoltResponse(status=200, body="")
         return next()
 

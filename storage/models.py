@@ -103,7 +103,7 @@ class DocumentVersion(Base):
 
 
 class ProcessedRequest(Base):
-    """Slack requests already handled, keyed by event_id or trigger_id, so a redelivery is applied once."""
+    """Events API deliveries already handled, keyed by event_id, so a redelivery is applied once."""
 
     __tablename__ = "processed_requests"
 

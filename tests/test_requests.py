@@ -66,6 +66,22 @@ def test_resubmitted_modal_is_saved_once(bot: BotHarness) -> None:
         assert [row.version for row in session.query(PlanSection)] == [1]
 
 
+def test_only_events_are_remembered_before_the_ack(bot: BotHarness) -> None:
+    """Slack resends only Events API deliveries; commands, clicks and submissions are acked without a write."""
+    from storage.models import ProcessedRequest
+
+    bot.command("step3")
+    view = open_section(bot, "milestones")
+    bot.interact(sr.view_submission(view, MILESTONES))
+    bot.command("status")
+    with bot.sessions() as session:
+        assert session.query(ProcessedRequest).count() == 0
+    home = {"type": "app_home_opened", "user": sr.ALICE, "channel": "D0HOME001", "tab": "home"}
+    bot.event(home, event_id="Ev0ONCE01")
+    with bot.sessions() as session:
+        assert [row.request_key for row in session.query(ProcessedRequest)] == ["Ev0ONCE01"]
+
+
 def test_mrkdwn_in_answers_is_escaped(bot: BotHarness) -> None:
     bot.command("step3")
     hostile = {
@@ -246,12 +262,12 @@ def test_a_button_failing_after_its_ack_is_answered_at_once(bot: BotHarness) -> 
 
 
 def test_a_middleware_failure_is_answered_not_500(bot: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
-    from storage import repo
+    from bot import middleware
 
-    def broken(*args: Any, **kwargs: Any) -> bool:
+    def broken(*args: Any, **kwargs: Any) -> str:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(repo, "claim_request", broken)
+    monkeypatch.setattr(middleware, "event_key", broken)
     response = bot.command("help")
     assert response.status == 200 and "ref `" in response.json()["text"]
     assert "database on fire" not in response.body
