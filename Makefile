@@ -13,8 +13,13 @@ $(BIN)/onboarding-bot: pyproject.toml
 
 install: $(BIN)/onboarding-bot
 
+# With a Slack bot token (in the environment or .env) the real bot; without one, the sandbox: a local Slack.
 run: install
-	$(BIN)/onboarding-bot run
+	@if [ -n "$$SLACK_BOT_TOKEN" ] || grep -qs '^SLACK_BOT_TOKEN=..*' .env; then \
+		$(BIN)/onboarding-bot run; \
+	else \
+		$(BIN)/onboarding-bot sandbox; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .

@@ -2,7 +2,7 @@
 
 Runs the whole Step 3 flow for N channels against the real Bolt app, served over HTTP by waitress
 on loopback (``tests.support.harness.BotHarness``) and talking to the fake Slack Web API
-(``tests.fakes.slack_api.FakeSlack``). For every request it records:
+(``sandbox.slack_api.FakeSlack``). For every request it records:
 
 * ack: the HTTP round trip until the ack response has been read, i.e. what Slack waits for;
 * total: ack plus the listener work Bolt runs after the ack (posts, modals, uploads) finishing.
@@ -32,10 +32,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tests.fakes.slack_api import FakeSlack
+from sandbox.payloads import ALICE
+from sandbox.slack_api import FakeSlack
 from tests.support.answers import ALL
 from tests.support.harness import BotHarness, Response
-from tests.support.slack_requests import ALICE
 
 SLACK_ACK_LIMIT_MS = 3000.0
 

@@ -1,8 +1,8 @@
 """Outbox delivery against a misbehaving Slack: are posts lost, duplicated or reordered?
 
 Each scenario queues a few hundred posts over several channels (in threes: a post, then two replies in its thread,
-like a digest and its details), delivers them to the fake Slack Web API (``tests.fakes.slack_api.FakeSlack``) while
-it misbehaves, and then counts what Slack holds (``tests.fakes.slack_api.audit``, by the outbox key in each
+like a digest and its details), delivers them to the fake Slack Web API (``sandbox.slack_api.FakeSlack``) while
+it misbehaves, and then counts what Slack holds (``sandbox.slack_api.audit``, by the outbox key in each
 message's metadata):
 
 - ``store-then-500``: Slack stores each post, then answers HTTP 500 ``internal_error`` (first attempt of every post);
@@ -48,10 +48,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import Deliverer
 from bot.slack_api import make_client
+from sandbox.slack_api import Audit, FakeSlack, Queued, audit
 from storage import outbox
 from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.models import OutboxMessage
-from tests.fakes.slack_api import Audit, FakeSlack, Queued, audit
 from tests.support.databases import postgres_schema
 from tests.support.process import start_bot
 

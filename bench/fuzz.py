@@ -50,7 +50,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
 from bot.server import EVENTS_PATH
-from tests.support import slack_requests as sr
+from sandbox import payloads as sr
 from tests.support.answers import ALL, complete_step3, open_section
 from tests.support.harness import BotHarness
 
@@ -1069,8 +1069,8 @@ def fuzz(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sandbox.slack_api import FakeSlack
     from tests.conftest import NOW
-    from tests.fakes.slack_api import FakeSlack
     from tests.support.databases import postgres_schema
     from tests.support.harness import FakeClock
 

@@ -3,7 +3,7 @@
 Generates N plans (one per channel) and many customers straight into the database with bulk
 inserts, then runs ``bot.scheduler.tick`` for one instant (a Monday after the plans' weekly 09:00 UTC
 health update is due, with a share of customers owing newly overdue milestones), delivering to the
-fake Slack Web API (``tests.fakes.slack_api.FakeSlack``) on loopback. It then ticks again for the
+fake Slack Web API (``sandbox.slack_api.FakeSlack``) on loopback. It then ticks again for the
 same instant, which must post nothing new.
 
 Each tick runs in a fresh child process, so its peak RSS is the tick's (plus the interpreter, the
@@ -41,6 +41,8 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sandbox.payloads import ALICE, BOB
+from sandbox.slack_api import FakeSlack
 from steps.deadlines import deadline
 from steps.health import MilestoneState, compute_score
 from steps.step3 import STEP_ID, HealthModel, MilestonesSection, TrainingPlan
@@ -55,8 +57,6 @@ from storage.models import (
     Plan,
     PlanSection,
 )
-from tests.fakes.slack_api import FakeSlack
-from tests.support.slack_requests import ALICE, BOB
 
 TEAM_ID = "T0BENCH"
 BOT_TOKEN = "xoxb-bench-tick"

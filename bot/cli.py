@@ -1,4 +1,4 @@
-"""`onboarding-bot` command line: run, export, db upgrade."""
+"""`onboarding-bot` command line: run, tick, export, sandbox, db upgrade."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _run(settings: Settings) -> int:
 
             SocketModeHandler(app, app_token=settings.slack_app_token, web_client=client).start()
         else:
-            serve(wsgi_app(app, engine), settings.port)
+            serve(wsgi_app(app, engine), settings.port, settings.host)
     finally:
         scheduler.shutdown()
     return 0
@@ -93,6 +93,16 @@ def _export(settings: Settings, channel: str, version: int | None, team: str | N
     return 0
 
 
+def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    # The only place the bot's code names the sandbox: it starts it, as a separate process talks to it over HTTP.
+    from pathlib import Path
+
+    from sandbox.run import Options, main
+
+    port = args.port if args.port is not None else settings.port
+    return main(Options(port=port, host=args.host, reset=args.reset, directory=Path(args.dir)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="onboarding-bot", description="Slack bot for customer onboarding plans.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--channel", required=True, help="Slack channel id, e.g. C0123456789")
     export.add_argument("--version", type=int, help="document version (default: the latest)")
     export.add_argument("--team", help="Slack team id, when the channel id exists in several workspaces")
+    sandbox = sub.add_parser("sandbox", help="try the bot without Slack: a local Slack in the browser (no tokens)")
+    sandbox.add_argument("--port", type=int, help="port of the page (default: PORT, else 3000)")
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
+    sandbox.add_argument("--reset", action="store_true", help="start from an empty workspace and database")
+    sandbox.add_argument("--dir", default=".sandbox", help="where the sandbox keeps its files (default .sandbox)")
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply database migrations")
@@ -120,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(settings)
         if args.command == "tick":
             return _tick(settings, args.now)
+        if args.command == "sandbox":
+            return _sandbox(settings, args)
         if args.command == "export":
             return _export(settings, args.channel, args.version, args.team)
         from storage.db import upgrade

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     database_url: str = "sqlite:///onboarding-bot.db"
     port: int = Field(default=3000, ge=1, le=65535)
+    host: str = "0.0.0.0"  # the address HTTP mode listens on; 127.0.0.1 keeps it to this machine
     slack_client_id: str | None = None
     slack_client_secret: str | None = None
     log_format: Literal["text", "json"] = "text"

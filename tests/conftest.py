@@ -17,7 +17,7 @@ import pytest
 from slack_bolt.listener import thread_runner
 from sqlalchemy.exc import OperationalError
 
-from tests.fakes.slack_api import FakeSlack
+from sandbox.slack_api import FakeSlack
 from tests.support.databases import (
     MigratedSchema,
     migrated_postgres_schema,

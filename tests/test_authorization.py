@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from sandbox import payloads as sr
+from sandbox.payloads import ALICE, BOB, CHANNEL, OTHER_TEAM
 from storage.models import Alert, CustomerMilestone, Plan, PlanSection
-from tests.support import slack_requests as sr
 from tests.support.answers import MILESTONES, complete_step3, open_section
 from tests.support.harness import BotHarness
 from tests.support.messages import ALERT, outbox_posts
-from tests.support.slack_requests import ALICE, BOB, CHANNEL, OTHER_TEAM
 
 DAY_AFTER_KICKOFF = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)
 EVIL = "C0EVIL001"

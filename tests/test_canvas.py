@@ -19,10 +19,10 @@ from bot.canvas import (
     unavailable_notice,
 )
 from bot.slack_api import make_client
+from sandbox.blockkit import validate_message
+from sandbox.slack_api import FakeSlack
 from steps.document import compose_step3
 from steps.step3 import HealthModel, MilestonesSection, TrainingPlan
-from tests.fakes.blockkit import validate_message
-from tests.fakes.slack_api import FakeSlack
 
 CHANNEL = "C0PLAN001"
 

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from bot import delivery
+from sandbox.slack_api import FakeSlack, Queued, audit
 from storage import outbox
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import OutboxMessage
-from tests.fakes.slack_api import FakeSlack, Queued, audit
 from tests.support.databases import sqlite_copy
 from tests.support.delivery import NOW, TEAM, Env
 from tests.support.process import start_bot

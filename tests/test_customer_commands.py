@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.payloads import BOB
 from tests.support.answers import complete_step3
 from tests.support.harness import BotHarness
-from tests.support.slack_requests import BOB
 
 # Argument parsing does not depend on the database: these cases run on SQLite only, to keep the suite fast.
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -12,10 +12,10 @@ import pytest
 
 from bot.delivery import DeliveryReport, backoff
 from bot.slack_api import make_client
+from sandbox.slack_api import FakeSlack, Queued, audit
 from storage import outbox
 from storage.db import transaction
 from storage.outbox import Claimed
-from tests.fakes.slack_api import FakeSlack, Queued, audit
 from tests.support.delivery import CHANNEL, LEASE, NOW, TEAM, Crash, Env, FakeClock
 
 

@@ -1,6 +1,6 @@
 """Delivery when Slack misbehaves: a post stored but answered with a 500 or a dropped connection, long outages.
 
-Each test checks what Slack ends up holding (``tests.fakes.slack_api.audit``): every queued post exactly once, none
+Each test checks what Slack ends up holding (``sandbox.slack_api.audit``): every queued post exactly once, none
 missing, in queue order per channel, thread replies in their parent's thread.
 """
 
@@ -15,12 +15,12 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks.help import ago
 from bot.delivery import MAX_BACKOFF, Deliverer
 from bot.slack_api import make_client
+from sandbox.payloads import ALICE
+from sandbox.slack_api import Audit, FakeSlack, Queued, audit
 from storage import outbox
-from tests.fakes.slack_api import Audit, FakeSlack, Queued, audit
 from tests.support.answers import complete_step3
 from tests.support.delivery import CHANNEL, NOW, TEAM, Env
 from tests.support.harness import BotHarness
-from tests.support.slack_requests import ALICE
 
 
 def queue(env: Env, channels: int, per_channel: int) -> list[Queued]:

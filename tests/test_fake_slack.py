@@ -16,9 +16,9 @@ from slack_sdk.socket_mode import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from tests.fakes.blockkit import validate_blocks, validate_message, validate_view
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.socket_mode import FakeSocketModeServer
+from sandbox.blockkit import validate_blocks, validate_message, validate_view
+from sandbox.slack_api import FakeSlack
+from sandbox.socket_mode import FakeSocketModeServer
 
 
 def plain(text: str) -> dict[str, Any]:
@@ -427,3 +427,13 @@ def test_apps_connections_open_without_socket_server(fake: FakeSlack) -> None:
     with pytest.raises(SlackApiError):
         WebClient(base_url=fake.base_url).apps_connections_open(app_token="xapp-1-test")
     assert fake.take_problems()
+
+
+def test_saved_state_is_everything_reset_creates() -> None:
+    fake = FakeSlack()
+    plumbing = {"_lock", "_server", "_thread", "_socket_mode", "_valid_tokens", "_first_micros"}
+    assert set(vars(fake)) - plumbing == set(FakeSlack.STATE)
+    fake.post_as_user("C0PLAN001", "U0ALICE01", "hello")
+    copy = FakeSlack()
+    copy.load_state(fake.save_state())
+    assert [m["text"] for m in copy.messages("C0PLAN001")] == ["hello"]

@@ -16,10 +16,10 @@ from bot.listeners import actions, commands
 from bot.listeners.context import PLAN, SERVICES
 from bot.plans import NO_PLAN, PlanState
 from bot.services import Services
+from sandbox.payloads import ALICE, CHANNEL, TEAM
 from steps.errors import UserError
 from storage.db import make_engine, make_session_factory, transaction
 from storage.records import PlanRecord
-from tests.support.slack_requests import ALICE, CHANNEL, TEAM
 
 
 @pytest.fixture

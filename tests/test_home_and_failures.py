@@ -13,12 +13,12 @@ import pytest
 
 from bot import scheduler as bot_scheduler
 from bot.cli import main
-from tests.fakes.slack_api import FakeSlack
+from sandbox.payloads import ALICE
+from sandbox.slack_api import FakeSlack
 from tests.support.answers import complete_step3
 from tests.support.cli import in_process_cli
 from tests.support.harness import BotHarness
 from tests.support.messages import ALERT, outbox_posts
-from tests.support.slack_requests import ALICE
 
 OVERDUE = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)
 

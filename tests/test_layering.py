@@ -5,7 +5,9 @@
 - all SQL lives in ``storage/``: nothing else imports SQLAlchemy or Alembic;
 - the Slack surface's views (``bot/blocks/``) and listeners (``bot/listeners/``) reach storage only for a transaction
   and its records (``storage.db``, ``storage.records``): no ORM models, no queries;
-- the use cases (plans, customers, discussion, jobs, the Home tab's summary) return data: no Block Kit, no Slack.
+- the use cases (plans, customers, discussion, jobs, the Home tab's summary) return data: no Block Kit, no Slack;
+- ``sandbox/`` (the local Slack) imports nothing of the bot, and the bot nothing of it, except the CLI's
+  ``onboarding-bot sandbox`` command, which starts it.
 
 and application code states its invariants as explicit errors, never ``assert`` (``python -O`` drops asserts).
 """
@@ -36,6 +38,11 @@ RULES: list[tuple[str, frozenset[str], str]] = [
     ("bot/listeners/**/*.py", STORAGE_INSIDE, "listeners call use cases, which call storage"),
     *((use_case, frozenset({"bot.blocks", "bot.listeners", "slack_bolt", "slack_sdk"}), "use cases return data")
       for use_case in USE_CASES),
+    # The sandbox is Slack, not the bot: it talks to the bot over HTTP and runs its CLI, as Slack and a person would.
+    ("sandbox/**/*.py", frozenset({"bot", "steps", "storage", "tests"}), "the sandbox is a Slack, not part of the bot"),
+    *((str(path.relative_to(ROOT)), frozenset({"sandbox"}), "the bot does not know it runs in a sandbox")
+      for layer in ("bot", "steps", "storage") for path in sorted((ROOT / layer).glob("**/*.py"))
+      if path != ROOT / "bot" / "cli.py"),
 ]  # fmt: skip
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from sandbox.payloads import ALICE
 from tests.support.answers import HEALTH, TRAINING, answer, open_section
 from tests.support.harness import BotHarness
-from tests.support.slack_requests import ALICE
 
 
 def test_five_milestones_of_the_longest_answers_fit_the_synthesis(bot: BotHarness) -> None:

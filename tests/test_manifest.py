@@ -10,7 +10,7 @@ import jsonschema
 import yaml
 
 from bot.ids import COMMAND
-from tests.support import slack_requests as sr
+from sandbox import payloads as sr
 from tests.support.harness import BotHarness
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import slack_requests as sr
+from sandbox import payloads as sr
 from tests.support.answers import MILESTONES, answer, answer_all, open_section
 from tests.support.harness import BotHarness, post_raw
 from tests.support.messages import HUB, with_block
@@ -225,8 +225,8 @@ def test_a_command_failing_before_its_ack_gets_an_ephemeral_reference(bot: BotHa
 
 
 def test_a_form_failing_before_its_ack_is_replaced_by_a_not_saved_notice(bot: BotHarness) -> None:
+    from sandbox.blockkit import validate_view
     from steps.errors import UserError
-    from tests.fakes.blockkit import validate_view
 
     @bot.app.view("crash_form")
     def crash(ack: Any, view: dict[str, Any]) -> None:

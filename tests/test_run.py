@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.socket_mode import FakeSocketModeServer
-from tests.support import slack_requests as sr
+from sandbox import payloads as sr
+from sandbox.slack_api import FakeSlack
+from sandbox.socket_mode import FakeSocketModeServer
 from tests.support.cli import in_process_cli
 
 

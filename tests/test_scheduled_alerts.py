@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sandbox.payloads import ALICE, BOB, CHANNEL
 from tests.support.answers import complete_step3
 from tests.support.harness import BotHarness
 from tests.support.messages import ALERT, BAND_ALERTS, HEALTH_UPDATE, MISSED_DIGEST, outbox_posts
-from tests.support.slack_requests import ALICE, BOB, CHANNEL
 
 # Acme starts 2026-12-01: "Kickoff held" (day 7) is due 2026-12-08 and overdue from the 9th.
 DAY_AFTER_KICKOFF = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import yaml
 
+from sandbox.payloads import ALICE, CHANNEL
 from tests.support.answers import HEALTH, MILESTONES, TRAINING, answer, answer_all, open_section
 from tests.support.harness import BotHarness
 from tests.support.messages import SYNTHESIS, with_block
-from tests.support.slack_requests import ALICE, CHANNEL
 
 
 def _texts(message: dict) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.support import slack_requests as sr
+from sandbox import payloads as sr
+from sandbox.payloads import ALICE, BOB, CHANNEL
 from tests.support.answers import MILESTONES, answer, complete_step3, open_section
 from tests.support.harness import BotHarness
-from tests.support.slack_requests import ALICE, BOB, CHANNEL
 
 
 def _thread(bot: BotHarness, title: str) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.payloads import ALICE, BOB
 from tests.support.harness import BotHarness
-from tests.support.slack_requests import ALICE, BOB
 from tests.support.snapshots import replay
 
 MILESTONES: dict[str, Any] = {

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import delivery
 from bot.delivery import Deliverer
 from bot.slack_api import make_client
+from sandbox.slack_api import FakeSlack
 from storage import outbox
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import OutboxMessage
-from tests.fakes.slack_api import FakeSlack
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 TEAM = "T0HARNESS"

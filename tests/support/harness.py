@@ -28,10 +28,10 @@ from bot.scheduler import TickReport, tick
 from bot.server import EVENTS_PATH, WsgiApp, wsgi_app
 from bot.services import Services
 from bot.slack_api import make_client
+from sandbox import payloads as sr
+from sandbox.slack_api import FakeSlack
 from storage.db import make_engine, make_session_factory, upgrade
-from tests.fakes.slack_api import FakeSlack
 from tests.support import messages
-from tests.support import slack_requests as sr
 
 
 class FakeClock:
@@ -263,11 +263,7 @@ class BotHarness:
 
     def event(self, event: dict[str, Any], *, team: str = sr.TEAM, event_id: str | None = None,
               headers: dict[str, str] | None = None) -> Response:  # fmt: skip
-        body = {
-            "token": "unused", "team_id": team, "api_app_id": "AHARNESS1", "event": event, "type": "event_callback",
-            "event_id": event_id or sr.next_id("Ev"), "event_time": int(self.clock().timestamp()),
-            "authorizations": [{"team_id": team, "user_id": "UBOTHARNS", "is_bot": True}],
-        }  # fmt: skip
+        body = sr.event_callback(event, team=team, event_id=event_id, event_time=int(self.clock().timestamp()))
         return self.post(json.dumps(body), content_type="application/json", headers=headers)
 
     # --- what Slack shows -----------------------------------------------------------------------

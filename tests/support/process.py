@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.fakes.slack_api import FakeSlack
-from tests.support.slack_requests import SIGNING_SECRET
+from sandbox.payloads import SIGNING_SECRET
+from sandbox.slack_api import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
 

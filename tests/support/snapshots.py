@@ -8,24 +8,16 @@ that state back, as if they had driven it themselves. A bot that has done anythi
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
 
+from sandbox.payloads import ALICE, BOB, CHANNEL
+from sandbox.slack_api import BOT_USER_ID
 from storage.models import Base, Plan
-from tests.fakes.slack_api import BOT_USER_ID
 from tests.support.harness import BotHarness
-from tests.support.slack_requests import ALICE, BOB, CHANNEL
-
-# Everything FakeSlack.reset() creates, i.e. all of its state.
-FAKE_STATE = (
-    "calls", "problems", "responses", "response_calls", "ephemerals", "views", "home_views", "uploads", "canvases",
-    "channels", "users", "_messages", "_used_triggers", "_trigger_roots", "_stacks", "_last_root", "_faults",
-    "_outage", "_response_url_uses", "_counters", "_ts_counter",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,9 +54,7 @@ def _capture(bot: BotHarness) -> Snapshot:
         rows = {
             t.name: [dict(r) for r in connection.execute(select(t)).mappings()] for t in Base.metadata.sorted_tables
         }
-    with bot.fake._lock:
-        fake = pickle.dumps({name: getattr(bot.fake, name) for name in FAKE_STATE})
-    return Snapshot(rows, fake)
+    return Snapshot(rows, bot.fake.save_state())
 
 
 def _restore(bot: BotHarness, snapshot: Snapshot) -> None:
@@ -76,9 +66,7 @@ def _restore(bot: BotHarness, snapshot: Snapshot) -> None:
                     # The rows keep their ids: the next insert must not collide with them.
                     sequence = f"pg_get_serial_sequence('{table.name}', 'id')"
                     connection.execute(text(f"SELECT setval({sequence}, (SELECT max(id) FROM {table.name}))"))
-    with bot.fake._lock:
-        for name, value in pickle.loads(snapshot.fake).items():
-            setattr(bot.fake, name, value)
+    bot.fake.load_state(snapshot.fake)
 
 
 def replay(bot: BotHarness, key: str, drive: Callable[[], None]) -> None:

@@ -1,6 +1,6 @@
 """A fake Slack Socket Mode endpoint (the ``wss://wss-primary.slack.com/link`` side) on loopback.
 
-``apps.connections.open`` on a :class:`~tests.fakes.slack_api.FakeSlack` with this server attached
+``apps.connections.open`` on a :class:`~sandbox.slack_api.FakeSlack` with this server attached
 returns a one-time URL from :meth:`FakeSocketModeServer.issue_url`. On each connection the server
 says ``hello``; tests push envelopes with :meth:`send_envelope` and read the client's
 acknowledgement with :meth:`wait_for_ack`, just as Slack waits for the 3-second ack.

@@ -31,6 +31,8 @@ def next_id(prefix: str) -> str:
 def sign(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    if signature is None:
+        raise ValueError("no signing secret to sign with")
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
 
 
@@ -50,6 +52,7 @@ def slash_command(
     channel: str = CHANNEL,
     channel_name: str = CHANNEL_NAME,
     user: str = ALICE,
+    user_name: str = "alice",
 ) -> dict[str, str]:
     return {
         "token": "unused",
@@ -58,7 +61,7 @@ def slash_command(
         "channel_id": channel,
         "channel_name": channel_name,
         "user_id": user,
-        "user_name": "alice",
+        "user_name": user_name,
         "command": "/onboarding",
         "text": text,
         "api_app_id": "AHARNESS1",
@@ -83,15 +86,26 @@ def find_element(blocks: list[dict[str, Any]], action_id: str, value: str | None
     raise LookupError(f"no element with action_id={action_id!r} value={value!r} in these blocks")
 
 
-def _action(action_id: str, block_id: str, element: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "action_id": action_id,
-        "block_id": block_id,
-        "value": element.get("value", ""),
-        "type": element["type"],
-        "text": element.get("text"),
-        "action_ts": f"{time.time():.6f}",
-    }
+def _action(action_id: str, block_id: str, element: dict[str, Any], selected: str | None = None) -> dict[str, Any]:
+    """One entry of ``actions``: a button's value, or what was picked in a select, overflow or date picker."""
+    action: dict[str, Any] = {"action_id": action_id, "block_id": block_id, "type": element["type"]}
+    kind = element["type"]
+    if kind == "button":
+        action.update(value=element.get("value", ""), text=element.get("text"))
+    elif kind in ("overflow", "static_select", "radio_buttons"):
+        grouped = [o for group in element.get("option_groups", []) for o in group["options"]]
+        options = {o["value"]: o for o in [*element.get("options", []), *grouped]}
+        if selected not in options:
+            raise ValueError(f"{selected!r} is not an option of {action_id}")
+        action["selected_option"] = options[selected]
+    elif kind == "datepicker":
+        action["selected_date"] = selected
+    elif kind == "timepicker":
+        action["selected_time"] = selected
+    else:
+        raise ValueError(f"no action shape for {kind}")
+    action["action_ts"] = f"{time.time():.6f}"
+    return action
 
 
 def message_action(
@@ -101,11 +115,14 @@ def message_action(
     response_url: str,
     value: str | None = None,
     channel: str = CHANNEL,
+    channel_name: str = CHANNEL_NAME,
     user: str = ALICE,
     team: str = TEAM,
     ephemeral: bool = False,
+    selected: str | None = None,
 ) -> dict[str, Any]:
-    """A block_actions payload for a click on a button of ``message`` (as the fake Slack stored it)."""
+    """A block_actions payload for a click on a button of ``message`` (as the fake Slack stored it), or for
+    ``selected`` picked in one of its selects, overflow menus or date pickers."""
     block_id, element = find_element(message["blocks"], action_id, value)
     return {
         "type": "block_actions",
@@ -122,11 +139,11 @@ def message_action(
         "team": {"id": team, "domain": "acme"},
         "enterprise": None,
         "is_enterprise_install": False,
-        "channel": {"id": channel, "name": CHANNEL_NAME},
+        "channel": {"id": channel, "name": channel_name},
         "message": copy.deepcopy(message),
         "state": {"values": {}},
         "response_url": response_url,
-        "actions": [_action(action_id, block_id, element)],
+        "actions": [_action(action_id, block_id, element, selected)],
     }
 
 
@@ -135,6 +152,7 @@ def message_shortcut(
     *,
     response_url: str,
     channel: str = CHANNEL,
+    channel_name: str = CHANNEL_NAME,
     user: str = ALICE,
     team: str = TEAM,
     callback_id: str = "add_to_plan",
@@ -143,7 +161,7 @@ def message_shortcut(
     return {
         "type": "message_action", "callback_id": callback_id, "trigger_id": next_id("5.T0."),
         "message_ts": message.get("ts", ""), "response_url": response_url, "team": {"id": team, "domain": "acme"},
-        "channel": {"id": channel, "name": CHANNEL_NAME}, "user": _user(user, team),
+        "channel": {"id": channel, "name": channel_name}, "user": _user(user, team),
         "message": copy.deepcopy(message), "token": "unused", "action_ts": f"{time.time():.6f}",
         "is_enterprise_install": False, "enterprise": None,
     }  # fmt: skip
@@ -232,10 +250,17 @@ def view_submission(view: dict[str, Any], values: dict[str, Any], *, user: str =
 
 
 def view_action(
-    view: dict[str, Any], action_id: str, values: dict[str, Any], *, user: str = ALICE, team: str = TEAM
+    view: dict[str, Any],
+    action_id: str,
+    values: dict[str, Any],
+    *,
+    user: str = ALICE,
+    team: str = TEAM,
+    value: str | None = None,
+    selected: str | None = None,
 ) -> dict[str, Any]:
-    """A block_actions payload for a button inside an open modal, carrying what is typed so far."""
-    block_id, element = find_element(view["blocks"], action_id)
+    """A block_actions payload for a button inside an open modal or the App Home, carrying what is typed so far."""
+    block_id, element = find_element(view["blocks"], action_id, value)
     return {
         "type": "block_actions",
         "user": _user(user, team),
@@ -247,8 +272,28 @@ def view_action(
         "enterprise": None,
         "is_enterprise_install": False,
         "view": view_payload(view, values, user=user, team=team),
-        "actions": [_action(action_id, block_id, element)],
+        "actions": [_action(action_id, block_id, element, selected)],
     }
+
+
+def view_closed(view: dict[str, Any], *, user: str = ALICE, team: str = TEAM) -> dict[str, Any]:
+    """Someone closed a modal that asked for ``notify_on_close``."""
+    return {
+        "type": "view_closed", "team": {"id": team, "domain": "acme"}, "user": _user(user, team),
+        "api_app_id": "AHARNESS1", "token": "unused", "view": copy.deepcopy(view), "is_cleared": False,
+        "is_enterprise_install": False, "enterprise": None,
+    }  # fmt: skip
+
+
+def event_callback(
+    event: dict[str, Any], *, team: str = TEAM, event_id: str | None = None, event_time: int | None = None
+) -> dict[str, Any]:
+    """The Events API envelope around ``event``, as Slack POSTs it."""
+    return {
+        "token": "unused", "team_id": team, "api_app_id": "AHARNESS1", "event": event, "type": "event_callback",
+        "event_id": event_id or next_id("Ev"), "event_time": int(time.time()) if event_time is None else event_time,
+        "authorizations": [{"team_id": team, "user_id": "UBOTHARNS", "is_bot": True}],
+    }  # fmt: skip
 
 
 def sign_raw(body: bytes, timestamp: str, secret: str = SIGNING_SECRET) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
+import pickle
 import socket
 import threading
 from collections import defaultdict
@@ -97,6 +98,13 @@ class SlackError(Exception):
         self.detail = detail
         self.extra = extra or {}
         self.problem = problem
+
+
+@dataclass(frozen=True)
+class _ResponseContext:
+    channel: str
+    user: str
+    message_ts: str | None
 
 
 @dataclass
@@ -191,6 +199,11 @@ class FakeSlack:
             self._messages: dict[str, list[JsonDict]] = defaultdict(list)
             self._used_triggers: set[str] = set()
             self._trigger_roots: dict[str, str] = {}
+            # Who a trigger_id was issued to, and so whose screen the modal it opens is on.
+            self._trigger_users: dict[str, str] = {}
+            self.view_owners: dict[str, str] = {}
+            # response_urls handed out with a channel and person: Slack acts on what is posted to them.
+            self._response_contexts: dict[str, _ResponseContext] = {}
             self._stacks: dict[str, _Stack] = {}
             self._last_root: str | None = None
             self._faults: dict[str, list[_Fault]] = defaultdict(list)
@@ -199,6 +212,26 @@ class FakeSlack:
             self._counters: dict[str, int] = defaultdict(int)
             self._ts_counter = 0
             self._seed_directory()
+
+    # Everything reset() creates, i.e. all of the fake's state.
+    STATE = (
+        "calls", "problems", "responses", "response_calls", "ephemerals", "views", "home_views", "uploads",
+        "canvases", "channels", "users", "_messages", "_used_triggers", "_trigger_roots", "_stacks", "_last_root",
+        "_faults", "_outage", "_response_url_uses", "_counters", "_ts_counter", "_trigger_users", "view_owners",
+        "_response_contexts",
+    )  # fmt: skip
+
+    def save_state(self) -> bytes:
+        """All of the workspace's state (messages, views, files, canvases, calls...), to load into a new fake."""
+        with self._lock:
+            return pickle.dumps({name: getattr(self, name) for name in self.STATE})
+
+    def load_state(self, saved: bytes) -> None:
+        """Continue from ``save_state()``'s bytes (written by this same code: pickle trusts its input)."""
+        with self._lock:
+            for name, value in pickle.loads(saved).items():
+                if name in self.STATE:
+                    setattr(self, name, value)
 
     def _seed_directory(self) -> None:
         self.add_channel("C0PLAN001", name="onboarding-acme")
@@ -317,14 +350,137 @@ class FakeSlack:
         with self._lock:
             return sum(f.remaining for f in self._faults.get(method, []) if not f.ok)
 
-    def issue_trigger_id(self, view_id: str | None = None) -> str:
-        """A fresh trigger_id; bound to ``view_id``'s stack (for views.push) when given."""
+    def issue_trigger_id(self, view_id: str | None = None, *, user: str | None = None) -> str:
+        """A fresh trigger_id; bound to ``view_id``'s stack (for views.push) when given, and to the person whose
+        action it comes from when ``user`` is given (the modal it opens is on their screen)."""
         with self._lock:
             n = self._next("trigger")
             trigger_id = f"{n}.{TEAM_ID}.trigger{n:04d}"
             if view_id is not None:
                 self._trigger_roots[trigger_id] = self.views[view_id]["root_view_id"]
+            if user is not None:
+                self._trigger_users[trigger_id] = user
             return trigger_id
+
+    def issue_response_url(self, channel: str, user: str, *, message_ts: str | None = None) -> str:
+        """A response_url for an action of ``user`` in ``channel`` (on the message ``message_ts``, if any).
+
+        What the app posts to it shows up as Slack shows it: an ephemeral message to that person, a message in the
+        channel (``in_channel``), or the original message replaced or deleted.
+        """
+        with self._lock:
+            path = f"/response/{self._next('response_url'):06d}"
+            self._response_contexts[path] = _ResponseContext(channel, user, message_ts)
+            return f"{self.url}{path}"
+
+    def modal_stack(self, user: str) -> list[JsonDict]:
+        """The modals open on ``user``'s screen, bottom first (the newest stack they opened)."""
+        with self._lock:
+            for root in reversed(list(self._stacks)):
+                if self.view_owners.get(root) == user:
+                    return [json.loads(json.dumps(self.views[v])) for v in self._stacks[root].view_ids]
+            return []
+
+    def post_as_user(self, channel: str, user: str, text: str, *, thread_ts: str | None = None) -> JsonDict:
+        """A person posts ``text`` in ``channel`` (in the thread of ``thread_ts``); returns the message."""
+        with self._lock:
+            msg: JsonDict = {"type": "message", "user": user, "team": TEAM_ID, "text": text, "ts": self._next_ts()}
+            if thread_ts:
+                msg["thread_ts"] = thread_ts
+            self._messages[_dm_channel(channel)].append(msg)
+            return _public(msg)
+
+    def post_as_app(self, channel: str, message: JsonDict) -> None:
+        """An app's in_channel answer to a slash command: a message from the app in the channel."""
+        with self._lock:
+            problems = validate_message(message)
+            for problem in problems:
+                self._problem("in_channel reply", problem)
+            if problems:
+                return
+            content: JsonDict = {k: message[k] for k in ("text", "blocks") if k in message}
+            if "blocks" in content:
+                content["blocks"] = _with_block_ids(content["blocks"])
+            msg: JsonDict = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "app_id": APP_ID,
+                             "team": TEAM_ID, "text": "", **content, "ts": self._next_ts()}  # fmt: skip
+            self._messages[_dm_channel(channel)].append(msg)
+
+    def show_ephemeral(self, channel: str, user: str, message: JsonDict) -> None:
+        """An app's ephemeral answer (a slash command's acknowledgement): recorded like chat.postEphemeral."""
+        with self._lock:
+            problems = validate_message(message)
+            for problem in problems:
+                self._problem("ephemeral reply", problem)
+            if not problems:
+                self._add_ephemeral(channel, user, message)
+
+    def home_view(self, user: str) -> JsonDict | None:
+        """The App Home the app last published for ``user``."""
+        with self._lock:
+            view_id = self.home_views.get(user)
+            return json.loads(json.dumps(self.views[view_id])) if view_id is not None else None
+
+    def upload(self, file_id: str) -> JsonDict | None:
+        with self._lock:
+            found = self.uploads.get(file_id)
+            return dict(found) if found is not None and found["completed"] else None
+
+    def canvas(self, canvas_id: str) -> JsonDict | None:
+        with self._lock:
+            found = self.canvases.get(canvas_id)
+            return dict(found) if found is not None else None
+
+    def ephemerals_for(self, channel: str, user: str) -> list[JsonDict]:
+        with self._lock:
+            return [dict(e) for e in self.ephemerals if e.get("channel") == channel and e.get("user") == user]
+
+    def answer_submission(self, view_id: str, answer: JsonDict | None) -> dict[str, str]:
+        """Act on an app's answer to a view_submission as Slack does; returns the field errors to show, if any.
+
+        No ``response_action``: the modal closes. ``errors``: it stays open with them (each key must be an input
+        block of the view). ``update``/``push``: the modal is replaced, or a new one stacked. ``clear``: all close.
+        """
+        with self._lock:
+            action = (answer or {}).get("response_action")
+            view = self.views[view_id]
+            if action == "errors":
+                errors = answer.get("errors") if isinstance(answer, dict) else None
+                inputs = {b.get("block_id") for b in view["blocks"] if b.get("type") == "input"}
+                if not isinstance(errors, dict) or not errors:
+                    self._problem("view_submission", "response_action errors needs a non-empty errors object")
+                    return {}
+                for key in errors:
+                    if key not in inputs:
+                        self._problem("view_submission", f"errors names {key!r}, which is not an input block")
+                return {str(k): str(v) for k, v in errors.items()}
+            if action in ("update", "push"):
+                new = self._check_view("view_submission", (answer or {}).get("view"), kind="modal")
+                if action == "update":
+                    self._store_view(new, view_id=view_id, root=view["root_view_id"], previous=view["previous_view_id"])
+                else:
+                    stack = self._stacks[view["root_view_id"]]
+                    if len(stack.view_ids) >= MAX_VIEW_STACK:
+                        self._problem("view_submission", "push_limit_reached")
+                        return {}
+                    pushed = self._new_view_id()
+                    self._store_view(new, view_id=pushed, root=view["root_view_id"], previous=stack.view_ids[-1])
+                    stack.view_ids.append(pushed)
+                return {}
+            if action == "clear":
+                self.close_view(view["root_view_id"])
+                return {}
+            if action is not None:
+                self._problem("view_submission", f"unknown response_action {action!r}")
+            self.close_view(view_id)
+            return {}
+
+    def _add_ephemeral(self, channel: str, user: str, message: JsonDict) -> str:
+        ts = self._next_ts()
+        shown: JsonDict = {k: message[k] for k in ("text", "blocks") if k in message}
+        if "blocks" in shown:
+            shown["blocks"] = _with_block_ids(shown["blocks"])
+        self.ephemerals.append({"channel": channel, "user": user, **shown, "message_ts": ts})
+        return ts
 
     def close_view(self, view_id: str) -> None:
         """Simulate the user closing/submitting ``view_id``: it and views pushed above it leave the stack."""
@@ -433,6 +589,10 @@ class FakeSlack:
             if self._response_url_uses[path] > MAX_RESPONSE_URL_USES:
                 self._problem(where, f"used more than {MAX_RESPONSE_URL_USES} times")
                 return 404, {"ok": False, "error": "used_url"}
+            context = self._response_contexts.get(path)
+            if body.get("delete_original") and context is not None:
+                self._delete_original(context)
+                return 200, {"ok": True}
             problems = validate_message(body)
             if body.get("response_type") not in (None, "in_channel", "ephemeral"):
                 problems.append(f"response_type: must be in_channel or ephemeral, got {body['response_type']!r}")
@@ -440,7 +600,49 @@ class FakeSlack:
                 for p in problems:
                     self._problem(where, p)
                 return 400, {"ok": False, "error": _message_error(problems), "errors": problems}
+            if context is not None:
+                self._show_response(context, body)
             return 200, {"ok": True}
+
+    def _original(self, context: _ResponseContext) -> tuple[str, JsonDict] | None:
+        """The message a response_url's action came from: ("message", msg) or ("ephemeral", entry)."""
+        if context.message_ts is None:
+            return None
+        for entry in self.ephemerals:
+            if entry.get("message_ts") == context.message_ts and entry.get("user") == context.user:
+                return "ephemeral", entry
+        for msg in self._messages.get(_dm_channel(context.channel), []):
+            if msg["ts"] == context.message_ts and not msg.get("_deleted"):
+                return "message", msg
+        return None
+
+    def _delete_original(self, context: _ResponseContext) -> None:
+        original = self._original(context)
+        if original is None:
+            return
+        kind, found = original
+        if kind == "ephemeral":
+            self.ephemerals.remove(found)
+        else:
+            found["_deleted"] = True
+
+    def _show_response(self, context: _ResponseContext, body: JsonDict) -> None:
+        original = self._original(context) if body.get("replace_original") else None
+        content: JsonDict = {k: body[k] for k in ("text", "blocks") if k in body}
+        if "blocks" in content:
+            content["blocks"] = _with_block_ids(content["blocks"])
+        if original is not None:
+            kind, found = original
+            if kind == "message":
+                found.pop("blocks", None)
+                found.update(content, edited={"user": BOT_USER_ID, "ts": self._next_ts()})
+            else:
+                found.pop("blocks", None)
+                found.update(content)
+        elif body.get("response_type") == "in_channel":
+            self.post_as_app(context.channel, content)
+        else:
+            self._add_ephemeral(context.channel, context.user, content)
 
     # -- method implementations (called with the lock held) ------------------------------------
 
@@ -555,7 +757,8 @@ class FakeSlack:
         self._require(args, "user", error="user_not_found")
         self._check_message("chat.postEphemeral", args)
         ts = self._next_ts()
-        self.ephemerals.append({**args, "message_ts": ts})
+        self.ephemerals.append({**args, "blocks": _with_block_ids(args["blocks"]), "message_ts": ts} if "blocks" in args
+                               else {**args, "message_ts": ts})  # fmt: skip
         return {"message_ts": ts}
 
     def m_chat_delete(self, args: JsonDict) -> JsonDict:
@@ -625,6 +828,9 @@ class FakeSlack:
         self._stacks[view_id] = _Stack([view_id])
         self._last_root = view_id
         self._trigger_roots.pop(trigger_id, None)
+        owner = self._trigger_users.pop(trigger_id, None)
+        if owner is not None:
+            self.view_owners[view_id] = owner
         return {"view": stored}
 
     def m_views_push(self, args: JsonDict) -> JsonDict:
@@ -1148,7 +1354,8 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[JsonDict, bytes | 
     file_content: bytes | None = None
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
+        decoded = part.get_payload(decode=True)
+        payload = decoded if isinstance(decoded, bytes) else b""
         if part.get_filename() is not None:
             if file_content is None:
                 file_content = payload

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeGuard
 
 SURFACES = ("message", "modal", "home")
 
@@ -557,7 +557,7 @@ class _Checker:
             self.text(block["title"], f"{path}.title", max_len=2000, plain_only=True)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
