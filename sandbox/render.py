@@ -53,7 +53,7 @@ _PRE = re.compile(r"```(.+?)```", re.S)
 _INLINE = re.compile(
     r"<(?P<token>[^<>\n]*)>"
     r"|&(?P<entity>amp|lt|gt);"
-    r"|(?P<url>(?<![\w/])https?://[^\s<>]+)"
+    r"|(?P<url>(?<![\w/])https?://[^\s<>|]+)"
     r"|:(?P<emoji>" + "|".join(re.escape(name) for name in EMOJI) + r"):"
 )
 _URL_TAIL = ".,;:!?)]}'\"*_~"
@@ -179,6 +179,7 @@ def _token(body: str, users: Directory, channels: Directory) -> str:
 
 
 def _units(text: str, users: Directory, channels: Directory, *, rich: bool) -> list[_Unit]:
+    """``text`` as units; ``rich`` also turns known :emoji: and bare URLs into units (not inside ``` blocks)."""
     units: list[_Unit] = []
     pos = 0
 
@@ -225,7 +226,10 @@ def _closing(line: list[_Unit], i: int, end: int) -> int | None:
 
 
 def _code_spans(line: list[_Unit]) -> list[_Unit]:
-    """Code first, as Slack does, so that markers inside it stay text."""
+    """Code first, as Slack does, so that markers inside it stay text.
+
+    Links and mentions inside stay resolved: ``<…>`` is Slack's escaping layer, not formatting.
+    """
     out: list[_Unit] = []
     i = 0
     while i < len(line):
@@ -272,7 +276,7 @@ def _lines(text: str, users: Directory, channels: Directory) -> str:
     parts: list[tuple[bool, str]] = []  # (quoted, html)
     rest_quoted = False
     for line in lines:
-        quoted = rest_quoted or (bool(line) and line[0].ch == ">" and line[0].kind != "token")
+        quoted = rest_quoted or (bool(line) and line[0].ch == ">")
         if quoted and not rest_quoted:
             rest_quoted = len(line) >= 3 and all(u.ch == ">" for u in line[:3])
             line = line[3:] if rest_quoted else line[1:]
@@ -373,6 +377,7 @@ def _tag(tag: str, inner: str | None = None, /, **attrs: Any) -> str:
 
 
 def _dom_id(block_id: str, suffix: str = "") -> str:
+    """An element id from a block_id, which may hold spaces or quotes that an id or a CSS selector cannot."""
     return "bk-" + re.sub(r"[^\w.:-]", "_", block_id) + (f"-{suffix}" if suffix else "")
 
 
@@ -729,7 +734,7 @@ def message_html(
     if blocks:
         body = blocks_html(blocks, users=users, channels=channels, surface="message")
     else:
-        body = _tag("div", mrkdwn(str(message.get("text", "")), users=users, channels=channels), class_="bk-text")
+        body = _tag("div", mrkdwn(str(message.get("text") or ""), users=users, channels=channels), class_="bk-text")
     parts = [_message_header(message, author, bot, ts), _tag("div", body, class_="msg-body")]
     parts += [file_html(f) for f in message.get("files") or () if isinstance(f, Mapping)]
     if ephemeral:

@@ -177,14 +177,22 @@
     if (action === "message-menu") {
       const popup = el("popup");
       const rect = target.getBoundingClientRect();
-      popup.innerHTML = shortcuts.map(function (s) {
-        return '<button type="button" data-shortcut="' + s.callback_id + '">' + s.name + "</button>";
-      }).join("");
+      popup.innerHTML = '<button type="button" data-reply="1">Reply in thread</button>' +
+        shortcuts.map(function (s) {
+          return '<button type="button" data-shortcut="' + s.callback_id + '">' + s.name + "</button>";
+        }).join("");
       popup.dataset.ts = target.dataset.ts;
       popup.style.top = (rect.bottom + window.scrollY) + "px";
       popup.style.left = Math.max(8, rect.right - 240) + "px";
       popup.hidden = false;
       event.stopPropagation();
+      return;
+    }
+    if (target.dataset.reply) {
+      hidePopup();
+      state.thread = el("popup").dataset.ts;
+      remember();
+      refresh();
       return;
     }
     if (target.dataset.shortcut) {

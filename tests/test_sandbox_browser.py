@@ -1,0 +1,237 @@
+"""The sandbox in a real browser: what a person does in the page, as clicks and keystrokes, against the real bot.
+
+One sandbox (the bot as its own process in HTTP mode, the local Slack, the page) serves the module; each journey works
+in a channel of its own. Headless Chromium from Debian's packages, driven by Playwright (no browser download).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.run import Options, Sandbox, running
+from sandbox.workspace import PEOPLE
+from tests.support.answers import HEALTH, MILESTONES, TRAINING
+
+playwright = pytest.importorskip("playwright.sync_api")
+expect = playwright.expect
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    if os.environ.get("REQUIRE_BROWSER"):
+        raise RuntimeError("Chromium is required here (REQUIRE_BROWSER is set): apt-get install chromium")
+    pytest.skip("no Chromium: apt-get install chromium (.ci/run installs it)", allow_module_level=True)
+
+ALICE, BOB = PEOPLE[0].id, PEOPLE[1].id
+# One worker runs them all: they share the module's sandbox (one bot process, one browser).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("sandbox-browser")]
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with running(Options(port=0, directory=tmp_path_factory.mktemp("sandbox"))) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def channel(sandbox: Sandbox, request: pytest.FixtureRequest) -> str:
+    """A channel of its own for each journey (the sandbox's workspace is shared by the module)."""
+    for person in PEOPLE:  # modals are per person, not per channel: the journey before may have left one open
+        for view in sandbox.fake.modal_stack(person.id)[:1]:
+            sandbox.fake.close_view(view["id"])
+    count = len(sandbox.fake.channels)
+    channel_id = f"C0JOURNEY{count:02d}"
+    sandbox.fake.add_channel(channel_id, name=f"journey-{count}", members=[p.id for p in PEOPLE])
+    return channel_id
+
+
+@pytest.fixture
+def page(browser: Any, sandbox: Sandbox, channel: str) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(15_000)
+    opened.goto(f"{sandbox.url}/?user={ALICE}&channel={channel}")
+    yield opened
+    context.close()
+    assert sandbox.fake.take_problems() == [], "Slack would have rejected these calls"
+
+
+def type_in_composer(page: Any, text: str) -> None:
+    box = page.locator("#sb-composer textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def fill(page: Any, values: dict[str, Any]) -> None:
+    """Answer the open modal's inputs (block_id -> value) as a person would: typing, picking, ticking."""
+    modal = page.locator(".sb-modal")
+    for block_id, value in values.items():
+        block = modal.locator(f'.bk-input[data-block-id="{block_id}"]')
+        control = block.locator("[data-input]")
+        kind = control.get_attribute("data-input")
+        if kind in ("radio_buttons", "checkboxes"):
+            for box in block.locator("input").all():
+                wanted = box.get_attribute("value") in ([value] if isinstance(value, str) else value)
+                box.set_checked(wanted)
+        elif kind in ("static_select", "multi_static_select", "multi_users_select"):
+            control.select_option(value if isinstance(value, list) else str(value))
+        else:
+            control.fill(str(value))
+
+
+def open_section(page: Any, section: str) -> Any:
+    page.locator(f'.msg [data-action-id="open_section:{section}"]').last.click()
+    modal = page.locator(".sb-modal")
+    expect(modal).to_be_visible()
+    return modal
+
+
+def answer(page: Any, section: str, values: dict[str, Any]) -> None:
+    open_section(page, section)
+    fill(page, values)
+    page.locator(".sb-modal .sb-submit").click()
+    expect(page.locator(".sb-modal")).to_have_count(0)
+
+
+def start_step3(page: Any) -> None:
+    type_in_composer(page, "/onboarding step3")
+    expect(page.locator(".msg .bk-header", has_text="Step 3")).to_be_visible()
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 15) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_step3_from_the_composer_to_the_saved_document(page: Any) -> None:
+    start_step3(page)
+    answer(page, "milestones", MILESTONES)
+    # A wrong weights total: the form stays open with the error under the field, then takes the correction.
+    open_section(page, "health")
+    fill(page, {**HEALTH, "weights.adoption": 30})
+    page.locator(".sb-modal .sb-submit").click()
+    error = page.locator(".sb-modal .bk-has-error .bk-error").first
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("100")
+    fill(page, {"weights.adoption": 40})
+    page.locator(".sb-modal .sb-submit").click()
+    expect(page.locator(".sb-modal")).to_have_count(0)
+    answer(page, "training", TRAINING)
+
+    page.locator('.msg [data-action-id="menu_continue"]').last.click()
+    page.locator('.msg [data-action-id="confirm_save"]').last.click()
+    document = page.locator(".msg-file a").last
+    expect(document).to_be_visible()
+    with page.context.expect_page() as opened:
+        document.click()
+    saved = opened.value
+    expect(saved.locator("pre")).to_contain_text("Kickoff held")
+    expect(saved.locator("pre")).to_contain_text("Weighted mean of the factors")
+
+
+def test_a_thread_reply_shows_in_the_sections_form(page: Any) -> None:
+    start_step3(page)
+    thread_post = page.locator(".msg", has_text="discuss this section in this message's thread").first
+    thread_post.hover()
+    thread_post.locator('[data-action="message-menu"]').click()
+    page.locator("#sb-popup [data-reply]").click()
+    reply = page.locator("#sb-thread textarea")
+    reply.fill("The sponsor wants the kickoff in week one")
+    reply.press("Enter")
+    expect(page.locator("#sb-thread .msg", has_text="kickoff in week one")).to_be_visible()
+    page.locator("#sb-thread .sb-close").click()
+    modal = wait_for_form_with(page, "milestones", "kickoff in week one")
+    expect(modal).to_contain_text("Alice Example")
+
+
+def wait_for_form_with(page: Any, section: str, text: str) -> Any:
+    """The section's form, reopened until the bot has recorded the reply (it hears it through the Events API)."""
+    deadline = time.monotonic() + 15
+    while True:
+        modal = open_section(page, section)
+        if text in modal.inner_text() or time.monotonic() > deadline:
+            expect(modal).to_contain_text(text)
+            return modal
+        modal.locator(".sb-close").click()
+        page.wait_for_timeout(300)
+
+
+def test_the_message_shortcut_adds_a_message_to_the_plan(page: Any, sandbox: Sandbox, channel: str) -> None:
+    start_step3(page)
+    answer(page, "milestones", MILESTONES)
+    type_in_composer(page, "Definition of done for kickoff: the sponsor attends")
+    message = page.locator(".msg", has_text="the sponsor attends").last
+    expect(message).to_be_visible()
+    message.hover()
+    message.locator('[data-action="message-menu"]').click()
+    page.locator("#sb-popup [data-shortcut=add_to_plan]").click()
+    modal = page.locator(".sb-modal")
+    expect(modal).to_contain_text("Which answer does this message go into?")
+    field = modal.locator('.bk-input[data-block-id="field"] select')
+    field.select_option(index=1)
+    modal.locator(".sb-submit").click()
+    expect(page.locator(".sb-modal")).to_have_count(0)
+    chosen = wait_for(lambda: [m for m in sandbox.fake.messages(channel) if "the sponsor attends" in str(m)][1:])
+    assert chosen, "the bot announced the change in the channel"
+
+
+def test_an_alert_after_a_missed_deadline_is_marked_done(page: Any) -> None:
+    start_step3(page)
+    for section, values in (("milestones", MILESTONES), ("health", HEALTH), ("training", TRAINING)):
+        answer(page, section, values)
+    page.locator('.msg [data-action-id="menu_continue"]').last.click()
+    page.locator('.msg [data-action-id="confirm_save"]').last.click()
+    expect(page.locator(".msg-file a").last).to_be_visible()
+    type_in_composer(page, '/onboarding customer add "Acme Corp" start=2026-12-01')
+    expect(page.locator(".msg", has_text="Acme Corp").last).to_be_visible()
+
+    page.locator("#sb-scheduler input[name=at]").fill("2026-12-09T10:00")
+    page.locator("#sb-scheduler button").click()
+    expect(page.locator("#sb-banner")).to_contain_text("Scheduler run as of 2026-12-09T10:00:00")
+    first_alert = page.locator('.msg:has([data-action-id^="alert_done"])').first
+    expect(first_alert).to_be_visible()
+    alert = page.locator(f'.msg[data-ts="{first_alert.get_attribute("data-ts")}"]')
+    expect(alert).to_contain_text("Acme Corp")
+    alert.locator('[data-action-id^="alert_done"]').click()
+    expect(alert).to_contain_text("Marked done by @Alice Example")
+    expect(alert.locator('[data-action-id^="alert_done"]')).to_have_count(0)
+
+
+def test_a_form_saved_by_someone_else_meanwhile_is_refused(page: Any) -> None:
+    start_step3(page)
+    answer(page, "milestones", MILESTONES)
+    open_section(page, "milestones")
+    fill(page, {"milestones.0.name": "Kickoff held with the sponsor"})
+    page.locator("#sb-user").select_option(BOB)
+    expect(page.locator(".sb-modal")).to_have_count(0)  # Bob's screen: Alice's form is hers
+    answer(page, "milestones", {"milestones.1.name": "Integration in production"})
+    page.locator("#sb-user").select_option(ALICE)
+    modal = page.locator(".sb-modal")
+    expect(modal).to_be_visible()
+    fill(page, {"milestones.0.name": "Kickoff held with the sponsor"})
+    modal.locator(".sb-submit").click()
+    expect(page.locator(".sb-modal")).to_contain_text("Bob Example")
+
+
+def test_the_page_says_where_it_is_and_never_leaves_the_machine(sandbox: Sandbox) -> None:
+    assert sandbox.url.startswith("http://127.0.0.1:")
+    assert Path(sandbox.fake.base_url).parts[1].startswith("127.0.0.1")
