@@ -14,13 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from sandbox.run import Options, Sandbox, running
 from sandbox.workspace import PEOPLE
 from tests.support.answers import HEALTH, MILESTONES, TRAINING
-
-playwright = pytest.importorskip("playwright.sync_api")
-expect = playwright.expect
+from tests.support.page import (
+    answer,
+    fill,
+    open_section,
+    review_and_save,
+    run_scheduler,
+    start_step3,
+    type_in_composer,
+)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
@@ -41,7 +48,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright.sync_playwright() as driver:
+    with sync_playwright() as driver:
         launched = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield launched
         launched.close()
@@ -68,48 +75,6 @@ def page(browser: Any, sandbox: Sandbox, channel: str) -> Iterator[Any]:
     yield opened
     context.close()
     assert sandbox.fake.take_problems() == [], "Slack would have rejected these calls"
-
-
-def type_in_composer(page: Any, text: str) -> None:
-    box = page.locator("#sb-composer textarea")
-    box.fill(text)
-    box.press("Enter")
-
-
-def fill(page: Any, values: dict[str, Any]) -> None:
-    """Answer the open modal's inputs (block_id -> value) as a person would: typing, picking, ticking."""
-    modal = page.locator(".sb-modal")
-    for block_id, value in values.items():
-        block = modal.locator(f'.bk-input[data-block-id="{block_id}"]')
-        control = block.locator("[data-input]")
-        kind = control.get_attribute("data-input")
-        if kind in ("radio_buttons", "checkboxes"):
-            for box in block.locator("input").all():
-                wanted = box.get_attribute("value") in ([value] if isinstance(value, str) else value)
-                box.set_checked(wanted)
-        elif kind in ("static_select", "multi_static_select", "multi_users_select"):
-            control.select_option(value if isinstance(value, list) else str(value))
-        else:
-            control.fill(str(value))
-
-
-def open_section(page: Any, section: str) -> Any:
-    page.locator(f'.msg [data-action-id="open_section:{section}"]').last.click()
-    modal = page.locator(".sb-modal")
-    expect(modal).to_be_visible()
-    return modal
-
-
-def answer(page: Any, section: str, values: dict[str, Any]) -> None:
-    open_section(page, section)
-    fill(page, values)
-    page.locator(".sb-modal .sb-submit").click()
-    expect(page.locator(".sb-modal")).to_have_count(0)
-
-
-def start_step3(page: Any) -> None:
-    type_in_composer(page, "/onboarding step3")
-    expect(page.locator(".msg .bk-header", has_text="Step 3")).to_be_visible()
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 15) -> Any:
@@ -198,15 +163,11 @@ def test_an_alert_after_a_missed_deadline_is_marked_done(page: Any) -> None:
     start_step3(page)
     for section, values in (("milestones", MILESTONES), ("health", HEALTH), ("training", TRAINING)):
         answer(page, section, values)
-    page.locator('.msg [data-action-id="menu_continue"]').last.click()
-    page.locator('.msg [data-action-id="confirm_save"]').last.click()
-    expect(page.locator(".msg-file a").last).to_be_visible()
+    review_and_save(page)
     type_in_composer(page, '/onboarding customer add "Acme Corp" start=2026-12-01')
     expect(page.locator(".msg", has_text="Acme Corp").last).to_be_visible()
 
-    page.locator("#sb-scheduler input[name=at]").fill("2026-12-09T10:00")
-    page.locator("#sb-scheduler button").click()
-    expect(page.locator("#sb-banner")).to_contain_text("Scheduler run as of 2026-12-09T10:00:00")
+    run_scheduler(page, "2026-12-09T10:00")
     first_alert = page.locator('.msg:has([data-action-id^="alert_done"])').first
     expect(first_alert).to_be_visible()
     alert = page.locator(f'.msg[data-ts="{first_alert.get_attribute("data-ts")}"]')

@@ -1,0 +1,63 @@
+"""A person's steps in the sandbox's page (Playwright), shared by the browser tests and scripts/screenshots.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import expect
+
+
+def type_in_composer(page: Any, text: str) -> None:
+    box = page.locator("#sb-composer textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def fill(page: Any, values: dict[str, Any]) -> None:
+    """Answer the open modal's inputs (block_id -> value) as a person would: typing, picking, ticking."""
+    modal = page.locator(".sb-modal")
+    for block_id, value in values.items():
+        block = modal.locator(f'.bk-input[data-block-id="{block_id}"]')
+        control = block.locator("[data-input]")
+        kind = control.get_attribute("data-input")
+        if kind in ("radio_buttons", "checkboxes"):
+            for box in block.locator("input").all():
+                wanted = box.get_attribute("value") in ([value] if isinstance(value, str) else value)
+                box.set_checked(wanted)
+        elif kind in ("static_select", "multi_static_select", "multi_users_select"):
+            control.select_option(value if isinstance(value, list) else str(value))
+        else:
+            control.fill(str(value))
+
+
+def open_section(page: Any, section: str) -> Any:
+    page.locator(f'.msg [data-action-id="open_section:{section}"]').last.click()
+    modal = page.locator(".sb-modal")
+    expect(modal).to_be_visible()
+    return modal
+
+
+def answer(page: Any, section: str, values: dict[str, Any]) -> None:
+    open_section(page, section)
+    fill(page, values)
+    page.locator(".sb-modal .sb-submit").click()
+    expect(page.locator(".sb-modal")).to_have_count(0)
+
+
+def start_step3(page: Any) -> None:
+    type_in_composer(page, "/onboarding step3")
+    expect(page.locator(".msg .bk-header", has_text="Step 3")).to_be_visible()
+
+
+def review_and_save(page: Any) -> None:
+    """[C], then confirm the synthesis: the plan document is posted."""
+    page.locator('.msg [data-action-id="menu_continue"]').last.click()
+    page.locator('.msg [data-action-id="confirm_save"]').last.click()
+    expect(page.locator(".msg-file a").last).to_be_visible()
+
+
+def run_scheduler(page: Any, at: str) -> None:
+    """The scheduler control: what ``onboarding-bot tick --now`` runs, as of ``at`` (YYYY-MM-DDTHH:MM, UTC)."""
+    page.locator("#sb-scheduler input[name=at]").fill(at)
+    page.locator("#sb-scheduler button").click()
+    expect(page.locator("#sb-banner")).to_contain_text(f"Scheduler run as of {at}:00")
