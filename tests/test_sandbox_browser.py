@@ -40,13 +40,13 @@ ALICE, BOB = PEOPLE[0].id, PEOPLE[1].id
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("sandbox-browser")]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # other modules may run between these tests: start once
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     with running(Options(port=0, directory=tmp_path_factory.mktemp("sandbox"))) as started:
         yield started
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # other modules may run between these tests: start once
 def browser() -> Iterator[Any]:
     with sync_playwright() as driver:
         launched = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
