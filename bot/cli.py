@@ -94,7 +94,8 @@ def _export(settings: Settings, channel: str, version: int | None, team: str | N
 
 
 def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
-    # The only place the bot's code names the sandbox: it starts it, as a separate process talks to it over HTTP.
+    # The only place the bot's code names the sandbox: this command starts it. The sandbox then runs
+    # `onboarding-bot run` as a process of its own and talks to it over HTTP, as Slack would.
     from pathlib import Path
 
     from sandbox.run import Options, main

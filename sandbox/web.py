@@ -249,6 +249,7 @@ def shell(user: str, channel: str) -> str:
 def make_server(workspace: Workspace, host: str, port: int) -> ThreadingHTTPServer:
     page = Page(workspace)
     actions = _actions(workspace)
+    allowed_hosts = {"127.0.0.1", "localhost", "::1", host}
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "onboarding-bot-sandbox"
@@ -264,6 +265,16 @@ def make_server(workspace: Workspace, host: str, port: int) -> ThreadingHTTPServ
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
             self.wfile.write(data)
+
+        def parse_request(self) -> bool:
+            if not super().parse_request():
+                return False
+            # A name that resolves to 127.0.0.1 (DNS rebinding) must not make another site's page same-origin.
+            name = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
+            if name not in allowed_hosts:
+                self.send_error(403, "Unknown host")
+                return False
+            return True
 
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
@@ -294,6 +305,11 @@ def make_server(workspace: Workspace, host: str, port: int) -> ThreadingHTTPServ
         def do_POST(self) -> None:
             if urlsplit(self.path).path != "/ui/act":
                 self._send(404, "Not found", "text/plain")
+                return
+            # JSON only: a page on another site cannot send it without a CORS preflight, which is never granted,
+            # so it cannot act in the sandbox on someone's behalf.
+            if not self.headers.get("Content-Type", "").startswith("application/json"):
+                self._send(415, "JSON only", "text/plain")
                 return
             length = int(self.headers.get("Content-Length") or 0)
             try:

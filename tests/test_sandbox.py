@@ -176,11 +176,19 @@ def test_the_page_refuses_what_it_does_not_know(fake: FakeSlack) -> None:
     serve_in_thread(server)
     url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
+        json_type = {"Content-Type": "application/json"}
         for body in ({"kind": "format-disk", "user": ALICE}, {"kind": "dismiss", "user": "U0INTRUDER"}, "[1]"):
-            request = urllib.request.Request(f"{url}/ui/act", json.dumps(body).encode(), method="POST")
+            request = urllib.request.Request(f"{url}/ui/act", json.dumps(body).encode(), json_type, method="POST")
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(request, timeout=5)
             assert refused.value.code == 400
+        # Another site's page: a simple (non-JSON) POST, or a request under a rebound host name.
+        for headers, status in (({"Content-Type": "text/plain"}, 415), ({**json_type, "Host": "evil.example"}, 403)):
+            body = json.dumps({"kind": "dismiss", "user": ALICE}).encode()
+            request = urllib.request.Request(f"{url}/ui/act", body, headers, method="POST")
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=5)
+            assert refused.value.code == status
         for path in ("/static/../web.py", "/static/nothing.js", "/files/F404", "/elsewhere"):
             with pytest.raises(urllib.error.HTTPError) as missing:
                 urllib.request.urlopen(url + path, timeout=5)
