@@ -13,6 +13,7 @@ import json
 import pickle
 import socket
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ WORKSPACE_URL = f"https://{TEAM_DOMAIN}.slack.com/"
 JSON_FIELDS = frozenset({"blocks", "attachments", "view", "files", "metadata", "options"})
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 MAX_RESPONSE_URL_USES = 5
+TRIGGER_LIFETIME = 3.0  # seconds a trigger_id can open a modal
 MAX_VIEW_STACK = 3
 # Canvas markdown: "limited to 1 MiB (1,048,576 characters)".
 MAX_CANVAS_MARKDOWN = 1_048_576
@@ -201,6 +203,7 @@ class FakeSlack:
             self._trigger_roots: dict[str, str] = {}
             # Who a trigger_id was issued to, and so whose screen the modal it opens is on.
             self._trigger_users: dict[str, str] = {}
+            self._trigger_times: dict[str, float] = {}  # when each trigger this fake issued was issued
             self.view_owners: dict[str, str] = {}
             # response_urls handed out with a channel and person: Slack acts on what is posted to them.
             self._response_contexts: dict[str, _ResponseContext] = {}
@@ -218,7 +221,7 @@ class FakeSlack:
         "calls", "problems", "responses", "response_calls", "ephemerals", "views", "home_views", "uploads",
         "canvases", "channels", "users", "_messages", "_used_triggers", "_trigger_roots", "_stacks", "_last_root",
         "_faults", "_outage", "_response_url_uses", "_counters", "_ts_counter", "_trigger_users", "view_owners",
-        "_response_contexts",
+        "_response_contexts", "_trigger_times",
     )  # fmt: skip
 
     def save_state(self) -> bytes:
@@ -360,6 +363,7 @@ class FakeSlack:
                 self._trigger_roots[trigger_id] = self.views[view_id]["root_view_id"]
             if user is not None:
                 self._trigger_users[trigger_id] = user
+            self._trigger_times[trigger_id] = time.time()
             return trigger_id
 
     def issue_response_url(self, channel: str, user: str, *, message_ts: str | None = None) -> str:
@@ -778,6 +782,9 @@ class FakeSlack:
         trigger_id = str(args["trigger_id"])
         if trigger_id in self._used_triggers:
             raise SlackError("exchanged_trigger_id", f"trigger_id {trigger_id!r} was already used")
+        issued = self._trigger_times.get(trigger_id)
+        if issued is not None and time.time() - issued > TRIGGER_LIFETIME:
+            raise SlackError("expired_trigger_id", f"trigger_id {trigger_id!r} is more than 3 seconds old")
         self._used_triggers.add(trigger_id)
         return trigger_id
 

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -112,6 +113,15 @@ def _opened(fake: FakeSlack) -> str:
     trigger = fake.issue_trigger_id(user=ALICE)
     fake._handle_api("views.open", {"trigger_id": trigger, "view": _modal()}, "xoxb-test")
     return str(fake.modal_stack(ALICE)[-1]["id"])
+
+
+def test_a_trigger_opens_a_modal_only_within_three_seconds(fake: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
+    trigger = fake.issue_trigger_id(user=ALICE)
+    monkeypatch.setattr(time, "time", lambda: fake._trigger_times[trigger] + 3.5)
+    answer = fake._handle_api("views.open", {"trigger_id": trigger, "view": _modal()}, "xoxb-test")
+    assert answer.body == {"ok": False, "error": "expired_trigger_id"}
+    assert fake.modal_stack(ALICE) == []
+    fake.take_problems()
 
 
 def test_response_actions_act_on_the_modal_as_slack_does(fake: FakeSlack) -> None:
