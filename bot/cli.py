@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from slack_bolt.error import BoltError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.settings import ConfigError, Settings, load_settings
 from storage.db import DatabaseError
@@ -29,9 +34,14 @@ def _run(settings: Settings) -> int:
     scheduler = Scheduler(services, client)
     services = replace(services, wake_delivery=scheduler.wake)
     try:
-        app = create_app(client=client, services=services, signing_secret=settings.slack_signing_secret)
+        with _quiet_slack_client():
+            app = create_app(client=client, services=services, signing_secret=settings.slack_signing_secret)
+            if settings.socket_mode:
+                _check_app_token(client, settings)
     except BoltError as exc:
         raise ConfigError(f"SLACK_BOT_TOKEN was not accepted by Slack at {settings.slack_api_url}: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"Slack could not be reached at SLACK_API_URL ({settings.slack_api_url}): {exc}") from exc
     scheduler.start()
     try:
         if settings.socket_mode:
@@ -43,6 +53,27 @@ def _run(settings: Settings) -> int:
     finally:
         scheduler.shutdown()
     return 0
+
+
+@contextmanager
+def _quiet_slack_client() -> Iterator[None]:
+    """slack_sdk logs every failed try of the start-up checks; the one line `run` prints says what failed."""
+    sdk = logging.getLogger("slack_sdk")
+    level = sdk.level
+    sdk.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        sdk.setLevel(level)
+
+
+def _check_app_token(client: WebClient, settings: Settings) -> None:
+    """Ask Slack for a Socket Mode URL once before starting, so a refused token is one line, not a log trace."""
+    try:
+        client.apps_connections_open(app_token=settings.slack_app_token or "")
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else str(exc)
+        raise ConfigError(f"SLACK_APP_TOKEN was not accepted by Slack ({error}): check App-Level Tokens.") from exc
 
 
 def _tick(settings: Settings, at: str) -> int:

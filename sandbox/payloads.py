@@ -1,4 +1,4 @@
-"""Requests shaped and signed the way Slack sends them (see ../shared/slack/payloads/)."""
+"""Requests shaped and signed as Slack sends them: commands, block_actions, view_submission, shortcuts, events."""
 
 from __future__ import annotations
 

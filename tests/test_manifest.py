@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import jsonschema
 import yaml
 
 from bot.ids import COMMAND
+from bot.listeners.commands import HANDLERS
 from sandbox import payloads as sr
 from tests.support.harness import BotHarness
 
@@ -32,7 +34,8 @@ def test_manifest_settings() -> None:
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == [COMMAND]
-    assert manifest["features"]["slash_commands"][0]["usage_hint"]
+    hint = manifest["features"]["slash_commands"][0]["usage_hint"]
+    assert {word for part in hint.split(" | ") for word in part.split()[:1]} == {*HANDLERS, "help"}
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
         "commands",
         "chat:write",
@@ -77,3 +80,11 @@ def test_nothing_undeclared_is_handled(bot: BotHarness) -> None:
                    "team": {"id": sr.TEAM}, "user": {"id": sr.ALICE}, "channel": {"id": sr.CHANNEL},
                    "message": {"ts": "1.2", "text": "x"}}  # fmt: skip
         assert bot.interact(payload).status == 404
+
+
+def test_the_readme_links_only_to_files_in_the_repository() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "../" not in readme
+    for target in re.findall(r"\]\(([^)#]+)\)", readme):
+        if not target.startswith(("http://", "https://", "mailto:")):
+            assert (ROOT / target).is_file(), target

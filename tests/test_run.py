@@ -154,3 +154,48 @@ def test_bad_configuration_stops_run_with_one_clear_line(
     assert returncode == 2
     assert stdout == ""
     _assert_one_clear_error_line(stderr, expected)
+
+
+def test_slack_unreachable_stops_run_with_one_line_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens here once the socket is closed
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": f"http://127.0.0.1:{port}/api/"}
+    with in_process_cli(monkeypatch, tmp_path, {"DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", **env}):
+        returncode = main(["run"])
+    assert returncode == 2
+    _assert_one_clear_error_line(capsys.readouterr().err, "SLACK_API_URL")
+
+
+def test_an_app_token_slack_refuses_stops_run_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeSlack(valid_tokens={"xoxb-1"}) as slack:
+        env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-revoked", "SLACK_API_URL": slack.base_url}
+        with in_process_cli(monkeypatch, tmp_path, {"DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", **env}):
+            returncode = main(["run"])
+    assert returncode == 2
+    _assert_one_clear_error_line(capsys.readouterr().err, "SLACK_APP_TOKEN was not accepted by Slack")
+
+
+def test_routine_scheduler_and_client_lines_are_not_logged(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from bot.logs import configure
+
+    configure("text")
+    try:
+        logging.getLogger("apscheduler.executors.default").info('Job "Scheduler._check" executed successfully')
+        logging.getLogger("apscheduler.scheduler").warning(
+            'Execution of job "Scheduler._deliver (trigger: interval[0:00:05])" skipped: maximum number of running '
+            "instances reached (1)"
+        )
+        logging.getLogger("slack_bolt.App").warning("As you gave `client` as well, `token` will be unused.")
+        logging.getLogger("bot.scheduler").info("delivery: DeliveryReport(sent=1, retried=0, failed=0)")
+        logging.getLogger("apscheduler.scheduler").warning("Run time of job was missed by 0:10:00")
+    finally:
+        logging.getLogger().handlers.clear()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and "delivery: DeliveryReport(sent=1" in lines[0] and "missed by" in lines[1], lines
