@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.arguments import NewCustomer
@@ -94,6 +95,7 @@ class AlertContext:
     ready: RunnablePlan
     customer: CustomerRecord
     milestone: MilestoneRecord | None
+    message: dict[str, Any]  # the post the alert is in, as the bot queued it
 
 
 NOT_THIS_CHANNEL = "This alert is not from this plan's channel, so nothing was done."
@@ -117,7 +119,7 @@ def load_alert(session: Session, team_id: str, alert_id: int, channel_id: str, m
     if ready is None or customer is None:
         raise UserError("This alert no longer exists; the customer or plan may have been removed.")
     milestone = store.get_milestone(session, alert.milestone_id) if alert.milestone_id else None
-    return AlertContext(alert, ready, customer, milestone)
+    return AlertContext(alert, ready, customer, milestone, dict(posted.message))
 
 
 def acknowledge(session: Session, alert: AlertRecord, user_id: str, now: datetime) -> tuple[AlertRecord, bool]:

@@ -28,7 +28,8 @@ ALERT_DONE = "alert_done"
 ALERT_EXTEND = "alert_extend"
 ALERT_ACK = "alert_ack"
 EXTEND_CALLBACK = "extend_deadline"
-ALERT_BLOCK_PREFIX = "alert:"  # + alert id: the actions block of one alert, replaced once acted on
+ALERT_BLOCK_PREFIX = "alert:"  # + alert id: the actions block of one alert, rewritten whenever it is acted on
+ALERT_TEXT_PREFIX = "alert-text:"  # + alert id: its text (customer, milestone, due date, status), rewritten too
 
 # Message shortcut "Add to onboarding plan"
 ADD_TO_PLAN = "add_to_plan"

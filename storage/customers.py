@@ -36,8 +36,9 @@ def _customer(row: Customer) -> CustomerRecord:
 
 def _milestone(row: CustomerMilestone) -> MilestoneRecord:
     return MilestoneRecord(
-        row.id, row.customer_id, row.position, row.name, row.due_date, row.completed_on, row.extended_by
-    )
+        row.id, row.customer_id, row.position, row.name, row.due_date, row.completed_on, row.extended_by,
+        row.completed_by,
+    )  # fmt: skip
 
 
 def get(session: Session, customer_id: int) -> CustomerRecord | None:

@@ -103,6 +103,7 @@ class MilestoneRecord:
     due_date: date
     completed_on: date | None
     extended_by: str | None
+    completed_by: str | None = None
 
 
 @dataclass(frozen=True)

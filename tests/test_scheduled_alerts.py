@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,10 @@ def test_an_overdue_milestone_alerts_exactly_once(acme: BotHarness, fake, databa
     assert len(_alerts(bot)) == 1
 
 
+def _labels(message: dict[str, Any]) -> list[str]:
+    return [e["text"]["text"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
 def test_mark_done_from_the_alert(acme: BotHarness) -> None:
     bot = acme
     bot.tick(DAY_AFTER_KICKOFF)
@@ -81,6 +86,9 @@ def test_acknowledge_records_who(acme: BotHarness) -> None:
     bot.click(alert, "alert_ack", user=BOB)
     updated = bot.fake.message(CHANNEL, alert["ts"])
     assert f"Acknowledged by <@{BOB}>" in str(updated["blocks"])
+    # Still actionable: acknowledging is not doing.
+    assert _labels(updated) == ["Mark done", "Extend deadline"]
+    assert "Due 2026-12-08" in str(updated["blocks"])
     with bot.sessions() as session:
         from storage.models import Alert
 
@@ -99,6 +107,10 @@ def test_extend_deadline_from_the_alert(acme: BotHarness) -> None:
     refused = bot.submit(view, {"new_due": "2026-12-05"}).json()
     assert refused["response_action"] == "errors" and "after the current one" in refused["errors"]["new_due"]
     assert bot.submit(view, {"new_due": "2026-12-20"}).body == ""
+    updated = str(bot.fake.message(CHANNEL, alert["ts"])["blocks"])
+    assert "Due 2026-12-20" in updated and "Due 2026-12-08" not in updated, "the alert never shows a stale due date"
+    assert f"Deadline extended to 2026-12-20 by <@{ALICE}>" in updated
+    assert _labels(bot.fake.message(CHANNEL, alert["ts"])) == ["Mark done", "Extend deadline", "Acknowledge"]
     bot.tick(DAY_AFTER_KICKOFF)
     reply = [p for p in _posts(bot) if p.get("thread_ts") == alert["ts"]]
     assert reply and "extended “Kickoff held” for *Acme Corp* to 2026-12-20" in reply[0]["text"]
@@ -233,3 +245,27 @@ def test_deadlines_follow_an_edit_whose_rescheduling_a_crash_interrupted(
         from storage.models import JobRun
 
         assert [r.job for r in session.query(JobRun) if r.job.startswith("reschedule:")] == ["reschedule:1"]
+
+
+def test_an_alert_message_is_rewritten_as_each_alert_stands() -> None:
+    from datetime import date
+
+    from bot.blocks.alerts import AlertStatus, MissedMilestone, missed_thread_part, refreshed_alerts
+
+    first = MissedMilestone(1, "Acme Corp", 0, "Kickoff held", date(2026, 12, 8), 1, None)
+    second = MissedMilestone(2, "Globex", 0, "Kickoff held", date(2026, 12, 8), 1, BOB)
+    blocks = missed_thread_part([first, second])["blocks"]
+    acked = AlertStatus(acknowledged_by=ALICE, acknowledged_at=datetime(2026, 12, 9, 10, 0, tzinfo=UTC))
+    done = AlertStatus(completed_on=date(2026, 12, 9), completed_by=BOB)
+    extended = MissedMilestone(2, "Globex", 0, "Kickoff held", date(2026, 12, 20), -11, BOB)
+    rewritten = refreshed_alerts(blocks, {1: (first, acked), 2: (extended, done)})
+    text = str(rewritten)
+    assert f"Acknowledged by <@{ALICE}> at 2026-12-09 10:00 UTC" in text
+    assert f"Marked done by <@{BOB}> on 2026-12-09" in text and "Due 2026-12-20 · done" in text
+    assert _labels({"blocks": rewritten}) == ["Mark done", "Extend deadline"]  # the done one has none left
+
+    # A message posted before alert texts had block ids: the status takes the buttons' place.
+    legacy = [{k: v for k, v in b.items() if k != "block_id" or b["type"] == "actions"} for b in blocks]
+    rewritten = refreshed_alerts(legacy, {1: (first, acked)})
+    assert [b["type"] for b in rewritten] == ["section", "context", "section", "actions"]
+    assert "Acknowledged by" in str(rewritten[1])

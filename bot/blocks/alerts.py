@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from bot.blocks.common import Block, actions, button, context, esc, header, mention, section, sections, shorten
 from bot.blocks.digest import weakest_factors
-from bot.ids import ALERT_ACK, ALERT_BLOCK_PREFIX, ALERT_DONE, ALERT_EXTEND, EXTEND_CALLBACK, VALUE
+from bot.ids import ALERT_ACK, ALERT_BLOCK_PREFIX, ALERT_DONE, ALERT_EXTEND, ALERT_TEXT_PREFIX, EXTEND_CALLBACK, VALUE
 from steps.health import FactorContribution
 from steps.step3 import Band
 
@@ -32,22 +32,68 @@ def _owner(owner_id: str | None) -> str:
     return mention(owner_id) if owner_id else "no owner set"
 
 
-def _missed_text(item: MissedMilestone) -> str:
-    days = "1 day" if item.days_overdue == 1 else f"{item.days_overdue} days"
-    return (
-        f":warning: *{esc(item.customer)}* missed milestone {item.position + 1} “{esc(item.milestone)}”\n"
-        f"Due {item.due:%Y-%m-%d} · {days} overdue · owner {_owner(item.owner_id)}"
-    )
+@dataclass(frozen=True)
+class AlertStatus:
+    """What has been done about an alert so far, as stored (so any later rewrite says the same)."""
+
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    completed_on: date | None = None
+    completed_by: str | None = None
+    extended_by: str | None = None
+    note: str = ""  # said once, by the action that just happened (e.g. the new score after Mark done)
+
+    @property
+    def done(self) -> bool:
+        return self.completed_on is not None
 
 
-def alert_buttons(alert_id: int) -> Block:
+def _due(item: MissedMilestone) -> str:
+    if item.days_overdue > 0:
+        return "1 day overdue" if item.days_overdue == 1 else f"{item.days_overdue} days overdue"
+    if item.days_overdue == 0:
+        return "due today"
+    return "due tomorrow" if item.days_overdue == -1 else f"due in {-item.days_overdue} days"
+
+
+def _status_lines(item: MissedMilestone, status: AlertStatus) -> list[str]:
+    lines = []
+    if status.completed_on is not None:
+        by = f" by {mention(status.completed_by)}" if status.completed_by else ""
+        lines.append(f":white_check_mark: Marked done{by} on {status.completed_on:%Y-%m-%d}.")
+    if status.extended_by:
+        lines.append(f":calendar: Deadline extended to {item.due:%Y-%m-%d} by {mention(status.extended_by)}.")
+    if status.acknowledged_by and status.acknowledged_at:
+        at = f"{status.acknowledged_at:%Y-%m-%d %H:%M} UTC"
+        lines.append(f":eyes: Acknowledged by {mention(status.acknowledged_by)} at {at}.")
+    if status.note:
+        lines.append(status.note)
+    return lines
+
+
+def _missed_text(item: MissedMilestone, status: AlertStatus | None = None) -> str:
+    due = f"Due {item.due:%Y-%m-%d} · " + ("done" if status is not None and status.done else _due(item))
+    lines = [
+        f":warning: *{esc(item.customer)}* missed milestone {item.position + 1} “{esc(item.milestone)}”",
+        f"{due} · owner {_owner(item.owner_id)}",
+        *_status_lines(item, status or AlertStatus()),
+    ]
+    return "\n".join(lines)
+
+
+def _missed_section(item: MissedMilestone, status: AlertStatus | None = None) -> Block:
+    return {**section(_missed_text(item, status)), "block_id": f"{ALERT_TEXT_PREFIX}{item.alert_id}"}
+
+
+def alert_buttons(alert_id: int, *, acknowledged: bool = False) -> Block:
     value = str(alert_id)
-    return actions(
-        f"{ALERT_BLOCK_PREFIX}{alert_id}",
+    elements = [
         button("Mark done", ALERT_DONE, value, style="primary"),
         button("Extend deadline", ALERT_EXTEND, value),
-        button("Acknowledge", ALERT_ACK, value),
-    )
+    ]
+    if not acknowledged:
+        elements.append(button("Acknowledge", ALERT_ACK, value))
+    return actions(f"{ALERT_BLOCK_PREFIX}{alert_id}", *elements)
 
 
 def _policy(policy: str | None) -> str:
@@ -57,7 +103,7 @@ def _policy(policy: str | None) -> str:
 
 
 def missed_alert(item: MissedMilestone, policy: str | None) -> dict[str, Any]:
-    blocks = [section(_missed_text(item)), section(_policy(policy)), alert_buttons(item.alert_id)]
+    blocks = [_missed_section(item), section(_policy(policy)), alert_buttons(item.alert_id)]
     return {"text": f"{item.customer} missed milestone {item.position + 1} “{item.milestone}”", "blocks": blocks}
 
 
@@ -78,14 +124,44 @@ def missed_digest(items: list[MissedMilestone], shown: int, policy: str | None) 
 def missed_thread_part(items: list[MissedMilestone]) -> dict[str, Any]:
     blocks: list[Block] = []
     for item in items:
-        blocks += [section(_missed_text(item)), alert_buttons(item.alert_id)]
+        blocks += [_missed_section(item), alert_buttons(item.alert_id)]
     return {"text": f"{len(items)} missed milestones", "blocks": blocks}
 
 
-def replace_alert_buttons(blocks: list[Block], alert_id: int, note: str) -> list[Block]:
-    """The message as it was, with one alert's buttons replaced by what happened to it."""
-    target = f"{ALERT_BLOCK_PREFIX}{alert_id}"
-    return [context(note) if b.get("block_id") == target else b for b in blocks]
+def _numbered(block: Block, prefix: str) -> int | None:
+    """The alert id in a block id such as ``alert:12``, when the block has that prefix."""
+    block_id = str(block.get("block_id", ""))
+    number = block_id[len(prefix) :]
+    return int(number) if block_id.startswith(prefix) and number.isdigit() else None
+
+
+def alert_ids(blocks: list[Block]) -> list[int]:
+    """The alerts a message holds (by the block ids it was posted with)."""
+    return [n for n in (_numbered(b, ALERT_BLOCK_PREFIX) for b in blocks) if n is not None]
+
+
+def refreshed_alerts(blocks: list[Block], current: dict[int, tuple[MissedMilestone, AlertStatus]]) -> list[Block]:
+    """The message's blocks with each alert in ``current`` rewritten as it stands now.
+
+    Its text gets the current due date and a line per action (acknowledged, extended, done); its buttons stay
+    until the milestone is done (an acknowledged alert keeps Mark done and Extend). A message posted before alerts
+    had a block id on their text keeps that text and shows the status where the buttons were.
+    """
+    with_text = {n for n in (_numbered(b, ALERT_TEXT_PREFIX) for b in blocks) if n is not None}
+    result: list[Block] = []
+    for block in blocks:
+        text_of, buttons_of = _numbered(block, ALERT_TEXT_PREFIX), _numbered(block, ALERT_BLOCK_PREFIX)
+        if text_of in current:
+            result.append(_missed_section(*current[text_of]))
+        elif buttons_of in current:
+            item, status = current[buttons_of]
+            if buttons_of not in with_text and (status.done or status.acknowledged_by or status.extended_by):
+                result.append(context("\n".join(_status_lines(item, status))))
+            elif not status.done:
+                result.append(alert_buttons(item.alert_id, acknowledged=status.acknowledged_by is not None))
+        else:
+            result.append(block)
+    return result
 
 
 @dataclass(frozen=True)

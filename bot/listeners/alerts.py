@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import announcements, customers
-from bot.blocks.alerts import extend_modal, replace_alert_buttons
+from bot.blocks.alerts import AlertStatus, MissedMilestone, alert_ids, extend_modal, refreshed_alerts
 from bot.blocks.common import esc, mention
 from bot.blocks.customers import score_line
 from bot.blocks.help import notice
@@ -29,7 +29,7 @@ from bot.listeners.context import services_of
 from bot.listeners.errors import replies_to_errors
 from bot.metadata import ExtendMetadata
 from steps.errors import UserError
-from storage.db import transaction
+from storage.db import Session, transaction
 
 
 def _clicked(context: BoltContext, body: dict[str, Any], action: dict[str, Any]) -> tuple[Requester, int, str]:
@@ -37,18 +37,44 @@ def _clicked(context: BoltContext, body: dict[str, Any], action: dict[str, Any])
     return requester(context), id_value(action), clicked_message_ts(body)
 
 
-def _update_alert_message(
-    client: WebClient, body: dict[str, Any], channel: str, ts: str, alert_id: int, note: str
-) -> None:
-    message = body.get("message")
-    message = message if isinstance(message, dict) else {}
+def _current(found: customers.AlertContext, today: date, note: str = "") -> tuple[MissedMilestone, AlertStatus]:
+    """One milestone alert as it stands now: its current due date and what has been done about it."""
+    milestone = found.milestone
+    if milestone is None:
+        raise UserError("This alert is not about a milestone.")
+    item = MissedMilestone(
+        found.alert.id, found.customer.name, milestone.position, milestone.name, milestone.due_date,
+        (today - milestone.due_date).days, found.customer.owner_id,
+    )  # fmt: skip
+    status = AlertStatus(
+        acknowledged_by=found.alert.acknowledged_by, acknowledged_at=found.alert.acknowledged_at,
+        completed_on=milestone.completed_on, completed_by=milestone.completed_by, extended_by=milestone.extended_by,
+        note=note,
+    )  # fmt: skip
+    return item, status
+
+
+def _refreshed(
+    session: Session, who: Requester, found: customers.AlertContext, message_ts: str, now: datetime, note: str = ""
+) -> dict[str, Any]:
+    """The message the button was on, with every alert in it as it stands now (the others may have changed too)."""
+    message = found.message
     blocks = message.get("blocks")
-    client.chat_update(
-        channel=channel,
-        ts=ts,
-        text=str(message.get("text") or ""),
-        blocks=replace_alert_buttons(blocks if isinstance(blocks, list) else [], alert_id, note),
-    )
+    blocks = blocks if isinstance(blocks, list) else []
+    today = found.ready.today(now)
+    current = {}
+    for alert_id in alert_ids(blocks):
+        other = found if alert_id == found.alert.id else _other(session, who, alert_id, message_ts)
+        if other is not None and other.milestone is not None:
+            current[alert_id] = _current(other, today, note if alert_id == found.alert.id else "")
+    return {"text": str(message.get("text") or ""), "blocks": refreshed_alerts(blocks, current)}
+
+
+def _other(session: Session, who: Requester, alert_id: int, message_ts: str) -> customers.AlertContext | None:
+    try:
+        return customers.load_alert(session, who.team_id, alert_id, who.channel(), message_ts)
+    except UserError:
+        return None  # removed since: its part of the message stays as it was
 
 
 def mark_done(ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
@@ -64,11 +90,11 @@ def mark_done(ack: Ack, context: BoltContext, body: dict[str, Any], action: dict
         _, breakdown = customers.complete_milestone(
             session, found.ready, found.customer, found.milestone, today, who.user_id, now
         )
-        note = (
-            f":white_check_mark: Marked done by {mention(who.user_id)} on {today:%Y-%m-%d}. "
-            f"{esc(found.customer.name)}: {score_line(breakdown)}"
+        found = customers.load_alert(session, who.team_id, alert_id, who.channel(), message_ts)
+        updated = _refreshed(
+            session, who, found, message_ts, now, f"{esc(found.customer.name)}: {score_line(breakdown)}"
         )
-    _update_alert_message(client, body, who.channel(), message_ts, alert_id, note)
+    client.chat_update(channel=who.channel(), ts=message_ts, **updated)
 
 
 def acknowledge(
@@ -78,16 +104,16 @@ def acknowledge(
     ack()
     who, alert_id, message_ts = _clicked(context, body, action)
     services = services_of(context)
+    now = services.clock()
     with transaction(services.sessions) as session:
         found = customers.load_alert(session, who.team_id, alert_id, who.channel(), message_ts)
-        alert, first = customers.acknowledge(session, found.alert, who.user_id, services.clock())
-    by, at = alert.acknowledged_by, alert.acknowledged_at
-    if by is None or at is None:
-        raise RuntimeError(f"alert {alert_id} has no acknowledgement after acknowledging it")
-    note = f":eyes: Acknowledged by {mention(by)} at {at:%Y-%m-%d %H:%M} UTC."
-    if not first:
-        ephemeral(respond, body, notice(f"{mention(by)} had already acknowledged this alert."))
-    _update_alert_message(client, body, who.channel(), message_ts, alert_id, note)
+        alert, first = customers.acknowledge(session, found.alert, who.user_id, now)
+        found = customers.load_alert(session, who.team_id, alert_id, who.channel(), message_ts)
+        updated = _refreshed(session, who, found, message_ts, now) if found.milestone is not None else None
+    if not first and alert.acknowledged_by is not None:
+        ephemeral(respond, body, notice(f"{mention(alert.acknowledged_by)} had already acknowledged this alert."))
+    if updated is not None:
+        client.chat_update(channel=who.channel(), ts=message_ts, **updated)
 
 
 def open_extend(
@@ -136,6 +162,12 @@ def extend(ack: Ack, context: BoltContext, body: dict[str, Any], view: dict[str,
         return
     ack()
     services.wake_delivery()
+    # The alert itself now says the new date: it never shows a stale deadline.
+    with transaction(services.sessions) as session:
+        found = customers.load_alert(session, meta.team_id, meta.alert_id, meta.channel_id, meta.message_ts)
+        where = Requester(team_id=meta.team_id, user_id=who.user_id, channel_id=meta.channel_id)
+        updated = _refreshed(session, where, found, meta.message_ts, now)
+    client.chat_update(channel=meta.channel_id, ts=meta.message_ts, **updated)
 
 
 def _new_due(picked: object) -> date:
