@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import yaml
 
 from sandbox.payloads import ALICE, CHANNEL
@@ -82,8 +84,11 @@ def test_full_flow_uploads_the_compiled_document(bot: BotHarness) -> None:
     assert "_Not yet discussed_" in document
     assert "version 1" in uploads[0]["initial_comment"]
 
-    final = _texts(bot.channel_messages()[-1])
-    assert "Automation Setup" in final and "not available" in final
+    # Only the person who moved the plan on hears that Step 4 is not there yet: the channel stays quiet.
+    assert not any("not available" in _texts(m) for m in bot.channel_messages())
+    told = bot.fake.responses[-1]
+    assert told["response_type"] == "ephemeral"
+    assert "Automation Setup" in json.dumps(told) and "not available" in json.dumps(told)
     confirmed = _texts(bot.fake.message(CHANNEL, synthesis["ts"]))
     assert "Saved as version 1" in confirmed
     assert not any(b.get("block_id") == "synthesis" for b in bot.fake.message(CHANNEL, synthesis["ts"])["blocks"])

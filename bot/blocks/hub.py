@@ -68,9 +68,6 @@ def revise_message(statuses: list[SectionStatus]) -> dict[str, Any]:
 
 def thread_starter(section: Section, number: int) -> dict[str, Any]:
     """The message whose thread holds one section's discussion."""
-    text = (
-        f":thread: *{number}. {section.label}*: discuss this section in this message's thread. "
-        "Replies are recorded (who, when, what) and shown in the section's form. To fold a reply into the plan, "
-        "use the message shortcut *Add to onboarding plan*; every saved change is announced here."
-    )
+    # One line: the channel reads it once; how replies reach the plan is in /onboarding help and the form.
+    text = f":thread: *{number}. {section.label}*: discuss this section in this message's thread."
     return {"text": f"Discussion: {section.label}", "blocks": [section_block(text)]}

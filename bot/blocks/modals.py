@@ -78,7 +78,12 @@ REPLY_PREVIEW = 280
 def _discussion(replies: Sequence[Reply]) -> list[Block]:
     if not replies:
         return []
-    blocks: list[Block] = [section("*Latest in this section's thread* (most recent first)")]
+    blocks: list[Block] = [
+        section(
+            "*Latest in this section's thread* (most recent first). To copy a reply into an answer, use the "
+            "message shortcut *Add to onboarding plan* on it."
+        )
+    ]
     for reply in replies:
         link = f" · <{reply.permalink}|open>" if reply.permalink else ""
         edited = " (edited)" if reply.edited else ""

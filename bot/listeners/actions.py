@@ -115,7 +115,9 @@ def menu_help(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
     ephemeral(respond, body, menu_help_message())
 
 
-def confirm(ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+def confirm(
+    ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+) -> None:
     ack()
     services, who, fingerprint = services_of(context), requester(context), text_value(action)
     message_ts = clicked_message_ts(body)
@@ -131,7 +133,8 @@ def confirm(ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[s
         refresh_hub(client, state)
         upload_document(client, channel, state.plan.name, result.document, state.plan.steps_completed)
         mirror_to_canvas(client, services, state.plan.team_id, state.plan.id, result.document.markdown)
-    client.chat_postMessage(channel=channel, **next_step_unavailable_message())
+    # Only whoever moved the plan on needs to hear that Step 4 is not there yet; the channel stays quiet.
+    ephemeral(respond, body, next_step_unavailable_message())
 
 
 def mirror_to_canvas(client: WebClient, services: Services, team_id: str, plan_id: int, markdown: str) -> None:
