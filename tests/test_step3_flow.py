@@ -9,7 +9,7 @@ import yaml
 from sandbox.payloads import ALICE, CHANNEL
 from tests.support.answers import HEALTH, MILESTONES, TRAINING, answer, answer_all, open_section
 from tests.support.harness import BotHarness
-from tests.support.messages import SYNTHESIS, with_block
+from tests.support.messages import HUB, SYNTHESIS, with_block
 
 
 def _texts(message: dict) -> str:
@@ -121,6 +121,22 @@ def test_running_step3_again_resumes_without_duplicating(bot: BotHarness) -> Non
 
         assert session.query(Plan).count() == 1
         assert session.query(PlanSection).count() == 1
+
+
+def test_running_step3_again_leaves_one_live_hub(bot: BotHarness) -> None:
+    bot.command("step3")
+    first = bot.hub()
+    bot.command("step3")
+    second = bot.hub()
+    bot.command("step3")
+    live = with_block(bot.channel_messages(), HUB)
+    assert [m["ts"] for m in live] == [bot.hub()["ts"]] and live[0]["ts"] not in (first["ts"], second["ts"])
+    for old, successor in ((first, second), (second, live[0])):
+        pointer = bot.fake.message(CHANNEL, old["ts"])
+        assert not any(b["type"] == "actions" for b in pointer.get("blocks", []))
+        assert "moved" in _texts(pointer) and successor["ts"].replace(".", "") in _texts(pointer)
+    threads = [m for m in bot.channel_messages() if "discuss this section" in _texts(m)]
+    assert len(threads) == 3, "the section threads are started once"
 
 
 def test_revise_makes_a_new_version_and_keeps_the_old(bot: BotHarness) -> None:

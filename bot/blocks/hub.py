@@ -71,3 +71,10 @@ def thread_starter(section: Section, number: int) -> dict[str, Any]:
     # One line: the channel reads it once; how replies reach the plan is in /onboarding help and the form.
     text = f":thread: *{number}. {section.label}*: discuss this section in this message's thread."
     return {"text": f"Discussion: {section.label}", "blocks": [section_block(text)]}
+
+
+def moved_hub_message(link: str | None) -> dict[str, Any]:
+    """What an earlier hub says once `/onboarding step3` posted a new one."""
+    where = f"<{link}|the latest message>" if link else "the latest message from the bot"
+    text = f":arrow_down: This Step 3 hub moved: use {where}."
+    return {"text": "This Step 3 hub moved.", "blocks": [section(text)]}

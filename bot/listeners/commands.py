@@ -23,7 +23,7 @@ from bot.blocks.help import help_message, status_message
 from bot.blocks.hub import hub_message, thread_starter
 from bot.documents import upload_document
 from bot.ids import COMMAND
-from bot.listeners.common import Requester, requester
+from bot.listeners.common import Requester, requester, retire_hub
 from bot.listeners.context import services_of
 from bot.listeners.errors import replies_to_errors
 from steps.errors import UserError, channel_ref
@@ -47,6 +47,8 @@ def step3(ack: Ack, context: BoltContext, who: Requester, client: WebClient, arg
     with transaction(services.sessions) as session:
         plans.set_hub(session, state.plan, posted["ts"])
         started = set(discussion.threads(session, state.plan))
+    if state.plan.hub_ts is not None:
+        retire_hub(client, channel, state.plan.hub_ts, posted["ts"])
     for number, section in enumerate(Section, start=1):
         if section in started:
             continue

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import customers, discussion
-from bot.blocks.hub import hub_message
+from bot.blocks.hub import hub_message, moved_hub_message
 from bot.blocks.modals import Conflict, section_modal
 from bot.metadata import ModalMetadata, sealing_key
 from bot.plans import PlanState
@@ -110,6 +110,18 @@ def refresh_hub(client: WebClient, state: PlanState) -> None:
         client.chat_update(channel=state.plan.channel_id, ts=state.plan.hub_ts, **message)
     except SlackApiError as exc:
         logger.warning("could not update the hub message of plan %s: %s", state.plan.id, exc.response.get("error"))
+
+
+def retire_hub(client: WebClient, channel: str, old_ts: str, new_ts: str) -> None:
+    """The previous hub becomes a one-line pointer to the new one, so a channel never has two live hubs."""
+    try:
+        link = str(client.chat_getPermalink(channel=channel, message_ts=new_ts)["permalink"])
+    except SlackApiError:
+        link = None
+    try:
+        client.chat_update(channel=channel, ts=old_ts, **moved_hub_message(link))
+    except SlackApiError as exc:
+        logger.info("the previous hub %s was not replaced: %s", old_ts, exc.response.get("error"))
 
 
 def follow_milestones(services: Services, state: PlanState, section: Section) -> None:
