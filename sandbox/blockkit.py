@@ -676,6 +676,41 @@ def validate_view(view: dict[str, Any]) -> list[str]:
     return checker.problems
 
 
+# What Slack reads as a control sequence: mentions, special mentions, dates, links. Any other "<", ">" or "&" in
+# mrkdwn must be escaped (&lt; &gt; &amp;): Slack accepts the message but swallows or misreads that text. A ">" that
+# starts a line is a block quote, which is mrkdwn too.
+_SLACK_TOKEN = re.compile(r"<(?:[@#!][^<>]*|(?:https?|mailto):[^<>\s|]*(?:\|[^<>]*)?)>")
+_ENTITY = re.compile(r"&(?:amp|lt|gt);")
+_QUOTE = re.compile(r"^>+ ?", re.MULTILINE)
+
+
+def unescaped(text: str) -> str | None:
+    """What is wrong with ``text`` as mrkdwn: a "<", ">" or "&" neither escaped nor part of a Slack token."""
+    rest = _QUOTE.sub("", _ENTITY.sub("", _SLACK_TOKEN.sub("", text)))
+    at = min((rest.index(c) for c in "<>&" if c in rest), default=None)
+    if at is None:
+        return None
+    return f"unescaped {rest[at]!r} in mrkdwn (Slack shows it wrongly; escape as &lt; &gt; &amp;): …{rest[at:][:40]!r}"
+
+
+def escaping_problems(payload: Any, path: str = "") -> list[str]:
+    """Every mrkdwn text object in a message or view (and a message's own ``text``) that Slack would misread."""
+    problems: list[str] = []
+    if isinstance(payload, dict):
+        top = path == "" and payload.get("mrkdwn") not in (False, "false") and "type" not in payload
+        if (top or payload.get("type") == "mrkdwn") and isinstance(payload.get("text"), str):
+            problem = unescaped(payload["text"])
+            if problem:
+                problems.append(f"{path}text: {problem}")
+        for key, value in payload.items():
+            if isinstance(value, dict | list):
+                problems += escaping_problems(value, f"{path}{key}.")
+    elif isinstance(payload, list):
+        for index, item in enumerate(payload):
+            problems += escaping_problems(item, f"{path[:-1]}[{index}].")
+    return problems
+
+
 def validate_message(args: dict[str, Any]) -> list[str]:
     """Problems with a chat.postMessage/update/postEphemeral or response_url body."""
     problems: list[str] = []
@@ -694,6 +729,7 @@ def validate_message(args: dict[str, Any]) -> list[str]:
         problems.append(f"text: must be a string, got {type(text).__name__}")
     elif isinstance(text, str) and len(text) > MAX_MESSAGE_TEXT:
         problems.append(f"text: must be at most {MAX_MESSAGE_TEXT} characters, got {len(text)}")
+
     if blocks is not None:
         checker = _Checker("message")
         checker.blocks(blocks)

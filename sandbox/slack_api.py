@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .blockkit import validate_message, validate_view
+from .blockkit import escaping_problems, validate_message, validate_view
 
 if TYPE_CHECKING:
     from .socket_mode import FakeSocketModeServer
@@ -597,6 +597,7 @@ class FakeSlack:
             if body.get("delete_original") and context is not None:
                 self._delete_original(context)
                 return 200, {"ok": True}
+            self._lint(where, {k: v for k, v in body.items() if k in ("text", "blocks", "mrkdwn")})
             problems = validate_message(body)
             if body.get("response_type") not in (None, "in_channel", "ephemeral"):
                 problems.append(f"response_type: must be in_channel or ephemeral, got {body['response_type']!r}")
@@ -650,7 +651,13 @@ class FakeSlack:
 
     # -- method implementations (called with the lock held) ------------------------------------
 
+    def _lint(self, where: str, payload: Any) -> None:
+        """Slack accepts these, but shows them wrongly: recorded as problems, the call still succeeds."""
+        for problem in escaping_problems(payload):
+            self._problem(where, problem)
+
     def _check_message(self, method: str, args: JsonDict) -> None:
+        self._lint(method, {k: v for k, v in args.items() if k in ("text", "blocks", "mrkdwn")})
         problems = validate_message(args)
         if problems:
             messages = [f"[ERROR] {p}" for p in problems]
@@ -665,6 +672,7 @@ class FakeSlack:
     def _check_view(self, method: str, view: Any, *, kind: str) -> JsonDict:
         if view is None:
             raise SlackError("invalid_arguments", "missing 'view'")
+        self._lint(method, {"blocks": view.get("blocks")} if isinstance(view, dict) else None)
         problems = validate_view(view)
         if isinstance(view, dict) and not problems and view.get("type") != kind:
             problems.append(f"view.type: {method} needs a {kind} view, got {view.get('type')!r}")

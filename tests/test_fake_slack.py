@@ -437,3 +437,22 @@ def test_saved_state_is_everything_reset_creates() -> None:
     copy = FakeSlack()
     copy.load_state(fake.save_state())
     assert [m["text"] for m in copy.messages("C0PLAN001")] == ["hello"]
+
+
+def test_unescaped_mrkdwn_is_a_problem_slack_would_not_report() -> None:
+    """Every test ends with fake.problems == [], so every text the bot sends in any test is checked this way."""
+    from sandbox.blockkit import escaping_problems
+
+    fine = {
+        "text": "Tom &amp; Jerry &lt;3 <@U0ALICE01> <#C0PLAN001|plan> <!here> <https://example.com|site>",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "> quoted\n>>> more"},
+                    "fields": [{"type": "plain_text", "text": "a < b & c"}]}],  # plain text shows as typed
+    }  # fmt: skip
+    assert escaping_problems(fine) == []
+    bad = {"text": "fine", "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": "use <name> & co"}]}]}
+    (problem,) = escaping_problems(bad)
+    assert problem.startswith("blocks[0].elements[0].text: unescaped '<'")
+    fake = FakeSlack()
+    fake._handle_api("chat.postMessage", {"channel": "C0PLAN001", **bad}, "xoxb-test")
+    assert len(fake.messages("C0PLAN001")) == 1, "Slack accepts it (and shows it wrongly)"
+    assert fake.take_problems() == [f"chat.postMessage: {problem}"]

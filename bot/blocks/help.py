@@ -38,7 +38,7 @@ def help_message(unknown: str | None = None) -> dict[str, Any]:
     if unknown is not None:
         lines.append(f"I don't know `{esc(unknown)}`. Here is what I can do:")
     lines.append("*onboarding-bot* facilitates your onboarding-flow plan, one plan per channel.")
-    lines += [f"• `{COMMAND} {name}` — {text}" for name, text in COMMANDS]
+    lines += [f"• `{COMMAND} {esc(name)}` — {text}" for name, text in COMMANDS]
     lines.append('Names with spaces are quoted, for example `"Acme Corp"`.')
     text = "\n".join(lines)
     return {"text": text, "blocks": sections(text)}
@@ -57,7 +57,7 @@ def menu_help_message() -> dict[str, Any]:
             "• *[MH] Menu Help* — this explanation.",
             "Unanswered optional questions appear as _Not yet discussed_: the bot never invents content.",
             "",
-            *(f"• `{COMMAND} {name}` — {text}" for name, text in COMMANDS),
+            *(f"• `{COMMAND} {esc(name)}` — {text}" for name, text in COMMANDS),
         ]
     )
     return {"text": text, "blocks": sections(text)}
