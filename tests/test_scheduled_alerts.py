@@ -260,7 +260,7 @@ def test_an_alert_message_is_rewritten_as_each_alert_stands() -> None:
     extended = MissedMilestone(2, "Globex", 0, "Kickoff held", date(2026, 12, 20), -11, BOB)
     rewritten = refreshed_alerts(blocks, {1: (first, acked), 2: (extended, done)})
     text = str(rewritten)
-    assert f"Acknowledged by <@{ALICE}> at 2026-12-09 10:00 UTC" in text
+    assert f"Acknowledged by <@{ALICE}> <!date^" in text and "|2026-12-09 10:00 UTC>" in text
     assert f"Marked done by <@{BOB}> on 2026-12-09" in text and "Due 2026-12-20 · done" in text
     assert _labels({"blocks": rewritten}) == ["Mark done", "Extend deadline"]  # the done one has none left
 

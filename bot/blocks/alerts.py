@@ -6,7 +6,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bot.blocks.common import Block, actions, button, context, esc, header, mention, section, sections, shorten
+from bot.blocks.common import (
+    Block,
+    actions,
+    button,
+    context,
+    esc,
+    header,
+    mention,
+    section,
+    sections,
+    shorten,
+    slack_date,
+)
 from bot.blocks.digest import weakest_factors
 from bot.ids import ALERT_ACK, ALERT_BLOCK_PREFIX, ALERT_DONE, ALERT_EXTEND, ALERT_TEXT_PREFIX, EXTEND_CALLBACK, VALUE
 from steps.health import FactorContribution
@@ -64,8 +76,8 @@ def _status_lines(item: MissedMilestone, status: AlertStatus) -> list[str]:
     if status.extended_by:
         lines.append(f":calendar: Deadline extended to {item.due:%Y-%m-%d} by {mention(status.extended_by)}.")
     if status.acknowledged_by and status.acknowledged_at:
-        at = f"{status.acknowledged_at:%Y-%m-%d %H:%M} UTC"
-        lines.append(f":eyes: Acknowledged by {mention(status.acknowledged_by)} at {at}.")
+        at = slack_date(status.acknowledged_at)
+        lines.append(f":eyes: Acknowledged by {mention(status.acknowledged_by)} {at}.")
     if status.note:
         lines.append(status.note)
     return lines
