@@ -64,7 +64,7 @@ def _alert_channel(ready: RunnablePlan, now: datetime) -> dict[str, Any]:
 def milestones_missed(session: Session, ready: RunnablePlan, alerts: Sequence[MissedAlert], now: datetime) -> None:
     """One post per alert (with its buttons), or, when many, a digest with the alerts in its thread."""
     today = ready.today(now)
-    items = [_missed_item(alert, today) for alert in alerts]
+    items = [_missed_item(alert, today, tuple(ready.health.monitors)) for alert in alerts]
     policy = ready.milestones.missed_deadline_policy
     common = _alert_channel(ready, now)
     if len(items) <= DIGEST_THRESHOLD:
@@ -72,8 +72,8 @@ def milestones_missed(session: Session, ready: RunnablePlan, alerts: Sequence[Mi
             outbox.enqueue(session, key=f"alert:{item.alert_id}", message=alert_blocks.missed_alert(item, policy),
                            **common)  # fmt: skip
         return
-    # Most overdue first, so a long list starts with what matters most.
-    ordered = sorted(items, key=lambda i: (-i.days_overdue, i.customer.casefold(), i.position))
+    # Most overdue first, so a long list starts with what matters most; each customer's alerts together.
+    ordered = alert_blocks.by_customer(items)
     shown = ordered[: alert_blocks.ALERTS_PER_MESSAGE * MAX_THREAD_PARTS]
     key = f"missed-digest:{items[0].alert_id}"
     parent = outbox.enqueue(session, key=key, message=alert_blocks.missed_digest(items, len(shown), policy), **common)
@@ -87,10 +87,10 @@ def milestones_missed(session: Session, ready: RunnablePlan, alerts: Sequence[Mi
         )
 
 
-def _missed_item(alert: MissedAlert, today: date) -> alert_blocks.MissedMilestone:
+def _missed_item(alert: MissedAlert, today: date, monitors: tuple[str, ...]) -> alert_blocks.MissedMilestone:
     m = alert.milestone
     return alert_blocks.MissedMilestone(
-        alert.alert_id, m.customer, m.position, m.name, m.due, days_overdue(m.due, today), m.owner_id
+        alert.alert_id, m.customer, m.position, m.name, m.due, days_overdue(m.due, today), m.owner_id, monitors
     )
 
 

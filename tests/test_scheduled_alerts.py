@@ -139,6 +139,30 @@ def test_fifty_overdue_milestones_become_one_digest(bot: BotHarness) -> None:
     assert sum(str(p["blocks"]).count("alert_done") for p in thread) == 50
 
 
+def test_a_digest_groups_alerts_by_customer_most_overdue_first_and_names_them(bot: BotHarness) -> None:
+    complete_step3(bot)
+    for name in ("Acme", "Beta", "Gamma", "Delta"):
+        bot.command(f'customer add "{name}" start=2026-11-01')  # Kickoff overdue
+    bot.command('customer add "Zeta" start=2026-10-01')  # three milestones overdue, the first by 50 days
+    before = len(bot.fake.calls_to("chat.postMessage"))
+    bot.tick(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
+    posts = [p.args for p in bot.fake.calls_to("chat.postMessage")[before:]]
+    (digest,) = outbox_posts(bot.channel_messages(), MISSED_DIGEST)
+    assert "7 milestones were missed by 5 customers" in digest["text"]
+    assert "Zeta (3), Acme, Beta, Delta, Gamma" in str(digest["blocks"])
+    (part,) = [p for p in posts if p.get("thread_ts") == digest["ts"]]
+    order = [b["text"]["text"].split("*")[1] for b in part["blocks"] if b["type"] == "section"]
+    assert order == ["Zeta", "Zeta", "Zeta", "Acme", "Beta", "Delta", "Gamma"]
+
+
+def test_an_alert_without_an_owner_mentions_the_monitors(bot: BotHarness) -> None:
+    complete_step3(bot)
+    bot.command('customer add "Acme Corp" start=2026-12-01')
+    bot.tick(DAY_AFTER_KICKOFF)
+    text = str(_alerts(bot)[0]["blocks"])
+    assert f"no owner set · monitors <@{ALICE}> <@{BOB}>" in text
+
+
 def test_weekly_health_update(acme: BotHarness) -> None:
     bot = acme
     bot.command('customer add "Globex" start=2026-12-01')

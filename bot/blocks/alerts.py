@@ -38,10 +38,14 @@ class MissedMilestone:
     due: date
     days_overdue: int
     owner_id: str | None
+    monitors: tuple[str, ...] = ()  # who hears about it when nobody owns the customer
 
 
-def _owner(owner_id: str | None) -> str:
-    return mention(owner_id) if owner_id else "no owner set"
+def _owner(owner_id: str | None, monitors: tuple[str, ...] = ()) -> str:
+    if owner_id:
+        return mention(owner_id)
+    watching = " ".join(mention(m) for m in monitors)
+    return f"no owner set · monitors {watching}" if watching else "no owner set"
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ def _missed_text(item: MissedMilestone, status: AlertStatus | None = None) -> st
     due = f"Due {item.due:%Y-%m-%d} · " + ("done" if status is not None and status.done else _due(item))
     lines = [
         f":warning: *{esc(item.customer)}* missed milestone {item.position + 1} “{esc(item.milestone)}”",
-        f"{due} · owner {_owner(item.owner_id)}",
+        f"{due} · owner {_owner(item.owner_id, item.monitors)}",
         *_status_lines(item, status or AlertStatus()),
     ]
     return "\n".join(lines)
@@ -119,6 +123,28 @@ def missed_alert(item: MissedMilestone, policy: str | None) -> dict[str, Any]:
     return {"text": f"{item.customer} missed milestone {item.position + 1} “{item.milestone}”", "blocks": blocks}
 
 
+NAMED_IN_DIGEST = 10
+
+
+def by_customer(items: list[MissedMilestone]) -> list[MissedMilestone]:
+    """Each customer's alerts together, the customer with the most overdue milestone first."""
+    worst: dict[str, int] = {}
+    for item in items:
+        worst[item.customer] = max(worst.get(item.customer, item.days_overdue), item.days_overdue)
+    return sorted(
+        items, key=lambda i: (-worst[i.customer], i.customer.casefold(), i.customer, -i.days_overdue, i.position)
+    )
+
+
+def _named(items: list[MissedMilestone]) -> str:
+    counts: dict[str, int] = {}
+    for item in by_customer(items):
+        counts[item.customer] = counts.get(item.customer, 0) + 1
+    names = [f"{esc(name)} ({n})" if n > 1 else esc(name) for name, n in list(counts.items())[:NAMED_IN_DIGEST]]
+    more = len(counts) - len(names)
+    return ", ".join(names) + (f" and {more} more" if more else "")
+
+
 def missed_digest(items: list[MissedMilestone], shown: int, policy: str | None) -> dict[str, Any]:
     customers = len({i.customer for i in items})
     text = f"{len(items)} milestones were missed by {customers} customers"
@@ -130,6 +156,7 @@ def missed_digest(items: list[MissedMilestone], shown: int, policy: str | None) 
         ]
     else:
         lines = [f":warning: *{text}.* Each one is in this message's thread, with buttons to act on it."]
+    lines.append(f"Most overdue first: {_named(items)}.")
     return {"text": text, "blocks": [*sections("\n".join(lines)), section(_policy(policy))]}
 
 

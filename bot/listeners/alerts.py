@@ -44,7 +44,7 @@ def _current(found: customers.AlertContext, today: date, note: str = "") -> tupl
         raise UserError("This alert is not about a milestone.")
     item = MissedMilestone(
         found.alert.id, found.customer.name, milestone.position, milestone.name, milestone.due_date,
-        (today - milestone.due_date).days, found.customer.owner_id,
+        (today - milestone.due_date).days, found.customer.owner_id, tuple(found.ready.health.monitors),
     )  # fmt: skip
     status = AlertStatus(
         acknowledged_by=found.alert.acknowledged_by, acknowledged_at=found.alert.acknowledged_at,
