@@ -47,7 +47,7 @@ Reason = Literal["reached on time", "missed"]
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _SEVERITY: dict[Band, int] = {Band.HEALTHY: 0, Band.AT_RISK: 1, Band.CRITICAL: 2}
-_NO_SCORE = "No score"
+_NO_SCORE = "No data yet"
 
 
 # --- factors -----------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def _short(number: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ScoreBreakdown:
-    """A computed score and how it was reached. ``score``/``band`` are None when no factor has data."""
+    """A computed score and how it was reached. ``score``/``band`` are None until a signal has data."""
 
     score: float | None
     band: Band | None
@@ -233,7 +233,7 @@ class ScoreBreakdown:
     def explain(self) -> list[str]:
         """Short human-readable lines: the score, each factor's share, missing factors, milestone points."""
         if self.score is None or self.band is None:
-            lines = ["Score: not enough data"]
+            lines = ["Score: no data yet (no health signal recorded)"]
         else:
             lines = [f"Score: {self.score:.1f} ({self.band.label}{self._clamp_note()})"]
         lines.extend(factor.explain() for factor in self.factors if factor.value is not None)
@@ -324,7 +324,13 @@ def compute_score(
 
     score: float | None = None
     band: Band | None = None
-    if total_weight:
+    # Milestone completion alone is not a health reading when the model weighs signals too: until one arrives the
+    # customer has no score (a first missed deadline would otherwise read as a 0.0 critical customer nobody has
+    # measured). A model of milestones only is measured by them.
+    signal_factors = [(weight, value) for (key, _, weight), value in zip(factors, values, strict=True)
+                      if key != MILESTONES_KEY and weight > 0]  # fmt: skip
+    signalled = not signal_factors or any(value is not None for _, value in signal_factors)
+    if total_weight and signalled:
         exact = weighted + sum(adjustment.points for adjustment in adjustments)
         score = round(min(max(exact, 0.0), 100.0), 1)
         band = model.band_for(score)
@@ -335,7 +341,7 @@ def compute_score(
 
 
 def band_change(previous: Band | None, current: Band | None) -> str | None:
-    """ "Healthy → At-risk" when the band changed (None shows as "No score"), None when it did not."""
+    """ "Healthy → At-risk" when the band changed (None shows as "No data yet"), None when it did not."""
     if previous == current:
         return None
     before = _NO_SCORE if previous is None else previous.label

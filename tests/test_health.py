@@ -236,7 +236,7 @@ def test_no_data_means_no_score_but_adjustments_are_still_reported() -> None:
     assert breakdown.missing == ("adoption", "engagement", "tickets")
     assert [a.points for a in breakdown.adjustments] == [10, -15]
     assert breakdown.weakest() == ()
-    assert breakdown.explain()[0] == "Score: not enough data"
+    assert breakdown.explain()[0] == "Score: no data yet (no health signal recorded)"
 
     nothing = compute_score(make_model(), {}, [], TODAY)
     assert (nothing.score, nothing.band) == (None, None)
@@ -290,7 +290,7 @@ def test_band_change() -> None:
     assert band_change(Band.CRITICAL, Band.HEALTHY) == "Critical → Healthy"
     assert band_change(Band.AT_RISK, Band.AT_RISK) is None
     assert band_change(None, None) is None
-    assert band_change(None, Band.CRITICAL) == "No score → Critical"
+    assert band_change(None, Band.CRITICAL) == "No data yet → Critical"
 
 
 @pytest.mark.parametrize(
@@ -363,7 +363,13 @@ def test_score_within_range_and_band_matches_thresholds(
     breakdown = score(model, signals, milestones)
     if breakdown.score is None:
         assert breakdown.band is None
-        assert set(breakdown.missing) == set(factor_keys(model))
+        # No score until a weighted signal has data (milestone completion alone is no reading), or, for a model
+        # of milestones only, until a milestone is due.
+        signals_weighed = [f for f in breakdown.factors if f.key != "milestones" and f.weight > 0]
+        if signals_weighed:
+            assert all(f.value is None for f in signals_weighed)
+        else:
+            assert set(breakdown.missing) == set(factor_keys(model))
         return
     assert 0.0 <= breakdown.score <= 100.0
     assert breakdown.score == round(breakdown.score, 1)

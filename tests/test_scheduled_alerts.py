@@ -155,6 +155,18 @@ def test_a_digest_groups_alerts_by_customer_most_overdue_first_and_names_them(bo
     assert order == ["Zeta", "Zeta", "Zeta", "Acme", "Beta", "Delta", "Gamma"]
 
 
+def test_a_customer_without_signals_has_no_data_yet_not_a_critical_zero(acme: BotHarness) -> None:
+    bot = acme
+    bot.tick(DAY_AFTER_KICKOFF)  # Kickoff missed, and nobody has recorded a signal
+    (update,) = outbox_posts(bot.channel_messages(), HEALTH_UPDATE)
+    text = str(update["blocks"])
+    assert "Critical: 0" in text and "No data yet: 1" in text and "0.0" not in text
+    assert outbox_posts(bot.channel_messages(), BAND_ALERTS) == []
+    assert "no data yet" in bot.command("customer list").json()["text"]
+    bot.command('signal "Acme Corp" adoption=20 engagement=30 tickets=40 nps=10')
+    assert "Critical" in bot.command("customer list").json()["text"]
+
+
 def test_an_alert_without_an_owner_mentions_the_monitors(bot: BotHarness) -> None:
     complete_step3(bot)
     bot.command('customer add "Acme Corp" start=2026-12-01')

@@ -13,12 +13,12 @@ LIST_LIMIT = 150
 
 
 def _band_label(band: str | None) -> str:
-    return Band(band).label if band else "no score yet"
+    return Band(band).label if band else "no data yet"
 
 
 def score_line(breakdown: ScoreBreakdown) -> str:
     if breakdown.score is None or breakdown.band is None:
-        return "Health score: not enough data yet (record signals with `/onboarding signal`)."
+        return "Health score: no data yet (record signals with `/onboarding signal`)."
     return f"Health score: *{breakdown.score:.1f}* ({breakdown.band.label})"
 
 

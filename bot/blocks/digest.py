@@ -38,7 +38,7 @@ def weakest_factors(factors: tuple[FactorContribution, ...]) -> str:
 
 
 def _score(value: float | None) -> str:
-    return "no score" if value is None else f"{value:.1f}"
+    return "no data yet" if value is None else f"{value:.1f}"
 
 
 def _line(line: DigestLine, *, with_weakest: bool, bullet: str = "•") -> str:
@@ -74,7 +74,7 @@ def health_digest(
     total = sum(counts.values())
     summary = " · ".join(f"{band.label}: {counts.get(band, 0)}" for band in Band)
     if counts.get(None):
-        summary += f" · Not enough data: {counts[None]}"
+        summary += f" · No data yet: {counts[None]}"
     blocks: list[Block] = [
         header(f"Health update · {plan_name}"),
         section(f"*{total} customers* · {summary}"),

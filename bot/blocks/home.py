@@ -26,11 +26,11 @@ def _plan_blocks(plan: PlanSummary) -> list[Block]:
     if plan.band_counts:
         counts = " · ".join(f"{b.label} {plan.band_counts.get(b.value, 0)}" for b in Band)
         if plan.band_counts.get(None):
-            counts += f" · No score {plan.band_counts[None]}"
+            counts += f" · No data yet {plan.band_counts[None]}"
         lines = [f"*Customers:* {counts}"]
         for name, score, band in plan.lowest[:PER_LIST]:
             shown = f"{score:.1f}" if score is not None else "–"
-            lines.append(f"• {esc(name)} {shown} ({Band(band).label if band else 'no score'})")
+            lines.append(f"• {esc(name)} {shown} ({Band(band).label if band else 'no data yet'})")
         blocks += sections("\n".join(lines))
     if plan.overdue_total:
         lines = [f"*Overdue milestones:* {plan.overdue_total}"]
