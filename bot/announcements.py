@@ -47,12 +47,13 @@ def section_changed(
     user_id: str,
     now: datetime,
     source: tuple[str, str | None] | None = None,
+    first: str | None = None,
 ) -> None:
-    """The diff of one save, as a reply in the section's thread."""
+    """The diff of one save, as a reply in the section's thread (``first``: a first save, summed up)."""
     outbox.enqueue(
         session, team_id=plan.team_id, channel_id=thread.channel_id, plan_id=plan.id,
         key=f"change:{plan.id}:{section.value}:{version}", thread_ts=thread.ts, now=now,
-        message=change_announcement(section, user_id, version, changes, source),
+        message=change_announcement(section, user_id, version, changes, source, first=first),
     )  # fmt: skip
 
 

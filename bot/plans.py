@@ -13,7 +13,7 @@ from bot import announcements, discussion
 from bot.discussion import summaries
 from steps.document import compose_step3
 from steps.errors import UserError
-from steps.fields import FieldChange, diff_answers
+from steps.fields import FieldChange, answered_summary, diff_answers
 from steps.step3 import SECTION_MODELS, STEP_ID, Answers, HealthModel, MilestonesSection, Section, TrainingPlan
 from storage import outbox, repo
 from storage.db import Session
@@ -209,10 +209,16 @@ def save_if_current(
     )  # fmt: skip
     thread = discussion.threads(session, state.plan).get(section)
     if changes and thread is not None:
+        # A first save is said in one line ("3 milestones"), not as every field going from empty to a value.
+        first = answered_summary(ROWS_OF.get(section), saved.answers) if not before else None
         announcements.section_changed(
-            session, state.plan, thread, section, saved.version, changes, user_id, now, source
+            session, state.plan, thread, section, saved.version, changes, user_id, now, source, first
         )
     return state, changes
+
+
+# The section whose answers are mostly rows, counted in a first save's summary.
+ROWS_OF = {Section.MILESTONES: "milestones"}
 
 
 @dataclass(frozen=True)

@@ -349,10 +349,23 @@ def flatten(answers: dict[str, Any], prefix: str = "") -> dict[str, str | None]:
 
 @dataclass(frozen=True)
 class FieldChange:
+    """One answer before and after a save, as people read it: choices by their labels; people as user ids, which
+    ``kind`` (USERS) tells the surface to show as mentions."""
+
     path: str
     label: str
     old: str | None
     new: str | None
+    kind: Kind | None = None
+
+
+def _readable(path: str, shown: str | None) -> str | None:
+    """A flattened value with each choice replaced by its label (``weekly`` → ``Weekly``)."""
+    found = find_field(path)
+    if shown is None or found is None or found.kind not in (Kind.CHOICE, Kind.CHOICES):
+        return shown
+    labels = dict(found.options())
+    return ", ".join(labels.get(value, value) for value in shown.split(", "))
 
 
 def diff_answers(old: dict[str, Any] | None, new: dict[str, Any]) -> list[FieldChange]:
@@ -360,11 +373,28 @@ def diff_answers(old: dict[str, Any] | None, new: dict[str, Any]) -> list[FieldC
     before = flatten(old or {})
     after = flatten(new)
     paths = list(after) + [p for p in before if p not in after]
-    return [
-        FieldChange(path, field_label(path), before.get(path), after.get(path))
-        for path in paths
-        if before.get(path) != after.get(path)
-    ]
+    changes = []
+    for path in paths:
+        if before.get(path) == after.get(path):
+            continue
+        found = find_field(path)
+        kind = found.kind if found is not None else None
+        changes.append(
+            FieldChange(
+                path, field_label(path), _readable(path, before.get(path)), _readable(path, after.get(path)), kind
+            )
+        )
+    return changes
+
+
+def answered_summary(section_rows: str | None, answers: dict[str, Any]) -> str:
+    """A first save in a few words: ``3 milestones`` for a section of rows, else how many answers it has."""
+    if section_rows is not None and isinstance(answers.get(section_rows), list):
+        count = len(answers[section_rows])
+        row = (answer_field(section_rows).row or section_rows).lower()
+        return f"{count} {row}{'' if count == 1 else 's'}"
+    given = sum(1 for value in flatten(answers).values() if value is not None)
+    return f"{given} answer{'' if given == 1 else 's'}"
 
 
 def _foldable_paths(section: Section, answers: dict[str, Any]) -> Iterator[str]:

@@ -54,6 +54,7 @@ class ChangeRecord:
     user_id: str
     changed_at: datetime
     source_user_id: str | None
+    version: int = 0  # the section's version this change made
 
 
 @dataclass(frozen=True)

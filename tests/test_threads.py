@@ -7,8 +7,12 @@ from typing import Any
 
 from sandbox import payloads as sr
 from sandbox.payloads import ALICE, BOB, CHANNEL
-from tests.support.answers import MILESTONES, answer, complete_step3, open_section
+from tests.support.answers import HEALTH, MILESTONES, answer, complete_step3, open_section
 from tests.support.harness import BotHarness
+
+
+def _texts(message: dict[str, Any]) -> str:
+    return "\n".join(b["text"]["text"] for b in message.get("blocks", []) if b.get("type") == "section")
 
 
 def _thread(bot: BotHarness, title: str) -> str:
@@ -130,7 +134,33 @@ def test_saved_changes_are_announced_in_the_sections_thread(bot: BotHarness) -> 
         "“Data flows &lt;daily&gt; &amp; reliably”"
     ) in text
     history = bot.command("history").json()["text"]
-    assert f"<@{BOB}> · Success milestones · Milestone 2 · definition of done" in history
+    assert f"<@{BOB}> · Success milestones (version 2): Milestone 2 · definition of done" in history
+
+
+def test_announcements_and_history_speak_in_labels_and_mentions(bot: BotHarness) -> None:
+    bot.command("step3")
+    answer(bot, "milestones")
+    answer(bot, "health")
+    answer(bot, "health", {**HEALTH, "cadence": "monthly", "monitors": [BOB]})
+    bot.tick()
+    thread = _thread(bot, "Health score model")
+    first, second = [c.args for c in bot.fake.calls_to("chat.postMessage") if c.args.get("thread_ts") == thread]
+    # A first save is one line, not every field "empty → value".
+    assert _texts(first).count("\n") == 0 and f"<@{ALICE}> answered *Health score model*" in _texts(first)
+    milestones = next(
+        c.args
+        for c in bot.fake.calls_to("chat.postMessage")
+        if c.args.get("thread_ts") == _thread(bot, "Success milestones")
+    )
+    assert "answered *Success milestones*: 3 milestones" in _texts(milestones)
+    changed = _texts(second)
+    assert "*Update cadence*: “Weekly” → “Monthly”" in changed
+    assert f"*Monitors*: <@{ALICE}>, <@{BOB}> → <@{BOB}>" in changed
+    assert "weekly" not in changed and "U0ALICE01," not in changed
+    history = bot.command("history").json()["text"]
+    lines = [line for line in history.splitlines() if line.startswith("•")]
+    assert len(lines) == 3, "one line per save"
+    assert f"<@{ALICE}> · Health score model (version 2): Update cadence, Monitors" in lines[0]
 
 
 def test_a_stale_form_is_refused_and_refreshed(bot: BotHarness) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.blocks.common import esc, mention, sections, shorten
-from steps.fields import FieldChange
+from bot.blocks.common import esc, mention, sections, shorten, slack_date
+from steps.fields import FieldChange, Kind
 from steps.step3 import Section
 from storage.records import ChangeRecord
 
@@ -14,8 +14,12 @@ VALUE_PREVIEW = 200
 CHANGES_SHOWN = 15
 
 
-def _value(value: str | None) -> str:
-    return "_empty_" if value is None else f"“{esc(shorten(value, VALUE_PREVIEW))}”"
+def _value(value: str | None, kind: Kind | None) -> str:
+    if value is None:
+        return "_empty_"
+    if kind is Kind.USERS:
+        return ", ".join(mention(user) for user in value.split(", "))
+    return f"“{esc(shorten(value, VALUE_PREVIEW))}”"
 
 
 def change_announcement(
@@ -24,16 +28,21 @@ def change_announcement(
     version: int,
     changes: Sequence[FieldChange],
     source: tuple[str, str | None] | None = None,
+    *,
+    first: str | None = None,
 ) -> dict[str, Any]:
-    """A readable diff: who changed which field, from what to what."""
+    """A readable diff: who changed which field, from what to what; a first save (``first``) in one line."""
     origin = ""
     if source is not None:
         author, permalink = source
         where = f" (<{permalink}|message>)" if permalink else ""
         origin = f", from {mention(author)}'s message{where}"
+    if first is not None:
+        text = f":pencil2: {mention(user_id)} answered *{section.label}*: {esc(first)}{origin}."
+        return {"text": f"{section.label} answered", "blocks": sections(text)}
     lines = [f":pencil2: {mention(user_id)} changed *{section.label}* (version {version}){origin}:"]
     for change in changes[:CHANGES_SHOWN]:
-        lines.append(f"• *{esc(change.label)}*: {_value(change.old)} → {_value(change.new)}")
+        lines.append(f"• *{esc(change.label)}*: {_value(change.old, change.kind)} → {_value(change.new, change.kind)}")
     if len(changes) > CHANGES_SHOWN:
         lines.append(f"…and {len(changes) - CHANGES_SHOWN} more fields.")
     text = "\n".join(lines)
@@ -41,15 +50,20 @@ def change_announcement(
 
 
 def history_message(plan_name: str, changes: Sequence[ChangeRecord]) -> dict[str, Any]:
+    """Recent saves, newest first: one line per save, naming the fields it changed."""
     if not changes:
         text = f"No changes recorded yet for plan *{esc(plan_name)}*."
-    else:
-        lines = [f"*Recent changes to {esc(plan_name)}* (newest first)"]
-        for change in changes:
-            origin = f", from {mention(change.source_user_id)}'s message" if change.source_user_id else ""
-            lines.append(
-                f"• {change.changed_at:%Y-%m-%d %H:%M} UTC · {mention(change.user_id)} · "
-                f"{Section(change.section).label} · {esc(change.label)}{origin}"
-            )
-        text = "\n".join(lines)
+        return {"text": text, "blocks": sections(text)}
+    saves: dict[tuple[str, int, str, str | None], list[ChangeRecord]] = {}
+    for change in changes:
+        saves.setdefault((change.section, change.version, change.user_id, change.source_user_id), []).append(change)
+    lines = [f"*Recent changes to {esc(plan_name)}* (newest first)"]
+    for (section, version, user_id, source), fields in saves.items():
+        origin = f", from {mention(source)}'s message" if source else ""
+        labels = ", ".join(esc(f.label) for f in reversed(fields))
+        lines.append(
+            f"• {slack_date(fields[0].changed_at)} · {mention(user_id)} · {Section(section).label} "
+            f"(version {version}){origin}: {labels}"
+        )
+    text = "\n".join(lines)
     return {"text": text, "blocks": sections(text)}
