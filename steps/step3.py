@@ -14,7 +14,7 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from steps.validation import InvalidAnswers, field_error, friendly_errors
+from steps.validation import FieldError, InvalidAnswers, field_error, friendly_errors
 
 STEP_ID = "step-03-success-milestones"
 NEXT_STEP_ID = "step-04-automation-setup"
@@ -67,6 +67,12 @@ Points = Annotated[Annotated[int, Field(ge=0, le=MAX_SCORE)] | None, BeforeValid
 
 class Answers(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def cross_checks(cls, raw: dict[str, Any]) -> list[FieldError]:
+        """Rules across fields, checked on the answers as typed, so that they are reported together with the
+        errors of single fields (pydantic runs a model's own validators only once every field is valid)."""
+        return []
 
 
 class Milestone(Answers):
@@ -155,24 +161,44 @@ class HealthModel(Answers):
         missing = [f for f in StandardFactor if f not in self.weights]
         if missing:
             raise field_error(("weights", missing[0].value), "This is required.")
-        if self.total_weight != 100:
-            raise field_error(
-                ("weights", StandardFactor.ADOPTION.value),
-                f"The weights add up to {self.total_weight}; they must total 100.",
-            )
-        names = [f.label.casefold() for f in StandardFactor]
-        for index, custom in enumerate(self.custom_factors):
-            if custom.name.casefold() in names:
-                raise field_error(
-                    ("custom_factors", index, "name"), f"There is already a factor called “{custom.name}”."
-                )
-            names.append(custom.name.casefold())
-        if self.critical_below >= self.healthy_from:
-            raise field_error(
-                ("healthy_from",),
-                f"“Healthy from” ({self.healthy_from}) must be above “critical below” ({self.critical_below}).",
-            )
+        problems = self.cross_checks(self.model_dump(mode="json"))
+        if problems:
+            raise field_error(problems[0].loc, problems[0].message)
         return self
+
+    @classmethod
+    def cross_checks(cls, raw: dict[str, Any]) -> list[FieldError]:
+        problems: list[FieldError] = []
+        given = raw.get("weights")
+        weights: dict[str, Any] = given if isinstance(given, dict) else {}
+        customs = [c for c in raw.get("custom_factors") or [] if isinstance(c, dict)]
+        standard = [_whole(weights.get(f.value)) for f in StandardFactor]
+        custom = [_whole(c.get("weight")) for c in customs]
+        if all(w is not None for w in standard + custom):
+            total = sum(w for w in standard + custom if w is not None)
+            if total != 100:
+                # Said on every weight: any one of them may be the one to change.
+                message = f"The weights add up to {total}; they must total 100."
+                problems += [FieldError(("weights", f.value), message) for f in StandardFactor]
+                problems += [FieldError(("custom_factors", i, "weight"), message) for i in range(len(customs))]
+        names = [f.label.casefold() for f in StandardFactor]
+        for index, factor in enumerate(customs):
+            name = str(factor.get("name") or "").strip().casefold()
+            if name and name in names:
+                problems.append(
+                    FieldError(
+                        ("custom_factors", index, "name"), f"There is already a factor called “{factor['name']}”."
+                    )
+                )
+            names.append(name)
+        critical, healthy = _whole(raw.get("critical_below")), _whole(raw.get("healthy_from"))
+        if critical is not None and healthy is not None and critical >= healthy:
+            problems.append(
+                FieldError(
+                    ("healthy_from",), f"“Healthy from” ({healthy}) must be above “critical below” ({critical})."
+                )
+            )
+        return problems
 
     @property
     def total_weight(self) -> int:
@@ -226,11 +252,25 @@ A = TypeVar("A", bound=Answers)
 
 
 def parse_answers(model: type[A], raw: dict[str, Any]) -> A:
-    """Validate raw answers (as typed into Slack) or raise InvalidAnswers with per-field errors."""
+    """Validate raw answers (as typed into Slack) or raise InvalidAnswers with every field's error at once."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidAnswers(friendly_errors(exc)) from exc
+        errors = friendly_errors(exc)
+        seen = {e.loc for e in errors}
+        errors += [e for e in model.cross_checks(raw) if e.loc not in seen]
+        raise InvalidAnswers(errors) from exc
+
+
+def _whole(value: Any) -> int | None:
+    """A number as typed into a form, when it is a whole number (else the field's own error says so)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
 
 
 def common_timezones() -> list[str]:

@@ -78,3 +78,17 @@ def test_a_fixed_submission_is_then_saved(bot: BotHarness) -> None:
     assert bot.submit(view, {**MILESTONES, "milestones.0.timeline_days": 0}).json()["response_action"] == "errors"
     assert bot.submit(view, MILESTONES).body == ""
     assert "last edited by" in str(bot.hub()["blocks"])
+
+
+@sqlite_only
+def test_every_error_of_a_submission_comes_back_at_once(bot: BotHarness) -> None:
+    bot.command("step3")
+    view = open_section(bot, "health")
+    wrong = {**HEALTH, "weights.adoption": 30, "healthy_from": 20, "critical_below": 50, "update_time": None}
+    errors = bot.submit(view, wrong).json()["errors"]
+    assert errors["update_time"] == "This is required."
+    assert "must be above" in errors["healthy_from"]
+    # The total is said on every weight, where the person will change one.
+    weights = ["weights.adoption", "weights.engagement", "weights.tickets", "weights.milestones",
+               "custom_factors.0.weight"]  # fmt: skip
+    assert all(errors[w] == "The weights add up to 90; they must total 100." for w in weights), errors
