@@ -93,15 +93,23 @@ class MilestonesSection(Answers):
 
     @model_validator(mode="after")
     def _names_unique(self) -> Self:
-        seen: set[str] = set()
-        for index, milestone in enumerate(self.milestones):
-            key = milestone.name.casefold()
-            if key in seen:
-                raise field_error(
-                    ("milestones", index, "name"), f"Another milestone is already called “{milestone.name}”."
-                )
-            seen.add(key)
+        problems = self.cross_checks(self.model_dump(mode="json"))
+        if problems:
+            raise field_error(problems[0].loc, problems[0].message)
         return self
+
+    @classmethod
+    def cross_checks(cls, raw: dict[str, Any]) -> list[FieldError]:
+        problems: list[FieldError] = []
+        seen: set[str] = set()
+        rows = raw.get("milestones")
+        for index, milestone in enumerate(rows if isinstance(rows, list) else []):
+            name = str(milestone.get("name") or "").strip() if isinstance(milestone, dict) else ""
+            if name and name.casefold() in seen:
+                message = f"Another milestone is already called “{name}”."
+                problems.append(FieldError(("milestones", index, "name"), message))
+            seen.add(name.casefold())
+        return problems
 
 
 class StandardFactor(LabelledChoice):

@@ -92,3 +92,14 @@ def test_every_error_of_a_submission_comes_back_at_once(bot: BotHarness) -> None
     weights = ["weights.adoption", "weights.engagement", "weights.tickets", "weights.milestones",
                "custom_factors.0.weight"]  # fmt: skip
     assert all(errors[w] == "The weights add up to 90; they must total 100." for w in weights), errors
+
+
+@sqlite_only
+def test_a_duplicate_milestone_name_is_reported_with_the_other_errors(bot: BotHarness) -> None:
+    bot.command("step3")
+    view = open_section(bot, "milestones")
+    errors = bot.submit(view, {**MILESTONES, "milestones.1.name": "Kickoff held", "milestones.2.name": ""}).json()
+    assert errors["errors"] == {
+        "milestones.1.name": "Another milestone is already called “Kickoff held”.",
+        "milestones.2.name": "This is required.",
+    }
