@@ -129,10 +129,10 @@ _MILESTONES: tuple[AnswerField, ...] = (
     _field(
         "milestones.*.timeline_days",
         Kind.NUMBER,
-        "expected by day",
+        "due after (days from start)",
         item="Timeline",  # the document shows the day and its wording as one answer
         required=True,
-        hint="Days from the customer's onboarding start.",
+        hint="Days from the customer's onboarding start: 30 means due on day 30.",
     ),
     _field("milestones.*.timeline_note", Kind.LINE, "timeline wording", hint="For example: end of week 2"),
     _field(
@@ -249,12 +249,13 @@ _TRAINING: tuple[AnswerField, ...] = (
         question="Is there a certification programme?",
         options=_labelled(Certification),
     ),
-    _field("certification_levels", Kind.TEXT, "Levels or badges"),
+    _field("certification_levels", Kind.TEXT, "Levels or badges", hint="Only if there is a certification programme."),
     _field(
         "certification_adoption",
         Kind.TEXT,
         "How certification drives adoption",
         question="How does certification drive adoption?",
+        hint="Only if there is a certification programme.",
     ),
 )
 

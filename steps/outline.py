@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from steps.fields import FACTORS_AND_WEIGHTS, SCORE_BANDS, answer_field, row_name
 from steps.step3 import (
     Band,
+    Certification,
     HealthModel,
     Milestone,
     MilestonesSection,
@@ -153,10 +154,15 @@ def health_outline(model: HealthModel | None) -> list[OutlineBlock]:
     return [OutlineBlock(HEALTH_HEADING, tuple(items))]
 
 
+NOT_APPLICABLE = "Not applicable (no certification programme)"
+
+
 def training_outline(plan: TrainingPlan | None) -> list[OutlineBlock]:
     p = plan
     sessions = (", ".join(s.label for s in p.session_types) or None) if p is not None else None
     certification = p.certification.label if p is not None and p.certification is not None else None
+    # Without a programme its follow-up questions do not apply: saying "not yet discussed" would ask for them.
+    blank = NOT_APPLICABLE if p is not None and p.certification is Certification.NO else None
     return [
         OutlineBlock(
             SELF_SERVICE_HEADING,
@@ -178,8 +184,8 @@ def training_outline(plan: TrainingPlan | None) -> list[OutlineBlock]:
             CERTIFICATION_HEADING,
             (
                 _item("certification", certification),
-                _item("certification_levels", p.certification_levels if p else None),
-                _item("certification_adoption", p.certification_adoption if p else None),
+                _item("certification_levels", (p.certification_levels if p else None) or blank),
+                _item("certification_adoption", (p.certification_adoption if p else None) or blank),
             ),
         ),
     ]

@@ -477,3 +477,15 @@ def test_compose_parse_render_is_stable(
     again = compose(render_document(doc), plan_name=plan_name, milestones=section, health=model, training=plan)
     assert parse_document(again).frontmatter[f"x-{extra_key}"] == extra_key
     assert parse_document(again).sections == doc.sections
+
+
+def test_without_a_certification_programme_its_questions_do_not_apply() -> None:
+    from steps.outline import NOT_APPLICABLE, training_outline
+    from steps.step3 import TrainingPlan
+
+    without = training_outline(TrainingPlan(documentation="Guide", certification="no"))
+    items = {item.label: item.value for block in without for item in block.items}
+    assert items["Levels or badges"] == NOT_APPLICABLE
+    assert items["How certification drives adoption"] == NOT_APPLICABLE
+    undecided = training_outline(TrainingPlan(documentation="Guide", certification="undecided"))
+    assert {item.label: item.value for block in undecided for item in block.items}["Levels or badges"] is None
