@@ -12,6 +12,7 @@ MENU_HELP = "menu_help"
 
 # Synthesis message
 CONFIRM_SAVE = "confirm_save"
+VIEW_SYNTHESIS = "view_synthesis"  # the whole synthesis in a modal; the channel post is a summary
 
 # Inside the milestones modal
 ADD_MILESTONE = "add_milestone"

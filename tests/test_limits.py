@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sandbox.payloads import ALICE
 from tests.support.answers import HEALTH, TRAINING, answer, open_section
 from tests.support.harness import BotHarness
@@ -29,6 +31,9 @@ def test_five_milestones_of_the_longest_answers_fit_the_synthesis(bot: BotHarnes
     bot.click(bot.hub(), "menu_continue")
     synthesis = bot.channel_messages()[-1]
     assert synthesis["text"].startswith("Step 3 synthesis") and len(synthesis["blocks"]) <= 50
+    bot.click(synthesis, "view_synthesis")
+    full = bot.last_view()["blocks"]
+    assert len(full) <= 100 and "x" * 400 in json.dumps(full), "the modal shows every answer (up to its preview)"
     bot.click(synthesis, "confirm_save")
     document = next(iter(bot.fake.uploads.values()))["content"].decode()
     assert "x" * 3000 in document, "the document keeps every answer in full"

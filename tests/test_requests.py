@@ -93,11 +93,13 @@ def test_mrkdwn_in_answers_is_escaped(bot: BotHarness) -> None:
     answer(bot, "health")
     answer(bot, "training")
     bot.click(bot.hub(), "menu_continue")
-    synthesis = str(bot.channel_messages()[-1]["blocks"])
+    summary = str(bot.synthesis()["blocks"])
+    bot.click(bot.synthesis(), "view_synthesis")
+    synthesis = summary + str(bot.last_view()["blocks"])
     assert "<!channel>" not in synthesis and "<https://evil.example" not in synthesis
-    assert "&lt;!channel&gt; launch" in synthesis
+    assert "&lt;!channel&gt; launch" in summary and "&lt;!channel&gt; launch" in synthesis
     assert "&lt;https://evil.example|your bank&gt; &amp; more" in synthesis
-    bot.click(bot.channel_messages()[-1], "confirm_save")
+    bot.click(bot.synthesis(), "confirm_save")
     document = next(iter(bot.fake.uploads.values()))["content"].decode()
     assert "<!channel> launch" in document, "the markdown file keeps the answer verbatim"
 

@@ -50,7 +50,14 @@ def test_full_flow_uploads_the_compiled_document(bot: BotHarness) -> None:
     bot.click(hub, "menu_continue")
     synthesis = bot.channel_messages()[-1]
     assert synthesis["text"].startswith("Step 3 synthesis")
-    shown = _texts(synthesis)
+    # The channel gets a short summary...
+    summary = _texts(synthesis)
+    assert "*3 milestones:* Kickoff held (day 7) · First integration live (day 30) · Team trained (day 45)" in summary
+    assert "healthy from 70, critical below 40; weekly updates at 09:00 (Europe/Berlin), 2 monitors" in summary
+    assert len(synthesis["blocks"]) <= 6 and "Ask for a referral" not in summary
+    # ...and every answer opens in a modal for whoever wants to read it all before confirming.
+    bot.click(synthesis, "view_synthesis")
+    shown = json.dumps(bot.last_view()["blocks"], ensure_ascii=False)
     assert "Kickoff held" in shown and "Ask for a referral" in shown and "Bronze, Silver, Gold badges" in shown
     assert "_Not yet discussed_" in shown  # e.g. community forums were never answered
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sandbox import payloads as sr
 from sandbox.payloads import ALICE, BOB, CHANNEL
-from tests.support.answers import HEALTH, MILESTONES, answer, complete_step3, open_section
+from tests.support.answers import HEALTH, MILESTONES, answer, answer_all, complete_step3, open_section
 from tests.support.harness import BotHarness
 
 
@@ -255,9 +255,11 @@ def test_the_shortcut_appends_and_refuses_what_it_cannot_do(bot: BotHarness) -> 
 def test_discussion_notes_appear_only_for_threads_with_replies(bot: BotHarness) -> None:
     bot.command("step3")
     _reply(bot, _thread(bot, "Health score model"), "Weight adoption higher")
-    complete_step3(bot)
-    synthesis = [m for m in bot.channel_messages() if m["text"].startswith("Step 3 synthesis")][-1]
-    text = str(synthesis["blocks"])
+    answer_all(bot)
+    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.synthesis(), "view_synthesis")
+    text = str(bot.last_view()["blocks"])
+    bot.click(bot.synthesis(), "confirm_save")
     assert "*Health score model:* 1 reply in the team's Slack thread <https://" in text
     assert "*Success milestones:* " not in text and "*Training / education plan:* " not in text
     document = next(iter(bot.fake.uploads.values()))["content"].decode()

@@ -5,8 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.blocks.common import Block, actions, button, context, divider, esc, header, mention, sections, shorten
-from bot.ids import CONFIRM_SAVE, MENU_REVISE
+from bot.blocks.common import (
+    Block,
+    actions,
+    button,
+    context,
+    divider,
+    esc,
+    header,
+    mention,
+    plain,
+    sections,
+    shorten,
+)
+from bot.ids import CONFIRM_SAVE, MENU_REVISE, VIEW_SYNTHESIS
 from steps.document import SUCCESS_MILESTONES_TITLE, TRAINING_TITLE
 from steps.outline import (
     UNANSWERED,
@@ -18,7 +30,7 @@ from steps.outline import (
     milestones_outline,
     training_outline,
 )
-from steps.step3 import HealthModel, MilestonesSection, Section, TrainingPlan
+from steps.step3 import HealthModel, MilestonesSection, Section, StandardFactor, TrainingPlan
 
 # Five milestones of long answers must still fit one message (50 blocks of 3,000 characters);
 # the uploaded document always carries every answer in full.
@@ -46,31 +58,32 @@ def outline_blocks(outline: list[OutlineBlock]) -> list[Block]:
     return blocks
 
 
-def synthesis_message(
-    plan_name: str,
+def _summary(milestones: MilestonesSection, health: HealthModel, training: TrainingPlan) -> list[str]:
+    """The synthesis in a few lines: what the team will check first."""
+    days = " · ".join(f"{esc(shorten(m.name, 60))} (day {m.timeline_days})" for m in milestones.milestones)
+    factors = [f"{f.label} {health.weights.get(f, 0)}" for f in StandardFactor]
+    factors += [f"{esc(shorten(c.name, 40))} {c.weight}" for c in health.custom_factors]
+    monitors = len(health.monitors)
+    training_items = [item for block in training_outline(training) for item in block.items]
+    answered = sum(1 for item in training_items if item.answered)
+    return [
+        f"*{len(milestones.milestones)} milestones:* {days}",
+        f"*Health score:* {' · '.join(factors)}; healthy from {health.healthy_from}, critical below "
+        f"{health.critical_below}; {health.cadence.value} updates at {health.update_time:%H:%M} "
+        f"({esc(health.timezone)}), {monitors} monitor{'' if monitors == 1 else 's'}",
+        f"*Training:* {answered} of {len(training_items)} questions answered",
+    ]
+
+
+def synthesis_blocks(
     milestones: MilestonesSection,
     health: HealthModel,
     training: TrainingPlan,
-    fingerprint: str,
-    outcome: str | None = None,
     discussion: Mapping[Section, DiscussionNote] | None = None,
-) -> dict[str, Any]:
-    """``outcome`` (mrkdwn) replaces the buttons once the synthesis has been acted on."""
+) -> list[Block]:
+    """Every answer of the three sections, as the team reviews them before confirming."""
     notes = discussion or {}
-    closing = (
-        sections(outcome)
-        if outcome is not None
-        else [
-            actions(
-                "synthesis",
-                button("Confirm and save", CONFIRM_SAVE, fingerprint, style="primary"),
-                button("Revise a section", MENU_REVISE, "revise"),
-            )
-        ]
-    )
-    blocks: list[Block] = [
-        header(f"Step 3 synthesis · {plan_name}"),
-        context("Please check that this is what the team agreed. Confirm to save it into the plan document."),
+    return [
         header(SUCCESS_MILESTONES_TITLE),
         *outline_blocks(milestones_outline(milestones)),
         *outline_blocks(health_outline(health)),
@@ -79,10 +92,47 @@ def synthesis_message(
         header(TRAINING_TITLE),
         *outline_blocks(training_outline(training)),
         *outline_blocks(discussion_block(notes, (Section.TRAINING,))),
-        divider(),
+    ]
+
+
+def synthesis_message(
+    plan_name: str,
+    milestones: MilestonesSection,
+    health: HealthModel,
+    training: TrainingPlan,
+    fingerprint: str,
+    outcome: str | None = None,
+) -> dict[str, Any]:
+    """The channel's short summary; the whole synthesis opens in a modal. ``outcome`` (mrkdwn) replaces the buttons
+    once it has been acted on."""
+    closing = (
+        sections(outcome)
+        if outcome is not None
+        else [
+            actions(
+                "synthesis",
+                button("Confirm and save", CONFIRM_SAVE, fingerprint, style="primary"),
+                button("View the full synthesis", VIEW_SYNTHESIS, "view"),
+                button("Revise a section", MENU_REVISE, "revise"),
+            )
+        ]
+    )
+    blocks: list[Block] = [
+        header(f"Step 3 synthesis · {plan_name}"),
+        *sections("\n".join(_summary(milestones, health, training))),
+        context("Check it is what the team agreed (every answer: View the full synthesis), then confirm to save it."),
         *closing,
     ]
     return {"text": f"Step 3 synthesis for {plan_name}: please confirm", "blocks": blocks}
+
+
+def synthesis_modal(plan_name: str, blocks: list[Block]) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": plain("Step 3 synthesis"),
+        "close": plain("Close"),
+        "blocks": [context(f"Plan *{esc(plan_name)}* · every answer, as it will be saved."), *blocks][:100],
+    }
 
 
 def saved_outcome(plan_name: str, version: int, user_id: str, unchanged: bool) -> str:

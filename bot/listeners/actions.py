@@ -15,7 +15,7 @@ from bot.blocks.help import menu_help_message, missing_sections_message, next_st
 from bot.blocks.hub import revise_message
 from bot.blocks.inputs import read_state
 from bot.blocks.modals import section_modal
-from bot.blocks.synthesis import saved_outcome, synthesis_message
+from bot.blocks.synthesis import saved_outcome, synthesis_blocks, synthesis_message, synthesis_modal
 from bot.canvas import mirror_document, unavailable_notice
 from bot.documents import upload_document
 from bot.ids import (
@@ -26,6 +26,7 @@ from bot.ids import (
     MENU_REVISE,
     OPEN_SECTION,
     REMOVE_MILESTONE,
+    VIEW_SYNTHESIS,
 )
 from bot.listeners.common import (
     clicked_message_ts,
@@ -149,14 +150,27 @@ def mirror_to_canvas(client: WebClient, services: Services, team_id: str, plan_i
 
 
 def _synthesis(session: Session, state: PlanState, outcome: str | None = None) -> dict[str, Any]:
-    notes = discussion.summaries(session, state.plan)
-    return synthesis_message(state.plan.name, *state.complete_answers(), state.fingerprint, outcome, notes)
+    return synthesis_message(state.plan.name, *state.complete_answers(), state.fingerprint, outcome)
+
+
+def view_synthesis(ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    """Every answer of the synthesis, in a modal for whoever wants to read it all before confirming."""
+    ack()
+    state = plan_of(context)
+    if state.missing:
+        ephemeral(respond, body, missing_sections_message(state.missing))
+        return
+    with transaction(services_of(context).sessions) as session:
+        notes = discussion.summaries(session, state.plan)
+    blocks = synthesis_blocks(*state.complete_answers(), notes)
+    client.views_open(trigger_id=trigger_id(body), view=synthesis_modal(state.plan.name, blocks))
 
 
 def register(app: App) -> None:
     app.action(re.compile(f"^{OPEN_SECTION}:"), middleware=[channel_plan])(replies_to_errors(open_section))
     app.action(re.compile(f"^({ADD_MILESTONE}|{REMOVE_MILESTONE})$"))(replies_to_errors(change_milestone_rows))
     app.action(MENU_CONTINUE, middleware=[channel_plan])(replies_to_errors(continue_))
+    app.action(VIEW_SYNTHESIS, middleware=[channel_plan])(replies_to_errors(view_synthesis))
     app.action(MENU_REVISE, middleware=[channel_plan])(replies_to_errors(revise))
     app.action(MENU_HELP)(replies_to_errors(menu_help))
     app.action(CONFIRM_SAVE, middleware=[channel_plan])(replies_to_errors(confirm))
