@@ -17,6 +17,8 @@ VIEW_SYNTHESIS = "view_synthesis"  # the whole synthesis in a modal; the channel
 # Inside the milestones modal
 ADD_MILESTONE = "add_milestone"
 REMOVE_MILESTONE = "remove_milestone"
+ADD_FACTOR = "add_factor"  # a custom health factor row, added only when someone wants one
+REMOVE_FACTOR = "remove_factor"
 
 # Modal callback ids, one per Step 3 section
 SECTION_CALLBACK = "section_submit"

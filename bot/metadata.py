@@ -15,7 +15,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from steps.errors import UserError
-from steps.step3 import MAX_MILESTONES, MIN_MILESTONES, Section
+from steps.step3 import MAX_CUSTOM_FACTORS, MAX_MILESTONES, MIN_MILESTONES, Section
 
 # 128 bits of HMAC-SHA256 is ample against forgery and keeps the 3,000-character budget for the content.
 SEAL_LENGTH = 32
@@ -72,6 +72,7 @@ class ModalMetadata(Metadata):
     plan_name: str
     section: Section
     milestone_count: int = MIN_MILESTONES
+    factor_count: int = 0  # custom health factor rows shown
     # The section's version when the form was opened: saving over a newer version is refused.
     section_version: int = 0
 
@@ -80,6 +81,11 @@ class ModalMetadata(Metadata):
     def _within_plan_limits(cls, count: int) -> int:
         # The milestones modal always shows between 3 and 5 rows, whatever was saved or clicked.
         return max(MIN_MILESTONES, min(MAX_MILESTONES, count))
+
+    @field_validator("factor_count")
+    @classmethod
+    def _within_factor_limits(cls, count: int) -> int:
+        return max(0, min(MAX_CUSTOM_FACTORS, count))
 
 
 class ExtendMetadata(Metadata):

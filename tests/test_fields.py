@@ -31,7 +31,7 @@ def test_every_answer_of_every_section_model_has_one_catalogue_entry(section: Se
     assert len(set(catalogued)) == len(catalogued)
 
 
-def _inputs(section: Section, count: int) -> list[dict[str, Any]]:
+def _inputs(section: Section, count: int, factors: int = 1) -> list[dict[str, Any]]:
     meta = ModalMetadata(
         team_id="T0TEAM001",
         user_id="U0ALICE01",
@@ -40,6 +40,7 @@ def _inputs(section: Section, count: int) -> list[dict[str, Any]]:
         plan_name="Acme",
         section=section,
         milestone_count=count,
+        factor_count=factors,  # rows the person added with "Add a custom factor"
     )
     return [b for b in section_modal(meta, "{}", {})["blocks"] if b["type"] == "input"]
 

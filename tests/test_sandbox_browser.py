@@ -22,6 +22,7 @@ from tests.support.answers import HEALTH, MILESTONES, TRAINING
 from tests.support.page import (
     answer,
     fill,
+    open_message_menu,
     open_section,
     review_and_save,
     run_scheduler,
@@ -116,8 +117,7 @@ def test_step3_from_the_composer_to_the_saved_document(page: Any) -> None:
 def test_a_thread_reply_shows_in_the_sections_form(page: Any) -> None:
     start_step3(page)
     thread_post = page.locator(".msg", has_text="discuss this section in this message's thread").first
-    thread_post.hover()
-    thread_post.locator('[data-action="message-menu"]').click()
+    open_message_menu(thread_post)
     page.locator("#sb-popup [data-reply]").click()
     reply = page.locator("#sb-thread textarea")
     reply.fill("The sponsor wants the kickoff in week one")
@@ -146,8 +146,7 @@ def test_the_message_shortcut_adds_a_message_to_the_plan(page: Any, sandbox: San
     type_in_composer(page, "Definition of done for kickoff: the sponsor attends")
     message = page.locator(".msg", has_text="the sponsor attends").last
     expect(message).to_be_visible()
-    message.hover()
-    message.locator('[data-action="message-menu"]').click()
+    open_message_menu(message)
     page.locator("#sb-popup [data-shortcut=add_to_plan]").click()
     modal = page.locator(".sb-modal")
     expect(modal).to_contain_text("Which answer does this message go into?")

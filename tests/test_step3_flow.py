@@ -277,3 +277,18 @@ def test_help_and_unknown_subcommands(bot: BotHarness) -> None:
     unknown = bot.command("frobnicate now").json()["text"]
     assert "I don't know `frobnicate`" in unknown and "/onboarding step3" in unknown
     assert "quote is not closed" in bot.command('customer add "Acme').json()["text"]
+
+
+def test_custom_factors_are_added_one_at_a_time(bot: BotHarness) -> None:
+    bot.command("step3")
+    view = open_section(bot, "health")
+    ids = [b["block_id"] for b in view["blocks"] if b["type"] == "input"]
+    assert not any(i.startswith("custom_factors.") for i in ids), "no empty factor rows in every form"
+    bot.click_in_view(view, "add_factor", {"weights.adoption": 35})
+    added = bot.last_view()
+    ids = [b["block_id"] for b in added["blocks"] if b["type"] == "input"]
+    assert [i for i in ids if i.startswith("custom_factors.")] == ["custom_factors.0.name", "custom_factors.0.weight"]
+    kept = next(b for b in added["blocks"] if b.get("block_id") == "weights.adoption")
+    assert kept["element"]["initial_value"] == "35", "what was typed survives the new row"
+    bot.click_in_view(added, "remove_factor", {})
+    assert not any(b.get("block_id", "").startswith("custom_factors.") for b in bot.last_view()["blocks"])

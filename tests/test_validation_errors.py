@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.answers import HEALTH, MILESTONES, TRAINING, open_section
+from tests.support.answers import HEALTH, MILESTONES, TRAINING, open_section, with_rows
 from tests.support.harness import BotHarness
 
 
 def _assert_refused(bot: BotHarness, section: str, values: dict[str, Any], block_id: str, words: str) -> None:
     bot.command("step3")
-    view = open_section(bot, section)
+    view = with_rows(bot, open_section(bot, section), values)
     response = bot.submit(view, values)
     assert response.status == 200
     body = response.json()
@@ -83,8 +83,8 @@ def test_a_fixed_submission_is_then_saved(bot: BotHarness) -> None:
 @sqlite_only
 def test_every_error_of_a_submission_comes_back_at_once(bot: BotHarness) -> None:
     bot.command("step3")
-    view = open_section(bot, "health")
     wrong = {**HEALTH, "weights.adoption": 30, "healthy_from": 20, "critical_below": 50, "update_time": None}
+    view = with_rows(bot, open_section(bot, "health"), wrong)
     errors = bot.submit(view, wrong).json()["errors"]
     assert errors["update_time"] == "This is required."
     assert "must be above" in errors["healthy_from"]

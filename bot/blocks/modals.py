@@ -29,7 +29,7 @@ from bot.blocks.inputs import (
     time_input,
     users_input,
 )
-from bot.ids import ADD_MILESTONE, REMOVE_MILESTONE, SECTION_CALLBACK
+from bot.ids import ADD_FACTOR, ADD_MILESTONE, REMOVE_FACTOR, REMOVE_MILESTONE, SECTION_CALLBACK
 from bot.metadata import ModalMetadata
 from steps.fields import (
     FACTORS_AND_WEIGHTS,
@@ -190,11 +190,22 @@ def _milestones(meta: ModalMetadata, raw: dict[str, Any]) -> list[Block]:
     ]
 
 
+def _factor_tools(count: int) -> list[Block]:
+    """Custom factors are added one at a time: no empty rows in every form for the teams that have none."""
+    tools = []
+    if count < MAX_CUSTOM_FACTORS:
+        tools.append(button("Add a custom factor", ADD_FACTOR, "add"))
+    if count > 0:
+        tools.append(button(f"Remove custom factor {count}", REMOVE_FACTOR, "remove", style="danger"))
+    return [actions("factor_tools", *tools)]
+
+
 def _health(meta: ModalMetadata, raw: dict[str, Any]) -> list[Block]:
     return [
         header(FACTORS_AND_WEIGHTS),
         *_inputs(raw, *(f"weights.{factor.value}" for factor in StandardFactor)),
-        *(block for index in range(MAX_CUSTOM_FACTORS) for block in _row("custom_factors", index, raw)),
+        *(block for index in range(meta.factor_count) for block in _row("custom_factors", index, raw)),
+        *_factor_tools(meta.factor_count),
         *_inputs(raw, "calculation_notes"),
         header(SCORE_BANDS),
         *_inputs(raw, "healthy_from", "critical_below"),

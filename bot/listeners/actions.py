@@ -19,12 +19,14 @@ from bot.blocks.synthesis import saved_outcome, synthesis_blocks, synthesis_mess
 from bot.canvas import mirror_document, unavailable_notice
 from bot.documents import upload_document
 from bot.ids import (
+    ADD_FACTOR,
     ADD_MILESTONE,
     CONFIRM_SAVE,
     MENU_CONTINUE,
     MENU_HELP,
     MENU_REVISE,
     OPEN_SECTION,
+    REMOVE_FACTOR,
     REMOVE_MILESTONE,
     VIEW_SYNTHESIS,
 )
@@ -68,17 +70,27 @@ def open_section(
     client.views_open(trigger_id=trigger_id(body), view=view)
 
 
-def change_milestone_rows(
+# Each row button: which count in the form's metadata it changes, and by how much.
+ROW_BUTTONS = {
+    ADD_MILESTONE: ("milestone_count", 1),
+    REMOVE_MILESTONE: ("milestone_count", -1),
+    ADD_FACTOR: ("factor_count", 1),
+    REMOVE_FACTOR: ("factor_count", -1),
+}
+
+
+def change_rows(
     ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient
 ) -> None:
+    """Add or remove a milestone or a custom factor in an open form, keeping everything typed so far."""
     ack()
     who, view = requester(context), body.get("view")
     if not isinstance(view, dict):
         raise UserError("This button belongs in a form; nothing was done.")
     key = client_key(client)
     meta = ModalMetadata.load(view.get("private_metadata"), key, team_id=who.team_id, user_id=who.user_id)
-    step = 1 if action["action_id"] == ADD_MILESTONE else -1
-    meta = meta.model_copy(update={"milestone_count": meta.milestone_count + step})
+    count, step = ROW_BUTTONS[action["action_id"]]
+    meta = ModalMetadata.model_validate({**meta.model_dump(), count: getattr(meta, count) + step})
     # Rebuild from what is typed so far: nothing the person entered is lost.
     raw = read_state(state_values(view))
     with transaction(services_of(context).sessions) as session:
@@ -168,7 +180,7 @@ def view_synthesis(ack: Ack, context: BoltContext, body: dict[str, Any], client:
 
 def register(app: App) -> None:
     app.action(re.compile(f"^{OPEN_SECTION}:"), middleware=[channel_plan])(replies_to_errors(open_section))
-    app.action(re.compile(f"^({ADD_MILESTONE}|{REMOVE_MILESTONE})$"))(replies_to_errors(change_milestone_rows))
+    app.action(re.compile(f"^({'|'.join(ROW_BUTTONS)})$"))(replies_to_errors(change_rows))
     app.action(MENU_CONTINUE, middleware=[channel_plan])(replies_to_errors(continue_))
     app.action(VIEW_SYNTHESIS, middleware=[channel_plan])(replies_to_errors(view_synthesis))
     app.action(MENU_REVISE, middleware=[channel_plan])(replies_to_errors(revise))

@@ -149,6 +149,7 @@ def section_form(
         plan_name=state.plan.name,
         section=section,
         milestone_count=len(raw.get("milestones") or []),
+        factor_count=len(raw.get("custom_factors") or []),
         section_version=state.version(section),
     )
     replies = discussion.latest_replies(session, state.plan, section)

@@ -63,9 +63,26 @@ def open_section(bot: BotHarness, section: str, message: dict[str, Any] | None =
     return bot.last_view()
 
 
+def rows_needed(values: dict[str, Any], rows: str = "custom_factors") -> int:
+    """How many rows of ``rows`` the answers fill (``custom_factors.1.name`` needs two)."""
+    indices = [int(key.split(".")[1]) for key in values if key.startswith(f"{rows}.") and key.split(".")[1].isdigit()]
+    return max(indices, default=-1) + 1
+
+
+def with_rows(bot: BotHarness, view: dict[str, Any], values: dict[str, Any], **click: Any) -> dict[str, Any]:
+    """The form with as many custom factor rows as ``values`` fills, added with its button as a person would."""
+    shown = sum(1 for b in view["blocks"] if b.get("block_id", "").startswith("custom_factors.") and
+                b["block_id"].endswith(".name"))  # fmt: skip
+    for _ in range(rows_needed(values) - shown):
+        bot.click_in_view(view, "add_factor", {}, **click)
+        view = bot.last_view()
+    return view
+
+
 def answer(bot: BotHarness, section: str, values: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-    view = open_section(bot, section)
-    return bot.submit(view, ALL[section] if values is None else values, **kwargs)
+    values = ALL[section] if values is None else values
+    view = with_rows(bot, open_section(bot, section), values, **kwargs)
+    return bot.submit(view, values, **kwargs)
 
 
 def answer_all(bot: BotHarness) -> None:

@@ -16,6 +16,11 @@ def type_in_composer(page: Any, text: str) -> None:
 def fill(page: Any, values: dict[str, Any]) -> None:
     """Answer the open modal's inputs (block_id -> value) as a person would: typing, picking, ticking."""
     modal = page.locator(".sb-modal")
+    rows = max((int(k.split(".")[1]) + 1 for k in values if k.startswith("custom_factors.")), default=0)
+    while modal.locator('.bk-input[data-block-id$=".name"][data-block-id^="custom_factors."]').count() < rows:
+        shown = modal.locator('.bk-input[data-block-id^="custom_factors."]').count()
+        modal.locator('[data-action-id="add_factor"]').click()  # custom factors are added one at a time
+        expect(modal.locator('.bk-input[data-block-id^="custom_factors."]')).not_to_have_count(shown)
     for block_id, value in values.items():
         block = modal.locator(f'.bk-input[data-block-id="{block_id}"]')
         control = block.locator("[data-input]")
@@ -61,3 +66,15 @@ def run_scheduler(page: Any, at: str) -> None:
     page.locator("#sb-scheduler input[name=at]").fill(at)
     page.locator("#sb-scheduler button").click()
     expect(page.locator("#sb-banner")).to_contain_text(f"Scheduler run as of {at}:00")
+
+
+def open_message_menu(message: Any) -> None:
+    """The ⋮ menu of a message: shown on hover, as in Slack (retried: the list may be redrawn under the pointer)."""
+    for _ in range(5):
+        message.hover()
+        try:
+            message.locator('[data-action="message-menu"]').click(timeout=2_000)
+            return
+        except Exception:
+            continue
+    message.locator('[data-action="message-menu"]').click()
