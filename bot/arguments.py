@@ -159,3 +159,17 @@ def parse_alerts_here(words: list[str]) -> str | None:
     if positional:
         raise UserError(f"Usage: {ALERTS_USAGE}")
     return parse_channel(options["plan"], "plan") if "plan" in options else None
+
+
+RENAME_USAGE = '`/onboarding rename "Acme onboarding 2027"`'
+PLAN_NAME_LENGTH = 100  # shown in headers (150 characters) after "Step 3 synthesis · "
+
+
+def parse_plan_name(words: list[str]) -> str:
+    """The plan's new name: the rest of the command, quoted or not, on one line."""
+    name = " ".join(" ".join(words).split())
+    if not name:
+        raise UserError(f"Give the plan a name: {RENAME_USAGE}")
+    if len(name) > PLAN_NAME_LENGTH:
+        raise UserError(f"Keep the plan's name to {PLAN_NAME_LENGTH} characters or fewer.")
+    return name

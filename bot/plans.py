@@ -148,6 +148,12 @@ def open_plan(session: Session, *, team_id: str, channel_id: str, channel_name: 
     return PlanState(plan, repo.section_rows(session, plan))
 
 
+def rename(session: Session, state: PlanState, name: str) -> PlanState:
+    """The plan under the name the team chose (the channel's name until then): hub, synthesis and documents use it."""
+    repo.rename_plan(session, state.plan.id, name)
+    return reload(session, state)
+
+
 def changes_since(session: Session, plan: PlanRecord, section: Section, version: int) -> list[ChangeRecord]:
     return repo.changes_since(session, plan, section.value, version)
 

@@ -173,6 +173,9 @@ def running(options: Options) -> Iterator[Sandbox]:
 
 
 def main(options: Options) -> int:
+    # Installed first: a TERM that arrives while starting (a service manager, a test) still stops it cleanly.
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
         with running(options) as sandbox:
             print(
@@ -180,8 +183,6 @@ def main(options: Options) -> int:
                 "To use a real workspace instead, set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (see README).",
                 flush=True,
             )
-            stopped = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stopped.set())
             try:
                 while not stopped.wait(0.5):
                     if sandbox.bot.poll() is not None:

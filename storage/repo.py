@@ -71,6 +71,10 @@ def set_hub_ts(session: Session, plan_id: int, ts: str) -> None:
     session.execute(update(Plan).where(Plan.id == plan_id).values(hub_ts=ts))
 
 
+def rename_plan(session: Session, plan_id: int, name: str) -> None:
+    session.execute(update(Plan).where(Plan.id == plan_id).values(name=name))
+
+
 def set_alert_channel(session: Session, plan_id: int, channel_id: str) -> None:
     session.execute(update(Plan).where(Plan.id == plan_id).values(alert_channel_id=channel_id))
 

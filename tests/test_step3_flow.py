@@ -292,3 +292,19 @@ def test_custom_factors_are_added_one_at_a_time(bot: BotHarness) -> None:
     assert kept["element"]["initial_value"] == "35", "what was typed survives the new row"
     bot.click_in_view(added, "remove_factor", {})
     assert not any(b.get("block_id", "").startswith("custom_factors.") for b in bot.last_view()["blocks"])
+
+
+def test_the_team_names_its_plan(bot: BotHarness) -> None:
+    bot.command("step3")
+    refused = bot.command("rename").json()["text"]
+    assert "Give the plan a name" in refused
+    reply = bot.command('rename "Acme <rollout> 2027"').json()
+    assert reply.get("response_type") != "in_channel" and "*Acme &lt;rollout&gt; 2027*" in json.dumps(reply)
+    assert "Plan *Acme &lt;rollout&gt; 2027*" in _texts(bot.hub())
+    answer_all(bot)
+    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.synthesis(), "confirm_save")
+    document = next(iter(bot.fake.uploads.values()))["content"].decode()
+    assert "# Onboarding Flow: Acme <rollout> 2027" in document
+    assert "x" * 101 not in bot.command(f"rename {'x' * 101}").json()["text"]
+    assert "Plan *Acme &lt;rollout&gt; 2027*" in _texts(bot.hub()), "a refused name changes nothing"

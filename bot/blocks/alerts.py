@@ -120,7 +120,8 @@ def _policy(policy: str | None) -> str:
 
 def missed_alert(item: MissedMilestone, policy: str | None) -> dict[str, Any]:
     blocks = [_missed_section(item), section(_policy(policy)), alert_buttons(item.alert_id)]
-    return {"text": f"{item.customer} missed milestone {item.position + 1} “{item.milestone}”", "blocks": blocks}
+    text = f"{esc(item.customer)} missed milestone {item.position + 1} “{esc(item.milestone)}”"
+    return {"text": text, "blocks": blocks}
 
 
 NAMED_IN_DIGEST = 10

@@ -91,7 +91,7 @@ def health_digest(
     if monitors:
         footer += " Monitors: " + " ".join(mention(m) for m in monitors)
     blocks.append(context(footer))
-    text = f"Health update for {plan_name}: {summary}"
+    text = f"Health update for {esc(plan_name)}: {summary}"
     return {"text": text, "blocks": blocks}
 
 

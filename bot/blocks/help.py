@@ -29,6 +29,7 @@ COMMANDS = [
     ('signal "<customer>" <factor>=<0-100> ...', "Record health signals, e.g. `adoption=70 engagement=55`."),
     ("alerts here [plan=#channel]", "Send the plan's missed-milestone alerts and health updates to this channel."),
     ("history", "Recent changes to the plan: who changed which field of which section, and when."),
+    ('rename "<name>"', "Give the plan a name of the team's choosing (it starts with the channel's name)."),
     ("help", "This help."),
 ]
 

@@ -49,7 +49,7 @@ def hub_message(plan_name: str, statuses: list[SectionStatus], steps_completed: 
     ]
     answered = sum(s.answered for s in statuses)
     return {
-        "text": f"Step 3 · Success Milestones for {plan_name}: {answered} of {len(statuses)} sections answered",
+        "text": f"Step 3 · Success Milestones for {esc(plan_name)}: {answered} of {len(statuses)} sections answered",
         "blocks": blocks,
     }
 

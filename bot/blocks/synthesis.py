@@ -123,7 +123,7 @@ def synthesis_message(
         context("Check it is what the team agreed (every answer: View the full synthesis), then confirm to save it."),
         *closing,
     ]
-    return {"text": f"Step 3 synthesis for {plan_name}: please confirm", "blocks": blocks}
+    return {"text": f"Step 3 synthesis for {esc(plan_name)}: please confirm", "blocks": blocks}
 
 
 def synthesis_modal(plan_name: str, blocks: list[Block]) -> dict[str, Any]:

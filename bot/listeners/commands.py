@@ -14,16 +14,18 @@ from bot.arguments import (
     parse_alerts_here,
     parse_customer_add,
     parse_milestone_done,
+    parse_plan_name,
     parse_signal,
     split_words,
 )
 from bot.blocks.changes import history_message
+from bot.blocks.common import esc
 from bot.blocks.customers import alerts_here, customer_added, customer_list, milestone_done, signals_recorded
-from bot.blocks.help import help_message, status_message
+from bot.blocks.help import help_message, notice, status_message
 from bot.blocks.hub import hub_message, thread_starter
 from bot.documents import upload_document
 from bot.ids import COMMAND
-from bot.listeners.common import Requester, requester, retire_hub
+from bot.listeners.common import Requester, refresh_hub, requester, retire_hub
 from bot.listeners.context import services_of
 from bot.listeners.errors import replies_to_errors
 from steps.errors import UserError, channel_ref
@@ -153,6 +155,14 @@ def history(ack: Ack, context: BoltContext, who: Requester, client: WebClient, a
     ack(**history_message(state.plan.name, changes))
 
 
+def rename(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
+    name = parse_plan_name(args)
+    with transaction(services_of(context).sessions) as session:
+        state = plans.rename(session, plans.require(session, who.team_id, who.channel()), name)
+    ack(**notice(f"The plan is now called *{esc(name)}*; the hub and the next saved document use that name."))
+    refresh_hub(client, state)
+
+
 HANDLERS: dict[str, Handler] = {
     "history": history,
     "step3": step3,
@@ -162,6 +172,7 @@ HANDLERS: dict[str, Handler] = {
     "milestone": milestone,
     "signal": signal,
     "alerts": alerts,
+    "rename": rename,
 }
 
 
