@@ -148,6 +148,33 @@ def open_plan(session: Session, *, team_id: str, channel_id: str, channel_name: 
     return PlanState(plan, repo.section_rows(session, plan))
 
 
+@dataclass(frozen=True)
+class Unsaved:
+    """Changes to the answers since the plan document was last saved: the document lags until someone saves."""
+
+    document_version: int
+    count: int
+    users: tuple[str, ...]
+
+
+def unsaved_changes(session: Session, state: PlanState) -> Unsaved | None:
+    """What changed since the latest document (None when there is none yet, or it is current)."""
+    latest = repo.latest_document(session, state.plan)
+    if latest is None:
+        return None
+    saved = {k: int(v) for k, _, v in (part.partition(":") for part in latest.source.split(",")) if v.isdigit()}
+    changes = [
+        change
+        for section in Section
+        if section.value in state.rows
+        for change in repo.changes_since(session, state.plan, section.value, saved.get(section.value, 0))
+    ]
+    if not changes:
+        return None
+    users = tuple(dict.fromkeys(change.user_id for change in changes))
+    return Unsaved(latest.version, len(changes), users)
+
+
 def rename(session: Session, state: PlanState, name: str) -> PlanState:
     """The plan under the name the team chose (the channel's name until then): hub, synthesis and documents use it."""
     repo.rename_plan(session, state.plan.id, name)

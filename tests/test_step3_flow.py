@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from sandbox.payloads import ALICE, CHANNEL
+from sandbox.payloads import ALICE, BOB, CHANNEL
 from tests.support.answers import HEALTH, MILESTONES, TRAINING, answer, answer_all, open_section
 from tests.support.harness import BotHarness
 from tests.support.messages import HUB, SYNTHESIS, with_block
@@ -308,3 +308,21 @@ def test_the_team_names_its_plan(bot: BotHarness) -> None:
     assert "# Onboarding Flow: Acme <rollout> 2027" in document
     assert "x" * 101 not in bot.command(f"rename {'x' * 101}").json()["text"]
     assert "Plan *Acme &lt;rollout&gt; 2027*" in _texts(bot.hub()), "a refused name changes nothing"
+
+
+def test_the_hub_says_when_answers_changed_since_the_saved_document(bot: BotHarness) -> None:
+    bot.command("step3")
+    answer_all(bot)
+    assert "Changed since the saved document" not in _texts(bot.hub()), "nothing is saved yet"
+    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.synthesis(), "confirm_save")
+    assert "Changed since the saved document" not in _texts(bot.hub())
+    view = open_section(bot, "milestones", user=BOB)
+    bot.submit(view, {"milestones.0.name": "Kickoff call held", "milestones.1.timeline_days": 35}, user=BOB)
+    hub = bot.hub()
+    assert f"Changed since the saved document (version 1): 2 changes by <@{BOB}>" in _texts(hub)
+    review = [e for b in hub["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert review[0]["action_id"] == "menu_continue" and review[0].get("style") == "primary"
+    bot.click(hub, "menu_continue")
+    bot.click(bot.synthesis(), "confirm_save")
+    assert "Changed since the saved document" not in _texts(bot.hub()), "saved again: the document is current"

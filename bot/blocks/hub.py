@@ -8,11 +8,13 @@ from typing import Any
 from bot.blocks.common import actions, button, context, divider, esc, header, mention, section, slack_date
 from bot.blocks.common import section as section_block
 from bot.ids import MENU_CONTINUE, MENU_HELP, MENU_REVISE, OPEN_SECTION
-from bot.plans import SectionStatus
+from bot.plans import SectionStatus, Unsaved
 from steps.step3 import NEXT_STEP_TITLE, STEP_ID, Section
 
 
-def hub_message(plan_name: str, statuses: list[SectionStatus], steps_completed: Sequence[str]) -> dict[str, Any]:
+def hub_message(
+    plan_name: str, statuses: list[SectionStatus], steps_completed: Sequence[str], unsaved: Unsaved | None = None
+) -> dict[str, Any]:
     done = STEP_ID in steps_completed
     blocks = [
         header("Step 3 · Success Milestones"),
@@ -37,14 +39,26 @@ def hub_message(plan_name: str, statuses: list[SectionStatus], steps_completed: 
                 accessory=button(label, f"{OPEN_SECTION}:{status.section.value}", status.section.value),
             )
         )
+    menu = [
+        button(f"[C] Continue to {NEXT_STEP_TITLE}", MENU_CONTINUE, "continue", style="primary"),
+        button("[R] Revise Success Milestones", MENU_REVISE, "revise"),
+        button("[MH] Menu Help", MENU_HELP, "help"),
+    ]
+    if unsaved is not None:
+        # The document and canvas lag the answers until someone reviews and saves: that is the one next step.
+        changes = "1 change" if unsaved.count == 1 else f"{unsaved.count} changes"
+        by = ", ".join(mention(u) for u in unsaved.users)
+        blocks += [
+            divider(),
+            section(
+                f":pencil2: *Changed since the saved document (version {unsaved.document_version}): {changes} by "
+                f"{by}.* Review and save them so the document and canvas match the answers."
+            ),
+        ]
+        menu = [button("Review and save", MENU_CONTINUE, "continue", style="primary"), *menu[1:]]
     blocks += [
         divider(),
-        actions(
-            "menu",
-            button(f"[C] Continue to {NEXT_STEP_TITLE}", MENU_CONTINUE, "continue", style="primary"),
-            button("[R] Revise Success Milestones", MENU_REVISE, "revise"),
-            button("[MH] Menu Help", MENU_HELP, "help"),
-        ),
+        actions("menu", *menu),
         context("Every word in the plan comes from what your team types or picks; the bot never fills in answers."),
     ]
     answered = sum(s.answered for s in statuses)

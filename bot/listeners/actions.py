@@ -143,7 +143,7 @@ def confirm(
     channel = state.plan.channel_id
     client.chat_update(channel=channel, ts=message_ts, **updated)
     if result.created:
-        refresh_hub(client, state)
+        refresh_hub(client, services, state)
         upload_document(client, channel, state.plan.name, result.document, state.plan.steps_completed)
         mirror_to_canvas(client, services, state.plan.team_id, state.plan.id, result.document.markdown)
     # Only whoever moved the plan on needs to hear that Step 4 is not there yet; the channel stays quiet.

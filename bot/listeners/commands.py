@@ -43,8 +43,9 @@ def step3(ack: Ack, context: BoltContext, who: Requester, client: WebClient, arg
             session, team_id=who.team_id, channel_id=channel, channel_name=command.get("channel_name") or channel,
             user_id=who.user_id,
         )  # fmt: skip
+        unsaved = plans.unsaved_changes(session, state)
     posted = client.chat_postMessage(
-        channel=channel, **hub_message(state.plan.name, state.statuses, state.plan.steps_completed)
+        channel=channel, **hub_message(state.plan.name, state.statuses, state.plan.steps_completed, unsaved)
     )
     with transaction(services.sessions) as session:
         plans.set_hub(session, state.plan, posted["ts"])
@@ -160,7 +161,7 @@ def rename(ack: Ack, context: BoltContext, who: Requester, client: WebClient, ar
     with transaction(services_of(context).sessions) as session:
         state = plans.rename(session, plans.require(session, who.team_id, who.channel()), name)
     ack(**notice(f"The plan is now called *{esc(name)}*; the hub and the next saved document use that name."))
-    refresh_hub(client, state)
+    refresh_hub(client, services_of(context), state)
 
 
 HANDLERS: dict[str, Handler] = {

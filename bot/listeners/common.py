@@ -11,7 +11,7 @@ from slack_bolt import BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import customers, discussion
+from bot import customers, discussion, plans
 from bot.blocks.hub import hub_message, moved_hub_message
 from bot.blocks.modals import Conflict, section_modal
 from bot.metadata import ModalMetadata, sealing_key
@@ -101,11 +101,13 @@ def id_value(action: Any) -> int:
     return int(value)
 
 
-def refresh_hub(client: WebClient, state: PlanState) -> None:
+def refresh_hub(client: WebClient, services: Services, state: PlanState) -> None:
     """Show new section status on the hub message; a deleted hub is not worth failing a save for."""
     if state.plan.hub_ts is None:
         return
-    message = hub_message(state.plan.name, state.statuses, state.plan.steps_completed)
+    with transaction(services.sessions) as session:
+        unsaved = plans.unsaved_changes(session, state)
+    message = hub_message(state.plan.name, state.statuses, state.plan.steps_completed, unsaved)
     try:
         client.chat_update(channel=state.plan.channel_id, ts=state.plan.hub_ts, **message)
     except SlackApiError as exc:

@@ -109,7 +109,7 @@ def add(ack: Ack, context: BoltContext, view: dict[str, Any], client: WebClient)
             return
     ack()
     follow_milestones(services, state, section)
-    refresh_hub(client, state)
+    refresh_hub(client, services, state)
     services.wake_delivery()
 
 

@@ -56,7 +56,7 @@ def submit_section(ack: Ack, context: BoltContext, view: dict[str, Any], client:
             return
     ack()
     follow_milestones(services, state, meta.section)
-    refresh_hub(client, state)
+    refresh_hub(client, services, state)
     services.wake_delivery()
 
 
