@@ -31,6 +31,7 @@ ALERT_DONE = "alert_done"
 ALERT_EXTEND = "alert_extend"
 ALERT_ACK = "alert_ack"
 EXTEND_CALLBACK = "extend_deadline"
+DONE_CALLBACK = "mark_done"  # the Mark done form: on which date the milestone was reached
 ALERT_BLOCK_PREFIX = "alert:"  # + alert id: the actions block of one alert, rewritten whenever it is acted on
 ALERT_TEXT_PREFIX = "alert-text:"  # + alert id: its text (customer, milestone, due date, status), rewritten too
 

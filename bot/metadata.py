@@ -89,7 +89,7 @@ class ModalMetadata(Metadata):
 
 
 class ExtendMetadata(Metadata):
-    """The Extend deadline modal: which alert, and where its message is (to reply in its thread)."""
+    """An alert's forms (Extend deadline, Mark done): which alert, and where its message is."""
 
     alert_id: int
     channel_id: str

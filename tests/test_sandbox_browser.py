@@ -172,6 +172,10 @@ def test_an_alert_after_a_missed_deadline_is_marked_done(page: Any) -> None:
     alert = page.locator(f'.msg[data-ts="{first_alert.get_attribute("data-ts")}"]')
     expect(alert).to_contain_text("Acme Corp")
     alert.locator('[data-action-id^="alert_done"]').click()
+    form = page.locator(".sb-modal")
+    expect(form).to_contain_text("Reached on")  # today, unless the person picks another day
+    form.locator(".sb-submit").click()
+    expect(page.locator(".sb-modal")).to_have_count(0)
     expect(alert).to_contain_text("Marked done by @Alice Example")
     expect(alert.locator('[data-action-id^="alert_done"]')).to_have_count(0)
 

@@ -69,6 +69,12 @@ def test_mark_done_from_the_alert(acme: BotHarness) -> None:
     bot.tick(DAY_AFTER_KICKOFF)
     alert = _alerts(bot)[0]
     bot.click(alert, "alert_done")
+    form = bot.last_view()  # Mark done asks on which day, today unless someone says otherwise
+    day = next(b for b in form["blocks"] if b.get("block_id") == "done_on")["element"]
+    assert day["type"] == "datepicker" and day["initial_date"] == "2026-12-09"
+    refused = bot.submit(form, {"done_on": "2026-12-10"}).json()
+    assert refused["response_action"] == "errors" and "in the future" in refused["errors"]["done_on"]
+    assert bot.submit(form, {"done_on": "2026-12-09"}).body == ""
     updated = bot.fake.message(CHANNEL, alert["ts"])
     text = str(updated["blocks"])
     assert "Marked done by <@U0ALICE01> on 2026-12-09" in text

@@ -20,7 +20,16 @@ from bot.blocks.common import (
     slack_date,
 )
 from bot.blocks.digest import weakest_factors
-from bot.ids import ALERT_ACK, ALERT_BLOCK_PREFIX, ALERT_DONE, ALERT_EXTEND, ALERT_TEXT_PREFIX, EXTEND_CALLBACK, VALUE
+from bot.ids import (
+    ALERT_ACK,
+    ALERT_BLOCK_PREFIX,
+    ALERT_DONE,
+    ALERT_EXTEND,
+    ALERT_TEXT_PREFIX,
+    DONE_CALLBACK,
+    EXTEND_CALLBACK,
+    VALUE,
+)
 from steps.health import FactorContribution
 from steps.step3 import Band
 
@@ -257,6 +266,27 @@ def extend_modal(alert_id: int, customer: str, position: int, milestone: str, du
                 "block_id": "new_due",
                 "label": {"type": "plain_text", "text": "New deadline"},
                 "element": {"type": "datepicker", "action_id": VALUE, "initial_date": f"{due:%Y-%m-%d}"},
+            },
+        ],
+    }
+
+
+def done_modal(customer: str, position: int, milestone: str, today: date, metadata: str) -> dict[str, Any]:
+    """Mark done asks on which day the milestone was reached: today unless someone says otherwise."""
+    return {
+        "type": "modal",
+        "callback_id": DONE_CALLBACK,
+        "title": {"type": "plain_text", "text": "Mark done"},
+        "submit": {"type": "plain_text", "text": "Mark done"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": metadata,
+        "blocks": [
+            section(f"*{esc(customer)}* · milestone {position + 1} “{esc(milestone)}”."),
+            {
+                "type": "input",
+                "block_id": "done_on",
+                "label": {"type": "plain_text", "text": "Reached on"},
+                "element": {"type": "datepicker", "action_id": VALUE, "initial_date": f"{today:%Y-%m-%d}"},
             },
         ],
     }

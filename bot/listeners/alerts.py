@@ -9,12 +9,12 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import announcements, customers
-from bot.blocks.alerts import AlertStatus, MissedMilestone, alert_ids, extend_modal, refreshed_alerts
+from bot.blocks.alerts import AlertStatus, MissedMilestone, alert_ids, done_modal, extend_modal, refreshed_alerts
 from bot.blocks.common import esc, mention
 from bot.blocks.customers import score_line
 from bot.blocks.help import notice
 from bot.blocks.inputs import read_state
-from bot.ids import ALERT_ACK, ALERT_DONE, ALERT_EXTEND, EXTEND_CALLBACK
+from bot.ids import ALERT_ACK, ALERT_DONE, ALERT_EXTEND, DONE_CALLBACK, EXTEND_CALLBACK
 from bot.listeners.common import (
     Requester,
     clicked_message_ts,
@@ -77,24 +77,51 @@ def _other(session: Session, who: Requester, alert_id: int, message_ts: str) -> 
         return None  # removed since: its part of the message stays as it was
 
 
-def mark_done(ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+def open_done(ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+    """Mark done opens a form asking on which day the milestone was reached (today by default)."""
     ack()
     who, alert_id, message_ts = _clicked(context, body, action)
     services = services_of(context)
-    now = services.clock()
     with transaction(services.sessions) as session:
         found = customers.load_alert(session, who.team_id, alert_id, who.channel(), message_ts)
         if found.milestone is None:
             raise UserError("This alert is not about a milestone.")
-        today = found.ready.today(now)
-        _, breakdown = customers.complete_milestone(
-            session, found.ready, found.customer, found.milestone, today, who.user_id, now
-        )
-        found = customers.load_alert(session, who.team_id, alert_id, who.channel(), message_ts)
-        updated = _refreshed(
-            session, who, found, message_ts, now, f"{esc(found.customer.name)}: {score_line(breakdown)}"
-        )
-    client.chat_update(channel=who.channel(), ts=message_ts, **updated)
+        if found.milestone.completed_on is not None:
+            raise UserError("This milestone is already done (on {day}).", day=f"{found.milestone.completed_on}")
+        metadata = ExtendMetadata(
+            team_id=who.team_id, user_id=who.user_id, alert_id=alert_id, channel_id=who.channel(),
+            message_ts=message_ts,
+        ).dump(client_key(client))  # fmt: skip
+        today = found.ready.today(services.clock())
+        view = done_modal(found.customer.name, found.milestone.position, found.milestone.name, today, metadata)
+    client.views_open(trigger_id=trigger_id(body), view=view)
+
+
+def mark_done(ack: Ack, context: BoltContext, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+    who, key = requester(context), client_key(client)
+    meta = ExtendMetadata.load(view.get("private_metadata"), key, team_id=who.team_id, user_id=who.user_id)
+    services = services_of(context)
+    now = services.clock()
+    where = Requester(team_id=meta.team_id, user_id=who.user_id, channel_id=meta.channel_id)
+    try:
+        on = _picked_date(read_state(state_values(view)).get("done_on"), "Pick the day it was reached.")
+        with transaction(services.sessions) as session:
+            found = customers.load_alert(session, meta.team_id, meta.alert_id, meta.channel_id, meta.message_ts)
+            if found.milestone is None:
+                raise UserError("This alert is not about a milestone.")
+            if on > found.ready.today(now):
+                raise UserError("Pick a day that has come: a milestone cannot be reached in the future.")
+            _, breakdown = customers.complete_milestone(
+                session, found.ready, found.customer, found.milestone, on, who.user_id, now
+            )
+            found = customers.load_alert(session, meta.team_id, meta.alert_id, meta.channel_id, meta.message_ts)
+            score = f"{esc(found.customer.name)}: {score_line(breakdown)}"
+            updated = _refreshed(session, where, found, meta.message_ts, now, score)
+    except UserError as bad:
+        ack(response_action="errors", errors={"done_on": bad.plain()})
+        return
+    ack()
+    client.chat_update(channel=meta.channel_id, ts=meta.message_ts, **updated)
 
 
 def acknowledge(
@@ -146,7 +173,7 @@ def extend(ack: Ack, context: BoltContext, body: dict[str, Any], view: dict[str,
     services = services_of(context)
     now = services.clock()
     try:
-        new_due = _new_due(picked)
+        new_due = _picked_date(picked, "Pick the new deadline.")
         with transaction(services.sessions) as session:
             found = customers.load_alert(session, meta.team_id, meta.alert_id, meta.channel_id, meta.message_ts)
             if found.milestone is None:
@@ -170,17 +197,18 @@ def extend(ack: Ack, context: BoltContext, body: dict[str, Any], view: dict[str,
     client.chat_update(channel=meta.channel_id, ts=meta.message_ts, **updated)
 
 
-def _new_due(picked: object) -> date:
+def _picked_date(picked: object, missing: str) -> date:
     if not picked:
-        raise UserError("Pick the new deadline.")
+        raise UserError(missing)
     try:
         return date.fromisoformat(str(picked))
     except ValueError:
-        raise UserError("Pick the new deadline from the calendar.") from None
+        raise UserError("Pick the day from the calendar.") from None
 
 
 def register(app: App) -> None:
-    app.action(ALERT_DONE)(replies_to_errors(mark_done))
+    app.action(ALERT_DONE)(replies_to_errors(open_done))
+    app.view(DONE_CALLBACK)(replies_to_errors(mark_done))
     app.action(ALERT_ACK)(replies_to_errors(acknowledge))
     app.action(ALERT_EXTEND)(replies_to_errors(open_extend))
     app.view(EXTEND_CALLBACK)(replies_to_errors(extend))
