@@ -106,7 +106,7 @@ def health_update(
     }
     message = digest_blocks.health_digest(
         ready.plan.name,
-        describe(health.cadence, health.update_time, health.timezone),
+        describe(health.cadence, health.update_time, health.timezone, health.weekday.number, health.month_day),
         digest.counts,
         [_digest_line(s, with_weakest=False) for s in digest.movers],
         flagged,

@@ -109,7 +109,9 @@ class HealthDigest:
 def health_update_due(session: Session, ready: RunnablePlan, now: datetime) -> datetime | None:
     """The scheduled instant of the plan's update when one is due and has not run yet."""
     health = ready.health
-    instant = latest_update_due(health.cadence, health.update_time, health.timezone, now)
+    instant = latest_update_due(
+        health.cadence, health.update_time, health.timezone, now, health.weekday.number, health.month_day
+    )
     saved = repo.section_rows(session, ready.plan)["health"].updated_at
     if instant < saved:
         return None  # the first update is the first scheduled one after the model was saved

@@ -32,6 +32,7 @@ from steps.step3 import (
     Section,
     SessionType,
     StandardFactor,
+    Weekday,
     common_timezones,
 )
 
@@ -212,6 +213,21 @@ _HEALTH: tuple[AnswerField, ...] = (
         question="How often is the score updated?",
         required=True,
         options=lambda: [(c.value, c.value.title()) for c in Cadence],
+    ),
+    _field(
+        "update_weekday",
+        Kind.CHOICE,
+        "Weekday of weekly updates",
+        question="On which day (weekly updates)?",
+        options=_labelled(Weekday),
+        hint="Monday when left empty.",
+    ),
+    _field(
+        "update_day",
+        Kind.NUMBER,
+        "Day of monthly updates",
+        question="On which day of the month (monthly updates)?",
+        hint="1 to 28; the 1st when left empty.",
     ),
     _field("update_time", Kind.TIME, "Update time", question="At what time of day?", required=True),
     _field(

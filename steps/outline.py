@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from steps.fields import FACTORS_AND_WEIGHTS, SCORE_BANDS, answer_field, row_name
 from steps.step3 import (
     Band,
+    Cadence,
     Certification,
     HealthModel,
     Milestone,
@@ -137,8 +138,14 @@ def _bands(model: HealthModel) -> str:
     )
 
 
-def _cadence(model: HealthModel) -> str:
-    return f"{model.cadence.value.capitalize()} at {model.update_time.strftime('%H:%M')} ({model.timezone})"
+def cadence_text(model: HealthModel) -> str:
+    """When updates go out, in words: ``Weekly on Wednesday at 09:00 (Europe/Berlin)``."""
+    when = f"at {model.update_time.strftime('%H:%M')} ({model.timezone})"
+    if model.cadence is Cadence.WEEKLY:
+        return f"Weekly on {model.weekday.label} {when}"
+    if model.cadence is Cadence.MONTHLY:
+        return f"Monthly on day {model.month_day} {when}"
+    return f"Daily {when}"
 
 
 def health_outline(model: HealthModel | None) -> list[OutlineBlock]:
@@ -147,7 +154,7 @@ def health_outline(model: HealthModel | None) -> list[OutlineBlock]:
         OutlineItem(FACTORS_AND_WEIGHTS, _factors(m) if m else None),
         _item("calculation_notes", m.calculation_notes if m else None),
         OutlineItem(SCORE_BANDS, _bands(m) if m else None),
-        _item("cadence", _cadence(m) if m else None),
+        _item("cadence", cadence_text(m) if m else None),
         OutlineItem(answer_field("monitors").item, None, tuple(m.monitors) if m else ()),
         *(_item(f"protocols.{band.value}", m.protocols.get(band) if m else None) for band in Band),
     ]

@@ -130,6 +130,24 @@ class Cadence(StrEnum):
     MONTHLY = "monthly"
 
 
+class Weekday(LabelledChoice):
+    MONDAY = "monday", "Monday"
+    TUESDAY = "tuesday", "Tuesday"
+    WEDNESDAY = "wednesday", "Wednesday"
+    THURSDAY = "thursday", "Thursday"
+    FRIDAY = "friday", "Friday"
+    SATURDAY = "saturday", "Saturday"
+    SUNDAY = "sunday", "Sunday"
+
+    @property
+    def number(self) -> int:
+        """0 for Monday, as ``date.weekday()`` counts."""
+        return list(Weekday).index(self)
+
+
+MAX_MONTH_DAY = 28  # every month has it
+
+
 class Band(LabelledChoice):
     HEALTHY = "healthy", "Healthy"
     AT_RISK = "at_risk", "At-risk"
@@ -159,6 +177,9 @@ class HealthModel(Answers):
     critical_below: Score
     healthy_from: Score
     cadence: Cadence
+    # Asked for weekly and monthly updates; saved answers from before keep the old conventions (Monday, the 1st).
+    update_weekday: Annotated[Weekday | None, BeforeValidator(_blank_to_none)] = None
+    update_day: Annotated[Annotated[int, Field(ge=1, le=MAX_MONTH_DAY)] | None, BeforeValidator(_blank_to_none)] = None
     update_time: time
     timezone: Annotated[str, AfterValidator(_valid_timezone), BeforeValidator(_blank_to_none)]
     monitors: list[SlackUserId] = Field(default_factory=list, max_length=50)
@@ -207,6 +228,14 @@ class HealthModel(Answers):
                 )
             )
         return problems
+
+    @property
+    def weekday(self) -> Weekday:
+        return self.update_weekday or Weekday.MONDAY
+
+    @property
+    def month_day(self) -> int:
+        return self.update_day or 1
 
     @property
     def total_weight(self) -> int:

@@ -194,7 +194,7 @@ def test_health_and_training_formatting() -> None:
     assert "- **Factors and weights:** Feature adoption 40 · Engagement 30 · Support tickets 20 · " in text
     assert "Milestone completion 0 · NPS 10\n" in text
     assert "- **Score bands:** Healthy from 70 · At-risk 40–69 · Critical below 40\n" in text
-    assert "- **Update cadence:** Weekly at 09:00 (Europe/Berlin)\n" in text
+    assert "- **Update cadence:** Weekly on Monday at 09:00 (Europe/Berlin)\n" in text
     assert "- **Monitored by:** <@U123>, <@U456>\n" in text
     assert "- **Response protocol — At-risk:** Schedule a check-in\n" in text
     assert "- **Live session types:** 1:1, Webinar\n" in text

@@ -53,7 +53,9 @@ def test_full_flow_uploads_the_compiled_document(bot: BotHarness) -> None:
     # The channel gets a short summary...
     summary = _texts(synthesis)
     assert "*3 milestones:* Kickoff held (day 7) · First integration live (day 30) · Team trained (day 45)" in summary
-    assert "healthy from 70, critical below 40; weekly updates at 09:00 (Europe/Berlin), 2 monitors" in summary
+    assert (
+        "healthy from 70, critical below 40; updates weekly on Monday at 09:00 (Europe/Berlin), 2 monitors" in summary
+    )
     assert len(synthesis["blocks"]) <= 6 and "Ask for a referral" not in summary
     # ...and every answer opens in a modal for whoever wants to read it all before confirming.
     bot.click(synthesis, "view_synthesis")
@@ -326,3 +328,15 @@ def test_the_hub_says_when_answers_changed_since_the_saved_document(bot: BotHarn
     bot.click(hub, "menu_continue")
     bot.click(bot.synthesis(), "confirm_save")
     assert "Changed since the saved document" not in _texts(bot.hub()), "saved again: the document is current"
+
+
+def test_weekly_updates_ask_the_weekday_and_the_document_states_it(bot: BotHarness) -> None:
+    bot.command("step3")
+    answer(bot, "milestones")
+    answer(bot, "health", {**HEALTH, "update_weekday": "wednesday"})
+    answer(bot, "training")
+    bot.click(bot.hub(), "menu_continue")
+    assert "updates weekly on Wednesday at 09:00" in _texts(bot.synthesis())
+    bot.click(bot.synthesis(), "confirm_save")
+    document = next(iter(bot.fake.uploads.values()))["content"].decode()
+    assert "**Update cadence:** Weekly on Wednesday at 09:00 (Europe/Berlin)" in document

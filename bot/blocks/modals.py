@@ -210,7 +210,7 @@ def _health(meta: ModalMetadata, raw: dict[str, Any]) -> list[Block]:
         header(SCORE_BANDS),
         *_inputs(raw, "healthy_from", "critical_below"),
         header("Updates and monitoring"),
-        *_inputs(raw, "cadence", "update_time", "timezone", "monitors"),
+        *_inputs(raw, "cadence", "update_weekday", "update_day", "update_time", "timezone", "monitors"),
         header(RESPONSE_PROTOCOL),
         *_inputs(raw, *(f"protocols.{band.value}" for band in Band)),
     ]

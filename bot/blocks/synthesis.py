@@ -25,6 +25,7 @@ from steps.outline import (
     DiscussionNote,
     OutlineBlock,
     OutlineItem,
+    cadence_text,
     discussion_block,
     health_outline,
     milestones_outline,
@@ -58,6 +59,10 @@ def outline_blocks(outline: list[OutlineBlock]) -> list[Block]:
     return blocks
 
 
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 def _summary(milestones: MilestonesSection, health: HealthModel, training: TrainingPlan) -> list[str]:
     """The synthesis in a few lines: what the team will check first."""
     days = " · ".join(f"{esc(shorten(m.name, 60))} (day {m.timeline_days})" for m in milestones.milestones)
@@ -69,8 +74,8 @@ def _summary(milestones: MilestonesSection, health: HealthModel, training: Train
     return [
         f"*{len(milestones.milestones)} milestones:* {days}",
         f"*Health score:* {' · '.join(factors)}; healthy from {health.healthy_from}, critical below "
-        f"{health.critical_below}; {health.cadence.value} updates at {health.update_time:%H:%M} "
-        f"({esc(health.timezone)}), {monitors} monitor{'' if monitors == 1 else 's'}",
+        f"{health.critical_below}; updates {esc(_lower_first(cadence_text(health)))}, "
+        f"{monitors} monitor{'' if monitors == 1 else 's'}",
         f"*Training:* {answered} of {len(training_items)} questions answered",
     ]
 
