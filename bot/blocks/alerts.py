@@ -51,8 +51,9 @@ class MissedMilestone:
 
 
 def _owner(owner_id: str | None, monitors: tuple[str, ...] = ()) -> str:
+    """ "owner @x", or who hears about it when nobody owns the customer."""
     if owner_id:
-        return mention(owner_id)
+        return f"owner {mention(owner_id)}"
     watching = " ".join(mention(m) for m in monitors)
     return f"no owner set · monitors {watching}" if watching else "no owner set"
 
@@ -100,7 +101,7 @@ def _missed_text(item: MissedMilestone, status: AlertStatus | None = None) -> st
     due = f"Due {item.due:%Y-%m-%d} · " + ("done" if status is not None and status.done else _due(item))
     lines = [
         f":warning: *{esc(item.customer)}* missed milestone {item.position + 1} “{esc(item.milestone)}”",
-        f"{due} · owner {_owner(item.owner_id, item.monitors)}",
+        f"{due} · {_owner(item.owner_id, item.monitors)}",
         *_status_lines(item, status or AlertStatus()),
     ]
     return "\n".join(lines)
@@ -231,7 +232,7 @@ def _band_text(drop: BandDrop) -> str:
     weakest = f" · weakest: {esc(factors)}" if factors else ""
     return (
         f":rotating_light: *{esc(drop.customer)}* is now *{drop.band.label}* ({change}), "
-        f"score {drop.score:.1f}{weakest} · owner {_owner(drop.owner_id)}{protocol}"
+        f"score {drop.score:.1f}{weakest} · {_owner(drop.owner_id)}{protocol}"
     )
 
 
