@@ -96,7 +96,7 @@ def run_plan(bot: TimedHarness, recorder: Recorder, channel: str, channel_name: 
         response = bot.click(bot.hub(channel), f"open_section:{section}", section, channel=channel)
         recorder.record(OPEN_MODAL, response)
         recorder.record(SUBMIT_MODAL, bot.submit(bot.last_view(), values), expect_empty_body=True)
-    recorder.record(CONTINUE, bot.click(bot.hub(channel), "menu_continue", channel=channel))
+    recorder.record(CONTINUE, bot.click(bot.hub(channel), "review_save", channel=channel))
     synthesis = bot.channel_messages(channel)[-1]
     if not synthesis["text"].startswith("Step 3 synthesis"):
         raise RuntimeError(f"{channel}: expected the synthesis message, got {synthesis['text']!r}")

@@ -53,6 +53,7 @@ from bot.server import EVENTS_PATH
 from sandbox import payloads as sr
 from tests.support.answers import ALL, complete_step3, open_section
 from tests.support.harness import BotHarness
+from tests.support.messages import with_button
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DIRS = tuple(str(ROOT / d) + "/" for d in ("bot", "storage", "steps"))
@@ -586,7 +587,7 @@ class World:
 
 def build_world(bot: BotHarness) -> World:
     complete_step3(bot)
-    bot.click(bot.hub(), "menu_continue")  # a synthesis whose confirm button is still there
+    bot.click(with_button(bot.hub(), "review_save"), "review_save")  # a synthesis whose confirm button is still there
     synthesis = next(m for m in reversed(bot.channel_messages()) if _has_action(m, "confirm_save"))
     bot.command(ACME)
     bot.tick(DAY_AFTER_KICKOFF)
@@ -644,8 +645,10 @@ def templates(world: World) -> list[Template]:
     for section in ALL:
         out.append(Template("action open_section", "interactive", click(world.hub, f"open_section:{section}", section),
                             ACTION_FOCUS))  # fmt: skip
-    for action_id in ("menu_continue", "menu_revise", "menu_help"):
-        out.append(Template(f"action {action_id}", "interactive", click(world.hub, action_id), ACTION_FOCUS))
+    for action_id in ("review_save", "menu_continue", "menu_revise", "menu_help"):
+        # The hub shows these one state at a time; a click on any of them is a request Slack may deliver.
+        out.append(Template(f"action {action_id}", "interactive", click(with_button(world.hub, action_id), action_id),
+                            ACTION_FOCUS))  # fmt: skip
     out.append(Template("action confirm_save", "interactive", click(world.synthesis, "confirm_save"), ACTION_FOCUS,
                         breakers=[_break_value]))  # fmt: skip
     for action_id in ("alert_done", "alert_ack"):

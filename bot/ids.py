@@ -6,7 +6,8 @@ COMMAND = "/onboarding"
 
 # Hub message
 OPEN_SECTION = "open_section"
-MENU_CONTINUE = "menu_continue"
+MENU_CONTINUE = "menu_continue"  # [C]: on to the next step, once Step 3 is saved
+REVIEW_SAVE = "review_save"  # the synthesis to confirm: how the answers become the saved document
 MENU_REVISE = "menu_revise"
 MENU_HELP = "menu_help"
 

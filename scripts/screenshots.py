@@ -59,7 +59,7 @@ def main() -> int:
         expect(page.locator(".sb-modal")).to_have_count(0)
         answer(page, "health", HEALTH)
         answer(page, "training", TRAINING)
-        page.locator('.msg [data-action-id="menu_continue"]').last.click()
+        page.locator('.msg [data-action-id="review_save"]').last.click()
         synthesis = page.locator('.msg:has([data-action-id="confirm_save"])').last
         expect(synthesis).to_be_visible()
         page.set_viewport_size({"width": DESKTOP["width"], "height": 2400})  # the whole post, unscrolled

@@ -36,10 +36,10 @@ def test_export_prints_each_version(
 ) -> None:
     bot.command("step3")
     answer_all(bot)
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     bot.click(bot.channel_messages()[-1], "confirm_save")
     answer(bot, "training", {"community": "Customer forum at community.example"})
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     bot.click(bot.channel_messages()[-1], "confirm_save")
 
     with in_process_cli(monkeypatch, tmp_path, {"DATABASE_URL": database_url}):

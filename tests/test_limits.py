@@ -28,7 +28,7 @@ def test_five_milestones_of_the_longest_answers_fit_the_synthesis(bot: BotHarnes
     assert bot.submit(bot.last_view(), long).body == ""
     answer(bot, "health", {**HEALTH, "calculation_notes": "c" * 3000, "protocols.critical": "<!here> " * 375})
     answer(bot, "training", {**TRAINING, **{k: "y" * 3000 for k in ("documentation", "community")}})
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     synthesis = bot.channel_messages()[-1]
     assert synthesis["text"].startswith("Step 3 synthesis") and len(synthesis["blocks"]) <= 50
     bot.click(synthesis, "view_synthesis")

@@ -11,7 +11,7 @@ import pytest
 from sandbox import payloads as sr
 from tests.support.answers import MILESTONES, answer, answer_all, open_section
 from tests.support.harness import BotHarness, post_raw
-from tests.support.messages import HUB, with_block
+from tests.support.messages import HUB, with_block, with_button
 
 # The front door is the point: requests go over HTTP, through waitress and bot.server.
 pytestmark = pytest.mark.http
@@ -42,7 +42,7 @@ def test_tampered_body_is_rejected(bot: BotHarness) -> None:
 def test_redelivered_requests_are_applied_once(bot: BotHarness) -> None:
     bot.command("step3")
     answer_all(bot)
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     synthesis = bot.channel_messages()[-1]
     click = sr.message_action(synthesis, "confirm_save", response_url=bot.response_url)
     assert bot.interact(click).status == 200
@@ -92,7 +92,7 @@ def test_mrkdwn_in_answers_is_escaped(bot: BotHarness) -> None:
     answer(bot, "milestones", hostile)
     answer(bot, "health")
     answer(bot, "training")
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     summary = str(bot.synthesis()["blocks"])
     bot.click(bot.synthesis(), "view_synthesis")
     synthesis = summary + str(bot.last_view()["blocks"])
@@ -113,14 +113,14 @@ def test_each_channel_has_its_own_plan(bot: BotHarness) -> None:
     assert str(other_hub["blocks"]).count("Not yet answered") == 3
     view = open_section(bot, "milestones", other_hub, channel="C0OTHER01")
     assert "Kickoff held" not in str(view["blocks"])
-    bot.click(other_hub, "menu_continue", channel="C0OTHER01")
+    bot.click(with_button(other_hub, "review_save"), "review_save", channel="C0OTHER01")
     assert "Before continuing" in bot.fake.responses[-1]["text"]
 
 
 def test_another_workspace_cannot_reach_a_plan(bot: BotHarness) -> None:
     bot.command("step3")
     answer_all(bot)
-    bot.click(bot.hub(), "menu_continue", team=sr.OTHER_TEAM)
+    bot.click(bot.hub(), "review_save", team=sr.OTHER_TEAM)
     assert "no onboarding plan yet" in bot.fake.responses[-1]["text"]
     assert "no onboarding plan yet" in bot.command("status", team=sr.OTHER_TEAM).json()["text"]
 

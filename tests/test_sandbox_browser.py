@@ -103,7 +103,7 @@ def test_step3_from_the_composer_to_the_saved_document(page: Any) -> None:
     expect(page.locator(".sb-modal")).to_have_count(0)
     answer(page, "training", TRAINING)
 
-    page.locator('.msg [data-action-id="menu_continue"]').last.click()
+    page.locator('.msg [data-action-id="review_save"]').last.click()
     page.locator('.msg [data-action-id="confirm_save"]').last.click()
     document = page.locator(".msg-file a").last
     expect(document).to_be_visible()

@@ -9,7 +9,7 @@ import yaml
 from sandbox.payloads import ALICE, BOB, CHANNEL
 from tests.support.answers import HEALTH, MILESTONES, TRAINING, answer, answer_all, open_section
 from tests.support.harness import BotHarness
-from tests.support.messages import HUB, SYNTHESIS, with_block
+from tests.support.messages import HUB, SYNTHESIS, with_block, with_button
 
 
 def _texts(message: dict) -> str:
@@ -35,9 +35,35 @@ def test_step3_posts_hub_with_sections_and_menu(bot: BotHarness) -> None:
     assert text.count("Not yet answered") == 3
     buttons = [b["accessory"]["value"] for b in hub["blocks"] if "accessory" in b]
     assert buttons == ["milestones", "health", "training"]
+    assert _menu(hub) == ["[MH] Menu Help"], "nothing to review or continue to before the sections are answered"
+
+
+def _menu(hub: dict) -> list[str]:
     menu = next(b for b in hub["blocks"] if b.get("block_id") == "menu")
-    labels = [e["text"]["text"] for e in menu["elements"]]
-    assert labels == ["[C] Continue to Automation Setup", "[R] Revise Success Milestones", "[MH] Menu Help"]
+    return [e["text"]["text"] for e in menu["elements"]]
+
+
+def test_the_menu_follows_the_steps_order(bot: BotHarness) -> None:
+    bot.command("step3")
+    answer_all(bot)
+    assert _menu(bot.hub()) == ["Review and save", "[MH] Menu Help"]
+    bot.click(bot.hub(), "review_save")
+    bot.click(bot.synthesis(), "confirm_save")
+    hub = bot.hub()
+    assert _menu(hub) == ["[C] Continue to Automation Setup", "[R] Revise Success Milestones", "[MH] Menu Help"]
+    primary = [e["text"]["text"] for b in hub["blocks"] if b["type"] == "actions" for e in b["elements"]
+               if e.get("style") == "primary"]  # fmt: skip
+    assert primary == ["[C] Continue to Automation Setup"], "one primary action: the one that moves the plan on"
+    # [C] tells only the person who clicked that Step 4 is not there yet; the plan stays complete through Step 3.
+    posts = len(bot.channel_messages())
+    bot.click(hub, "menu_continue")
+    told = bot.fake.responses[-1]
+    assert told["response_type"] == "ephemeral" and "not available" in json.dumps(told)
+    assert len(bot.channel_messages()) == posts
+    with bot.sessions() as session:
+        from storage.models import Plan
+
+        assert session.query(Plan).one().steps_completed == ["step-03-success-milestones"]
 
 
 def test_full_flow_uploads_the_compiled_document(bot: BotHarness) -> None:
@@ -47,7 +73,7 @@ def test_full_flow_uploads_the_compiled_document(bot: BotHarness) -> None:
     hub = bot.hub()
     assert _texts(hub).count(f"last edited by <@{ALICE}>") == 3
 
-    bot.click(hub, "menu_continue")
+    bot.click(hub, "review_save")
     synthesis = bot.channel_messages()[-1]
     assert synthesis["text"].startswith("Step 3 synthesis")
     # The channel gets a short summary...
@@ -93,20 +119,17 @@ def test_full_flow_uploads_the_compiled_document(bot: BotHarness) -> None:
     assert "_Not yet discussed_" in document
     assert "version 1" in uploads[0]["initial_comment"]
 
-    # Only the person who moved the plan on hears that Step 4 is not there yet: the channel stays quiet.
-    assert not any("not available" in _texts(m) for m in bot.channel_messages())
-    told = bot.fake.responses[-1]
-    assert told["response_type"] == "ephemeral"
-    assert "Automation Setup" in json.dumps(told) and "not available" in json.dumps(told)
+    assert not any("not available" in _texts(m) for m in bot.channel_messages()), "the channel stays quiet"
     confirmed = _texts(bot.fake.message(CHANNEL, synthesis["ts"]))
     assert "Saved as version 1" in confirmed
     assert not any(b.get("block_id") == "synthesis" for b in bot.fake.message(CHANNEL, synthesis["ts"])["blocks"])
 
 
-def test_continue_with_missing_sections_names_them(bot: BotHarness) -> None:
+def test_review_with_missing_sections_names_them(bot: BotHarness) -> None:
     bot.command("step3")
     answer(bot, "milestones")
-    bot.click(bot.hub(), "menu_continue")
+    # The hub offers Review and save once all are answered; a click from an older hub names what is missing.
+    bot.click(with_button(bot.hub(), "review_save"), "review_save")
     reply = bot.fake.responses[-1]
     assert reply["response_type"] == "ephemeral"
     assert "Health score model" in reply["text"] and "Training / education plan" in reply["text"]
@@ -151,7 +174,7 @@ def test_running_step3_again_leaves_one_live_hub(bot: BotHarness) -> None:
 def test_revise_makes_a_new_version_and_keeps_the_old(bot: BotHarness) -> None:
     bot.command("step3")
     answer_all(bot)
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     bot.click(bot.channel_messages()[-1], "confirm_save")
 
     bot.click(bot.hub(), "menu_revise")
@@ -160,7 +183,7 @@ def test_revise_makes_a_new_version_and_keeps_the_old(bot: BotHarness) -> None:
     view = open_section(bot, "milestones", {**chooser, "ts": ""})
     assert bot.submit(view, {"milestones.1.definition_of_done": "Production data flows daily"}).status == 200
 
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     bot.click(bot.channel_messages()[-1], "confirm_save")
     uploads = list(bot.fake.uploads.values())
     assert len(uploads) == 2
@@ -172,9 +195,9 @@ def test_revise_makes_a_new_version_and_keeps_the_old(bot: BotHarness) -> None:
 def test_confirming_again_without_changes_adds_no_version(bot: BotHarness) -> None:
     bot.command("step3")
     answer_all(bot)
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     bot.click(bot.channel_messages()[-1], "confirm_save")
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(with_button(bot.hub(), "review_save"), "review_save")  # the hub offers it only after a change
     second = bot.synthesis()
     bot.click(second, "confirm_save")
     assert len(bot.fake.uploads) == 1
@@ -184,7 +207,7 @@ def test_confirming_again_without_changes_adds_no_version(bot: BotHarness) -> No
 def test_stale_synthesis_is_not_saved(bot: BotHarness) -> None:
     bot.command("step3")
     answer_all(bot)
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     synthesis = bot.channel_messages()[-1]
     answer(bot, "training", {"community": "A user forum"})
     bot.click(synthesis, "confirm_save")
@@ -264,7 +287,7 @@ def test_status_and_doc_commands(bot: BotHarness) -> None:
 
     answer(bot, "milestones")
     answer(bot, "training")
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     bot.click(bot.channel_messages()[-1], "confirm_save")
     assert "`step-03-success-milestones`" in bot.command("status").json()["text"]
     assert bot.command("doc").status == 200
@@ -304,7 +327,7 @@ def test_the_team_names_its_plan(bot: BotHarness) -> None:
     assert reply.get("response_type") != "in_channel" and "*Acme &lt;rollout&gt; 2027*" in json.dumps(reply)
     assert "Plan *Acme &lt;rollout&gt; 2027*" in _texts(bot.hub())
     answer_all(bot)
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     bot.click(bot.synthesis(), "confirm_save")
     document = next(iter(bot.fake.uploads.values()))["content"].decode()
     assert "# Onboarding Flow: Acme <rollout> 2027" in document
@@ -316,7 +339,7 @@ def test_the_hub_says_when_answers_changed_since_the_saved_document(bot: BotHarn
     bot.command("step3")
     answer_all(bot)
     assert "Changed since the saved document" not in _texts(bot.hub()), "nothing is saved yet"
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     bot.click(bot.synthesis(), "confirm_save")
     assert "Changed since the saved document" not in _texts(bot.hub())
     view = open_section(bot, "milestones", user=BOB)
@@ -324,8 +347,8 @@ def test_the_hub_says_when_answers_changed_since_the_saved_document(bot: BotHarn
     hub = bot.hub()
     assert f"Changed since the saved document (version 1): 2 changes by <@{BOB}>" in _texts(hub)
     review = [e for b in hub["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert review[0]["action_id"] == "menu_continue" and review[0].get("style") == "primary"
-    bot.click(hub, "menu_continue")
+    assert review[0]["action_id"] == "review_save" and review[0].get("style") == "primary"
+    bot.click(hub, "review_save")
     bot.click(bot.synthesis(), "confirm_save")
     assert "Changed since the saved document" not in _texts(bot.hub()), "saved again: the document is current"
 
@@ -335,7 +358,7 @@ def test_weekly_updates_ask_the_weekday_and_the_document_states_it(bot: BotHarne
     answer(bot, "milestones")
     answer(bot, "health", {**HEALTH, "update_weekday": "wednesday"})
     answer(bot, "training")
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     assert "updates weekly on Wednesday at 09:00" in _texts(bot.synthesis())
     bot.click(bot.synthesis(), "confirm_save")
     document = next(iter(bot.fake.uploads.values()))["content"].decode()

@@ -256,7 +256,7 @@ def test_discussion_notes_appear_only_for_threads_with_replies(bot: BotHarness) 
     bot.command("step3")
     _reply(bot, _thread(bot, "Health score model"), "Weight adoption higher")
     answer_all(bot)
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     bot.click(bot.synthesis(), "view_synthesis")
     text = str(bot.last_view()["blocks"])
     bot.click(bot.synthesis(), "confirm_save")
@@ -275,7 +275,7 @@ def test_the_channel_canvas_mirrors_every_saved_version(bot: BotHarness) -> None
     assert canvas["channel_id"] == CHANNEL and "# Onboarding Flow: onboarding-acme" in canvas["markdown"]
     assert "stepsCompleted" not in canvas["markdown"]  # frontmatter is for the file, not the canvas
     answer(bot, "training", {"community": "A customer forum"})
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     bot.click(bot.channel_messages()[-1], "confirm_save")
     assert len(bot.fake.calls_to("conversations.canvases.create")) == 1
     assert len(bot.fake.calls_to("canvases.edit")) == 1
@@ -289,7 +289,7 @@ def test_without_channel_canvases_the_bot_says_so_once(bot: BotHarness) -> None:
     notices = [m for m in bot.channel_messages() if "team_tier_cannot_create_channel_canvases" in str(m.get("blocks"))]
     assert len(notices) == 1
     answer(bot, "training", {"community": "A customer forum"})
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     bot.click(bot.channel_messages()[-1], "confirm_save")
     assert len(bot.fake.calls_to("conversations.canvases.create")) == 1  # not asked again
     notices = [m for m in bot.channel_messages() if "team_tier_cannot_create_channel_canvases" in str(m.get("blocks"))]
@@ -302,7 +302,7 @@ def test_every_document_version_stays_exportable(bot: BotHarness, database_url: 
 
     complete_step3(bot)
     answer(bot, "milestones", {**MILESTONES, "milestones.0.name": "Kickoff done"})
-    bot.click(bot.hub(), "menu_continue")
+    bot.click(bot.hub(), "review_save")
     bot.click(bot.channel_messages()[-1], "confirm_save")
     monkeypatch.setenv("DATABASE_URL", database_url)
     assert main(["export", "--channel", CHANNEL, "--version", "1"]) == 0

@@ -49,10 +49,12 @@ def menu_help_message() -> dict[str, Any]:
     text = "\n".join(
         [
             "*The Step 3 menu*",
-            f"• *[C] Continue to {NEXT_STEP_TITLE}* — when all three sections are answered, shows the synthesis "
-            "for the team to confirm; confirming saves Success Milestones (with the Health Score Model) and "
-            "the Training / Education Plan into the plan document and posts it here. It tells you which "
-            "sections are missing otherwise.",
+            "• *Review and save* — once all three sections are answered: the synthesis for the team to confirm; "
+            "confirming saves Success Milestones (with the Health Score Model) and the Training / Education Plan "
+            "into the plan document and posts it here. After a save, the hub offers it again whenever answers "
+            "changed since the saved document.",
+            f"• *[C] Continue to {NEXT_STEP_TITLE}* — once Step 3 is saved: on to the next step (it tells you "
+            "when that step is not available yet).",
             "• *[R] Revise Success Milestones* — reopen any section with its saved answers; saving again "
             "creates a new document version when you confirm.",
             "• *[MH] Menu Help* — this explanation.",
@@ -67,6 +69,11 @@ def menu_help_message() -> dict[str, Any]:
 def missing_sections_message(missing: list[Section]) -> dict[str, Any]:
     names = ", ".join(f"*{s.label}*" for s in missing)
     text = f"Before continuing, answer {names}. Use the buttons on the Step 3 message."
+    return {"text": text, "blocks": sections(text)}
+
+
+def save_first_message() -> dict[str, Any]:
+    text = "Step 3 is not saved yet: press *Review and save* on the Step 3 message, then confirm the synthesis."
     return {"text": text, "blocks": sections(text)}
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.blocks.common import actions, button, context, divider, esc, header, mention, section, slack_date
 from bot.blocks.common import section as section_block
-from bot.ids import MENU_CONTINUE, MENU_HELP, MENU_REVISE, OPEN_SECTION
+from bot.ids import MENU_CONTINUE, MENU_HELP, MENU_REVISE, OPEN_SECTION, REVIEW_SAVE
 from bot.plans import SectionStatus, Unsaved
 from steps.step3 import NEXT_STEP_TITLE, STEP_ID, Section
 
@@ -20,7 +20,7 @@ def hub_message(
         header("Step 3 · Success Milestones"),
         section(
             f"Plan *{esc(plan_name)}*. Work through the three sections; each opens a form. "
-            "When all three are answered, press *[C]* to review the synthesis and save the plan document."
+            "When all three are answered, press *Review and save* to check the synthesis and save the plan document."
             + ("\n:white_check_mark: Step 3 is saved in the plan document." if done else "")
         ),
         divider(),
@@ -39,13 +39,22 @@ def hub_message(
                 accessory=button(label, f"{OPEN_SECTION}:{status.section.value}", status.section.value),
             )
         )
-    menu = [
-        button(f"[C] Continue to {NEXT_STEP_TITLE}", MENU_CONTINUE, "continue", style="primary"),
-        button("[R] Revise Success Milestones", MENU_REVISE, "revise"),
-        button("[MH] Menu Help", MENU_HELP, "help"),
-    ]
+    # The step file's order: answer the sections, review and save, and only then [C] [R] [MH]. The primary style
+    # goes to the one action that moves the plan forward now.
+    review = button("Review and save", REVIEW_SAVE, "review", style="primary")
+    menu_help = button("[MH] Menu Help", MENU_HELP, "help")
+    if not done:
+        menu = [review, menu_help] if all(s.answered for s in statuses) else [menu_help]
+    elif unsaved is not None:
+        menu = [review, button("[R] Revise Success Milestones", MENU_REVISE, "revise"), menu_help]
+    else:
+        menu = [
+            button(f"[C] Continue to {NEXT_STEP_TITLE}", MENU_CONTINUE, "continue", style="primary"),
+            button("[R] Revise Success Milestones", MENU_REVISE, "revise"),
+            menu_help,
+        ]
     if unsaved is not None:
-        # The document and canvas lag the answers until someone reviews and saves: that is the one next step.
+        # The document and canvas lag the answers until someone reviews and saves.
         changes = "1 change" if unsaved.count == 1 else f"{unsaved.count} changes"
         by = ", ".join(mention(u) for u in unsaved.users)
         blocks += [
@@ -55,7 +64,6 @@ def hub_message(
                 f"{by}.* Review and save them so the document and canvas match the answers."
             ),
         ]
-        menu = [button("Review and save", MENU_CONTINUE, "continue", style="primary"), *menu[1:]]
     blocks += [
         divider(),
         actions("menu", *menu),

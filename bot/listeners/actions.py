@@ -11,7 +11,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import discussion, plans
-from bot.blocks.help import menu_help_message, missing_sections_message, next_step_unavailable_message
+from bot.blocks.help import (
+    menu_help_message,
+    missing_sections_message,
+    next_step_unavailable_message,
+    save_first_message,
+)
 from bot.blocks.hub import revise_message
 from bot.blocks.inputs import read_state
 from bot.blocks.modals import section_modal
@@ -28,6 +33,7 @@ from bot.ids import (
     OPEN_SECTION,
     REMOVE_FACTOR,
     REMOVE_MILESTONE,
+    REVIEW_SAVE,
     VIEW_SYNTHESIS,
 )
 from bot.listeners.common import (
@@ -47,7 +53,7 @@ from bot.metadata import ModalMetadata
 from bot.plans import PlanState
 from bot.services import Services
 from steps.errors import UserError
-from steps.step3 import Section
+from steps.step3 import STEP_ID, Section
 from storage.db import Session, transaction
 
 logger = logging.getLogger(__name__)
@@ -107,7 +113,8 @@ def change_rows(
         logger.info("milestone rows not changed: %s", exc.response.get("error"))
 
 
-def continue_(ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+def review(ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    """Review and save: the synthesis, for the team to confirm."""
     ack()
     state = plan_of(context)
     if state.missing:
@@ -116,6 +123,17 @@ def continue_(ack: Ack, context: BoltContext, body: dict[str, Any], client: WebC
     with transaction(services_of(context).sessions) as session:
         message = _synthesis(session, state)
     client.chat_postMessage(channel=state.plan.channel_id, **message)
+
+
+def continue_(ack: Ack, context: BoltContext, body: dict[str, Any], respond: Respond) -> None:
+    """[C]: on to Step 4, which this version does not have yet; only the person who clicked needs to hear it."""
+    ack()
+    state = plan_of(context)
+    if STEP_ID not in state.plan.steps_completed:
+        missing = state.missing
+        ephemeral(respond, body, missing_sections_message(missing) if missing else save_first_message())
+        return
+    ephemeral(respond, body, next_step_unavailable_message())
 
 
 def revise(ack: Ack, context: BoltContext, body: dict[str, Any], respond: Respond) -> None:
@@ -128,9 +146,7 @@ def menu_help(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
     ephemeral(respond, body, menu_help_message())
 
 
-def confirm(
-    ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
-) -> None:
+def confirm(ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
     ack()
     services, who, fingerprint = services_of(context), requester(context), text_value(action)
     message_ts = clicked_message_ts(body)
@@ -146,8 +162,6 @@ def confirm(
         refresh_hub(client, services, state)
         upload_document(client, channel, state.plan.name, result.document, state.plan.steps_completed)
         mirror_to_canvas(client, services, state.plan.team_id, state.plan.id, result.document.markdown)
-    # Only whoever moved the plan on needs to hear that Step 4 is not there yet; the channel stays quiet.
-    ephemeral(respond, body, next_step_unavailable_message())
 
 
 def mirror_to_canvas(client: WebClient, services: Services, team_id: str, plan_id: int, markdown: str) -> None:
@@ -182,6 +196,7 @@ def register(app: App) -> None:
     app.action(re.compile(f"^{OPEN_SECTION}:"), middleware=[channel_plan])(replies_to_errors(open_section))
     app.action(re.compile(f"^({'|'.join(ROW_BUTTONS)})$"))(replies_to_errors(change_rows))
     app.action(MENU_CONTINUE, middleware=[channel_plan])(replies_to_errors(continue_))
+    app.action(REVIEW_SAVE, middleware=[channel_plan])(replies_to_errors(review))
     app.action(VIEW_SYNTHESIS, middleware=[channel_plan])(replies_to_errors(view_synthesis))
     app.action(MENU_REVISE, middleware=[channel_plan])(replies_to_errors(revise))
     app.action(MENU_HELP)(replies_to_errors(menu_help))

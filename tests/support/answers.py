@@ -97,7 +97,7 @@ def complete_step3(bot: BotHarness, **command: Any) -> None:
     def drive() -> None:
         bot.command("step3", **command)
         answer_all(bot)
-        bot.click(bot.hub(), "menu_continue")
+        bot.click(bot.hub(), "review_save")
         bot.click(bot.synthesis(), "confirm_save")
 
     if command:

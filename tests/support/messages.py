@@ -37,3 +37,10 @@ def outbox_posts(messages: Iterable[Message], kind: str) -> list[Message]:
         for m in messages
         if (outbox_key(m) or "").startswith(f"{kind}:") and m.get("thread_ts", m.get("ts")) == m.get("ts")
     ]
+
+
+def with_button(message: Message, action_id: str, value: str = "x") -> Message:
+    """``message`` with a button the hub shows in another state: a click on it still reaches the bot (an older hub,
+    a crafted request)."""
+    button = {"type": "button", "action_id": action_id, "value": value, "text": {"type": "plain_text", "text": "x"}}
+    return {**message, "blocks": [*message["blocks"], {"type": "actions", "block_id": "menu", "elements": [button]}]}

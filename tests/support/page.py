@@ -56,7 +56,7 @@ def start_step3(page: Any) -> None:
 
 def review_and_save(page: Any) -> None:
     """[C], then confirm the synthesis: the plan document is posted."""
-    page.locator('.msg [data-action-id="menu_continue"]').last.click()
+    page.locator('.msg [data-action-id="review_save"]').last.click()
     page.locator('.msg [data-action-id="confirm_save"]').last.click()
     expect(page.locator(".msg-file a").last).to_be_visible()
 
