@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 
 from sandbox.payloads import ALICE
 from sandbox.slack_api import FakeSlack
-from tests.support.answers import ALL
+from tests.support.answers import ALL, with_rows
 from tests.support.harness import BotHarness, Response
 
 SLACK_ACK_LIMIT_MS = 3000.0
@@ -90,12 +90,13 @@ class Recorder:
 
 
 def run_plan(bot: TimedHarness, recorder: Recorder, channel: str, channel_name: str) -> None:
-    """The Step 3 flow of one channel: command, the three modals, [C] continue, confirm."""
+    """The Step 3 flow of one channel: command, the three modals, Review and save, confirm."""
     recorder.record(SLASH_COMMAND, bot.command("step3", channel=channel, channel_name=channel_name))
     for section, values in ALL.items():
         response = bot.click(bot.hub(channel), f"open_section:{section}", section, channel=channel)
         recorder.record(OPEN_MODAL, response)
-        recorder.record(SUBMIT_MODAL, bot.submit(bot.last_view(), values), expect_empty_body=True)
+        view = with_rows(bot, bot.last_view(), values)  # custom factors come with "Add a custom factor"
+        recorder.record(SUBMIT_MODAL, bot.submit(view, values), expect_empty_body=True)
     recorder.record(CONTINUE, bot.click(bot.hub(channel), "review_save", channel=channel))
     synthesis = bot.channel_messages(channel)[-1]
     if not synthesis["text"].startswith("Step 3 synthesis"):
