@@ -6,6 +6,7 @@ results into Slack messages.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -120,6 +121,24 @@ def load_alert(session: Session, team_id: str, alert_id: int, channel_id: str, m
         raise UserError("This alert no longer exists; the customer or plan may have been removed.")
     milestone = store.get_milestone(session, alert.milestone_id) if alert.milestone_id else None
     return AlertContext(alert, ready, customer, milestone, dict(posted.message))
+
+
+def alerts_in_post(session: Session, found: AlertContext, alert_ids: Iterable[int]) -> dict[int, AlertContext]:
+    """Every alert of the post ``found`` is in, by id. They share its plan, rules and post, read once for all; the
+    ids come from the bot's own post, and an alert of another plan (or one since removed) is left out."""
+    result = {found.alert.id: found}
+    for alert_id in alert_ids:
+        if alert_id in result:
+            continue
+        alert = alerts.get(session, alert_id)
+        if alert is None or (alert.team_id, alert.plan_id) != (found.alert.team_id, found.alert.plan_id):
+            continue
+        customer = store.get(session, alert.customer_id)
+        if customer is None:
+            continue
+        milestone = store.get_milestone(session, alert.milestone_id) if alert.milestone_id else None
+        result[alert_id] = AlertContext(alert, found.ready, customer, milestone, found.message)
+    return result
 
 
 def acknowledge(session: Session, alert: AlertRecord, user_id: str, now: datetime) -> tuple[AlertRecord, bool]:

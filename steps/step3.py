@@ -74,6 +74,14 @@ class Answers(BaseModel):
         errors of single fields (pydantic runs a model's own validators only once every field is valid)."""
         return []
 
+    @model_validator(mode="after")
+    def _across_fields(self) -> Self:
+        # The same rules hold for answers built in code: the first broken one is the model's error.
+        problems = self.cross_checks(self.model_dump(mode="json"))
+        if problems:
+            raise field_error(problems[0].loc, problems[0].message)
+        return self
+
 
 class Milestone(Answers):
     name: Annotated[str, BeforeValidator(_blank_to_none), Field(min_length=1, max_length=MAX_NAME)]
@@ -90,13 +98,6 @@ class MilestonesSection(Answers):
     milestones: list[Milestone] = Field(min_length=MIN_MILESTONES, max_length=MAX_MILESTONES)
     retention_correlation: OptionalText = None
     missed_deadline_policy: OptionalText = None
-
-    @model_validator(mode="after")
-    def _names_unique(self) -> Self:
-        problems = self.cross_checks(self.model_dump(mode="json"))
-        if problems:
-            raise field_error(problems[0].loc, problems[0].message)
-        return self
 
     @classmethod
     def cross_checks(cls, raw: dict[str, Any]) -> list[FieldError]:
@@ -185,21 +186,14 @@ class HealthModel(Answers):
     monitors: list[SlackUserId] = Field(default_factory=list, max_length=50)
     protocols: dict[Band, OptionalText] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        missing = [f for f in StandardFactor if f not in self.weights]
-        if missing:
-            raise field_error(("weights", missing[0].value), "This is required.")
-        problems = self.cross_checks(self.model_dump(mode="json"))
-        if problems:
-            raise field_error(problems[0].loc, problems[0].message)
-        return self
-
     @classmethod
     def cross_checks(cls, raw: dict[str, Any]) -> list[FieldError]:
-        problems: list[FieldError] = []
         given = raw.get("weights")
         weights: dict[str, Any] = given if isinstance(given, dict) else {}
+        # A weight left out of the dict altogether (answers built in code) has no field error of its own.
+        problems = [
+            FieldError(("weights", f.value), "This is required.") for f in StandardFactor if f.value not in weights
+        ]
         customs = [c for c in raw.get("custom_factors") or [] if isinstance(c, dict)]
         standard = [_whole(weights.get(f.value)) for f in StandardFactor]
         custom = [_whole(c.get("weight")) for c in customs]

@@ -14,6 +14,7 @@ from bot.blocks.common import (
     esc,
     header,
     mention,
+    plain,
     section,
     sections,
     shorten,
@@ -251,43 +252,44 @@ def band_alerts(drops: list[BandDrop], monitors: list[str]) -> dict[str, Any]:
     return {"text": text, "blocks": blocks[:50]}
 
 
-def extend_modal(alert_id: int, customer: str, position: int, milestone: str, due: date, metadata: str) -> dict:
-    """Pick a new deadline for one customer's milestone."""
+def _milestone_date_modal(
+    callback_id: str, title: str, submit: str, intro: str, block_id: str, label: str, initial: date, metadata: str
+) -> dict[str, Any]:
+    """An alert's form: one date about one customer's milestone (a new deadline, the day it was reached)."""
     return {
         "type": "modal",
-        "callback_id": EXTEND_CALLBACK,
-        "title": {"type": "plain_text", "text": "Extend deadline"},
-        "submit": {"type": "plain_text", "text": "Extend"},
-        "close": {"type": "plain_text", "text": "Cancel"},
+        "callback_id": callback_id,
+        "title": plain(title),
+        "submit": plain(submit),
+        "close": plain("Cancel"),
         "private_metadata": metadata,
         "blocks": [
-            section(f"*{esc(customer)}* · milestone {position + 1} “{esc(milestone)}”, due {due:%Y-%m-%d}."),
+            section(intro),
             {
                 "type": "input",
-                "block_id": "new_due",
-                "label": {"type": "plain_text", "text": "New deadline"},
-                "element": {"type": "datepicker", "action_id": VALUE, "initial_date": f"{due:%Y-%m-%d}"},
+                "block_id": block_id,
+                "label": plain(label),
+                "element": {"type": "datepicker", "action_id": VALUE, "initial_date": f"{initial:%Y-%m-%d}"},
             },
         ],
     }
+
+
+def _which(customer: str, position: int, milestone: str) -> str:
+    return f"*{esc(customer)}* · milestone {position + 1} “{esc(milestone)}”"
+
+
+def extend_modal(customer: str, position: int, milestone: str, due: date, metadata: str) -> dict[str, Any]:
+    """Pick a new deadline for one customer's milestone."""
+    intro = f"{_which(customer, position, milestone)}, due {due:%Y-%m-%d}."
+    return _milestone_date_modal(
+        EXTEND_CALLBACK, "Extend deadline", "Extend", intro, "new_due", "New deadline", due, metadata
+    )
 
 
 def done_modal(customer: str, position: int, milestone: str, today: date, metadata: str) -> dict[str, Any]:
     """Mark done asks on which day the milestone was reached: today unless someone says otherwise."""
-    return {
-        "type": "modal",
-        "callback_id": DONE_CALLBACK,
-        "title": {"type": "plain_text", "text": "Mark done"},
-        "submit": {"type": "plain_text", "text": "Mark done"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": metadata,
-        "blocks": [
-            section(f"*{esc(customer)}* · milestone {position + 1} “{esc(milestone)}”."),
-            {
-                "type": "input",
-                "block_id": "done_on",
-                "label": {"type": "plain_text", "text": "Reached on"},
-                "element": {"type": "datepicker", "action_id": VALUE, "initial_date": f"{today:%Y-%m-%d}"},
-            },
-        ],
-    }
+    intro = f"{_which(customer, position, milestone)}."
+    return _milestone_date_modal(
+        DONE_CALLBACK, "Mark done", "Mark done", intro, "done_on", "Reached on", today, metadata
+    )

@@ -54,7 +54,7 @@ from bot.plans import PlanState
 from bot.services import Services
 from steps.errors import UserError
 from steps.step3 import STEP_ID, Section
-from storage.db import Session, transaction
+from storage.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -113,16 +113,20 @@ def change_rows(
         logger.info("milestone rows not changed: %s", exc.response.get("error"))
 
 
+def _all_answered(state: PlanState, respond: Respond, body: dict[str, Any]) -> bool:
+    """Whether every section is answered; if not, the person who clicked hears which are missing."""
+    if state.missing:
+        ephemeral(respond, body, missing_sections_message(state.missing))
+        return False
+    return True
+
+
 def review(ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
     """Review and save: the synthesis, for the team to confirm."""
     ack()
     state = plan_of(context)
-    if state.missing:
-        ephemeral(respond, body, missing_sections_message(state.missing))
-        return
-    with transaction(services_of(context).sessions) as session:
-        message = _synthesis(session, state)
-    client.chat_postMessage(channel=state.plan.channel_id, **message)
+    if _all_answered(state, respond, body):
+        client.chat_postMessage(channel=state.plan.channel_id, **_synthesis(state))
 
 
 def continue_(ack: Ack, context: BoltContext, body: dict[str, Any], respond: Respond) -> None:
@@ -155,7 +159,7 @@ def confirm(ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[s
         result = plans.confirm(session, state, fingerprint, who.user_id, services.today())
         state = plans.reload(session, state)
         outcome = saved_outcome(state.plan.name, result.document.version, who.user_id, unchanged=not result.created)
-        updated = _synthesis(session, state, outcome)
+        updated = _synthesis(state, outcome)
     channel = state.plan.channel_id
     client.chat_update(channel=channel, ts=message_ts, **updated)
     if result.created:
@@ -175,7 +179,7 @@ def mirror_to_canvas(client: WebClient, services: Services, team_id: str, plan_i
         client.chat_postMessage(channel=plan.channel_id, **unavailable_notice(result.unavailable))
 
 
-def _synthesis(session: Session, state: PlanState, outcome: str | None = None) -> dict[str, Any]:
+def _synthesis(state: PlanState, outcome: str | None = None) -> dict[str, Any]:
     return synthesis_message(state.plan.name, *state.complete_answers(), state.fingerprint, outcome)
 
 
@@ -183,8 +187,7 @@ def view_synthesis(ack: Ack, context: BoltContext, body: dict[str, Any], client:
     """Every answer of the synthesis, in a modal for whoever wants to read it all before confirming."""
     ack()
     state = plan_of(context)
-    if state.missing:
-        ephemeral(respond, body, missing_sections_message(state.missing))
+    if not _all_answered(state, respond, body):
         return
     with transaction(services_of(context).sessions) as session:
         notes = discussion.summaries(session, state.plan)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -54,27 +55,18 @@ def _current(found: customers.AlertContext, today: date, note: str = "") -> tupl
     return item, status
 
 
-def _refreshed(
-    session: Session, who: Requester, found: customers.AlertContext, message_ts: str, now: datetime, note: str = ""
-) -> dict[str, Any]:
-    """The message the button was on, with every alert in it as it stands now (the others may have changed too)."""
+def _refreshed(session: Session, found: customers.AlertContext, now: datetime, note: str = "") -> dict[str, Any]:
+    """The post ``found`` is in, with every alert in it as it stands now (the others may have changed too)."""
     message = found.message
     blocks = message.get("blocks")
     blocks = blocks if isinstance(blocks, list) else []
     today = found.ready.today(now)
-    current = {}
-    for alert_id in alert_ids(blocks):
-        other = found if alert_id == found.alert.id else _other(session, who, alert_id, message_ts)
-        if other is not None and other.milestone is not None:
-            current[alert_id] = _current(other, today, note if alert_id == found.alert.id else "")
+    current = {
+        alert_id: _current(alert, today, note if alert_id == found.alert.id else "")
+        for alert_id, alert in customers.alerts_in_post(session, found, alert_ids(blocks)).items()
+        if alert.milestone is not None
+    }
     return {"text": str(message.get("text") or ""), "blocks": refreshed_alerts(blocks, current)}
-
-
-def _other(session: Session, who: Requester, alert_id: int, message_ts: str) -> customers.AlertContext | None:
-    try:
-        return customers.load_alert(session, who.team_id, alert_id, who.channel(), message_ts)
-    except UserError:
-        return None  # removed since: its part of the message stays as it was
 
 
 def open_done(ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
@@ -102,21 +94,17 @@ def mark_done(ack: Ack, context: BoltContext, body: dict[str, Any], view: dict[s
     meta = ExtendMetadata.load(view.get("private_metadata"), key, team_id=who.team_id, user_id=who.user_id)
     services = services_of(context)
     now = services.clock()
-    where = Requester(team_id=meta.team_id, user_id=who.user_id, channel_id=meta.channel_id)
     try:
         on = _picked_date(read_state(state_values(view)).get("done_on"), "Pick the day it was reached.")
         with transaction(services.sessions) as session:
             found = customers.load_alert(session, meta.team_id, meta.alert_id, meta.channel_id, meta.message_ts)
             if found.milestone is None:
                 raise UserError("This alert is not about a milestone.")
-            if on > found.ready.today(now):
-                raise UserError("Pick a day that has come: a milestone cannot be reached in the future.")
-            _, breakdown = customers.complete_milestone(
+            done, breakdown = customers.complete_milestone(
                 session, found.ready, found.customer, found.milestone, on, who.user_id, now
             )
-            found = customers.load_alert(session, meta.team_id, meta.alert_id, meta.channel_id, meta.message_ts)
             score = f"{esc(found.customer.name)}: {score_line(breakdown)}"
-            updated = _refreshed(session, where, found, meta.message_ts, now, score)
+            updated = _refreshed(session, replace(found, milestone=done), now, score)
     except UserError as bad:
         ack(response_action="errors", errors={"done_on": bad.plain()})
         return
@@ -135,8 +123,7 @@ def acknowledge(
     with transaction(services.sessions) as session:
         found = customers.load_alert(session, who.team_id, alert_id, who.channel(), message_ts)
         alert, first = customers.acknowledge(session, found.alert, who.user_id, now)
-        found = customers.load_alert(session, who.team_id, alert_id, who.channel(), message_ts)
-        updated = _refreshed(session, who, found, message_ts, now) if found.milestone is not None else None
+        updated = _refreshed(session, replace(found, alert=alert), now) if found.milestone is not None else None
     if not first and alert.acknowledged_by is not None:
         ephemeral(respond, body, notice(f"{mention(alert.acknowledged_by)} had already acknowledged this alert."))
     if updated is not None:
@@ -160,9 +147,8 @@ def open_extend(
             message_ts=message_ts,
         ).dump(client_key(client))
         view = extend_modal(
-            alert_id, found.customer.name, found.milestone.position, found.milestone.name,
-            found.milestone.due_date, metadata,
-        )  # fmt: skip
+            found.customer.name, found.milestone.position, found.milestone.name, found.milestone.due_date, metadata
+        )
     client.views_open(trigger_id=trigger_id(body), view=view)
 
 
@@ -192,8 +178,7 @@ def extend(ack: Ack, context: BoltContext, body: dict[str, Any], view: dict[str,
     # The alert itself now says the new date: it never shows a stale deadline.
     with transaction(services.sessions) as session:
         found = customers.load_alert(session, meta.team_id, meta.alert_id, meta.channel_id, meta.message_ts)
-        where = Requester(team_id=meta.team_id, user_id=who.user_id, channel_id=meta.channel_id)
-        updated = _refreshed(session, where, found, meta.message_ts, now)
+        updated = _refreshed(session, found, now)
     client.chat_update(channel=meta.channel_id, ts=meta.message_ts, **updated)
 
 
