@@ -122,10 +122,20 @@ def synthesis_message(
             )
         ]
     )
+    # The request to check and confirm goes once the synthesis has been acted on: the outcome replaces it.
+    ask = (
+        []
+        if outcome is not None
+        else [
+            context(
+                "Check it is what the team agreed (every answer: View the full synthesis), then confirm to save it."
+            )
+        ]
+    )
     blocks: list[Block] = [
         header(f"Step 3 synthesis · {plan_name}"),
         *sections("\n".join(_summary(milestones, health, training))),
-        context("Check it is what the team agreed (every answer: View the full synthesis), then confirm to save it."),
+        *ask,
         *closing,
     ]
     return {"text": f"Step 3 synthesis for {esc(plan_name)}: please confirm", "blocks": blocks}
