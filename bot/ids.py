@@ -15,9 +15,12 @@ MENU_HELP = "menu_help"
 CONFIRM_SAVE = "confirm_save"
 VIEW_SYNTHESIS = "view_synthesis"  # the whole synthesis in a modal; the channel post is a summary
 
-# Inside the milestones modal
+# The hub's milestone rows: milestones are edited one at a time
+EDIT_MILESTONE = "edit_milestone"  # value: the milestone's index
 ADD_MILESTONE = "add_milestone"
-REMOVE_MILESTONE = "remove_milestone"
+REMOVE_MILESTONE = "remove_milestone"  # a menu; option value: "<index>:<section version shown>"
+
+# Inside the health modal
 ADD_FACTOR = "add_factor"  # a custom health factor row, added only when someone wants one
 REMOVE_FACTOR = "remove_factor"
 

@@ -12,10 +12,10 @@ import hashlib
 import hmac
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from steps.errors import UserError
-from steps.step3 import MAX_CUSTOM_FACTORS, MAX_MILESTONES, MIN_MILESTONES, Section
+from steps.step3 import MAX_CUSTOM_FACTORS, MAX_MILESTONES, Section
 
 # 128 bits of HMAC-SHA256 is ample against forgery and keeps the 3,000-character budget for the content.
 SEAL_LENGTH = 32
@@ -71,16 +71,13 @@ class ModalMetadata(Metadata):
     channel_id: str
     plan_name: str
     section: Section
-    milestone_count: int = MIN_MILESTONES
+    # Milestones forms hold one milestone (its index), or, when None, the questions asked across all milestones.
+    milestone: int | None = Field(default=None, ge=0, lt=MAX_MILESTONES)
+    adding: bool = False  # a new milestone
+    milestone_count: int = Field(default=0, ge=0, le=MAX_MILESTONES)  # the plan's milestones when the form opened
     factor_count: int = 0  # custom health factor rows shown
-    # The section's version when the form was opened: saving over a newer version is refused.
+    # The section's version when the form was opened: what others saved since is merged with this form.
     section_version: int = 0
-
-    @field_validator("milestone_count")
-    @classmethod
-    def _within_plan_limits(cls, count: int) -> int:
-        # The milestones modal always shows between 3 and 5 rows, whatever was saved or clicked.
-        return max(MIN_MILESTONES, min(MAX_MILESTONES, count))
 
     @field_validator("factor_count")
     @classmethod

@@ -13,8 +13,22 @@ from bot import announcements, discussion
 from bot.discussion import summaries
 from steps.document import compose_step3
 from steps.errors import UserError
-from steps.fields import FieldChange, answered_summary, diff_answers
-from steps.step3 import SECTION_MODELS, STEP_ID, Answers, HealthModel, MilestonesSection, Section, TrainingPlan
+from steps.fields import FieldChange, answered_summary, diff_answers, field_label, flat_values, shown
+from steps.merge import form_edit, merge_edit
+from steps.step3 import (
+    ACROSS_MILESTONES,
+    MAX_MILESTONES,
+    MIN_MILESTONES,
+    SECTION_MODELS,
+    STEP_ID,
+    Answers,
+    HealthModel,
+    MilestonesSection,
+    Section,
+    TrainingPlan,
+    parse_answers,
+)
+from storage import customers as customers_store
 from storage import outbox, repo
 from storage.db import Session
 from storage.records import Backlog, ChangeRecord, DocumentRecord, PlanRecord, SectionRecord
@@ -27,6 +41,7 @@ class SectionStatus:
     section: Section
     updated_by: str | None = None
     updated_at: datetime | None = None
+    complete: bool = False  # answered enough to review and save (milestones: at least three)
 
     @property
     def answered(self) -> bool:
@@ -63,18 +78,31 @@ class PlanState:
         return milestones, health, training
 
     @property
+    def milestones(self) -> list[dict[str, Any]]:
+        """The plan's milestones as saved (fewer than three while the team is still adding them)."""
+        rows = self.raw(Section.MILESTONES).get("milestones")
+        return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+
+    def complete(self, section: Section) -> bool:
+        if section.value not in self.rows:
+            return False
+        return section is not Section.MILESTONES or len(self.milestones) >= MIN_MILESTONES
+
+    @property
     def statuses(self) -> list[SectionStatus]:
         out = []
         for section in Section:
             row = self.rows.get(section.value)
             out.append(
-                SectionStatus(section, row.updated_by, row.updated_at) if row is not None else SectionStatus(section)
+                SectionStatus(section, row.updated_by, row.updated_at, self.complete(section))
+                if row is not None
+                else SectionStatus(section)
             )
         return out
 
     @property
     def missing(self) -> list[Section]:
-        return [s for s in Section if s.value not in self.rows]
+        return [s for s in Section if not self.complete(s)]
 
     @property
     def fingerprint(self) -> str:
@@ -225,13 +253,24 @@ def save_if_current(
     now: datetime,
     source: tuple[str, str | None] | None = None,
 ) -> tuple[PlanState, list[FieldChange]]:
-    """Save a section edited from version ``seen_version``; raise ``StaleSection`` if it has moved on since.
-
-    Each changed field goes in the history, and its diff in the section's thread. Customers' deadlines follow a
-    milestones edit after the save is acknowledged (``customers.follow_milestones``): that work grows with the
-    number of customers, and Slack waits only 3 s for the answer.
-    """
+    """Save a section edited from version ``seen_version``; raise ``StaleSection`` if it has moved on since."""
     ensure_current(session, state, section, seen_version)
+    return _save(session, state, section, answers, user_id, now, source)
+
+
+def _save(
+    session: Session,
+    state: PlanState,
+    section: Section,
+    answers: Answers,
+    user_id: str,
+    now: datetime,
+    source: tuple[str, str | None] | None = None,
+) -> tuple[PlanState, list[FieldChange]]:
+    """Save a section (its row is locked by the caller). Each changed field goes in the history, and its diff in
+    the section's thread. Customers' deadlines follow a milestones edit after the save is acknowledged
+    (``customers.follow_milestones``): that work grows with the number of customers, and Slack waits only 3 s.
+    """
     before = state.raw(section)
     saved = repo.save_section(session, state.plan, section.value, answers.model_dump(mode="json"), user_id, now)
     state = PlanState(state.plan, {**state.rows, section.value: saved})
@@ -248,6 +287,127 @@ def save_if_current(
             session, state.plan, thread, section, saved.version, changes, user_id, now, source, first
         )
     return state, changes
+
+
+@dataclass(frozen=True)
+class Form:
+    """Which answers of a section one form holds: the whole section, one milestone, or the questions asked across
+    all milestones."""
+
+    section: Section
+    milestone: int | None = None  # the milestone a milestones form edits; None: the questions across milestones
+    adding: bool = False  # a new milestone, added after the last one there is when it is saved
+    milestones_seen: int = 0  # how many milestones the plan had when the form opened
+
+    def scope(self, index: int | None) -> tuple[str, ...]:
+        """Path prefixes of the answers the form holds."""
+        if self.section is not Section.MILESTONES:
+            return ("",)
+        if index is None:
+            return ACROSS_MILESTONES
+        return (f"milestones.{index}.",)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A field the submitter and someone else both changed: the saved value stays, the typed one is shown."""
+
+    path: str
+    label: str
+    typed: Any
+    saved: str | None
+
+
+@dataclass(frozen=True)
+class FormSaved:
+    state: PlanState
+    changes: list[FieldChange]
+    refused: list[Refused]
+    others: tuple[str, ...]  # who saved the section since the form was opened
+    index: int | None  # the milestone the form saved (a new one goes after the last)
+
+
+def save_form(
+    session: Session,
+    state: PlanState,
+    form: Form,
+    typed: dict[str, Any],
+    seen_version: int,
+    user_id: str,
+    now: datetime,
+) -> FormSaved:
+    """Save what a form holds, merged with what others saved since it was opened (``steps.merge``): fields only
+    this person changed are saved, fields only others changed keep the others' values, and a field both changed
+    is refused and returned with both values. Raises ``InvalidAnswers`` when the merged answers are not valid,
+    ``UserError`` when the milestone the form edits is no longer where it was."""
+    section = form.section
+    version = repo.lock_section_version(session, state.plan, section.value)
+    if version != state.version(section):  # saved between reading the plan and taking the lock
+        state = reload(session, state)
+    since = changes_since(session, state.plan, section, seen_version) if version != seen_version else []
+    meanwhile: dict[str, str | None] = {}
+    for change in since:
+        meanwhile.setdefault(change.path, change.old)  # the earliest change knows the value the form showed
+    saved_raw = state.raw(section)
+    index, edit = _form_values(form, typed, state, saved_raw)
+    merged = merge_edit(saved_raw, edit, meanwhile)
+    answers = parse_answers(SECTION_MODELS[section], merged.answers)
+    changes: list[FieldChange] = []
+    if merged.applied:
+        state, changes = _save(session, state, section, answers, user_id, now)
+    current = flat_values(state.raw(section))
+    refused = [Refused(p, field_label(p), value, shown(p, current.get(p))) for p, value in merged.refused.items()]
+    # Who to name: those whose changes were kept over this person's, else everyone who saved meanwhile.
+    named = [c for c in since if c.path in merged.refused] or since
+    others = tuple(dict.fromkeys(c.user_id for c in named))
+    return FormSaved(state, changes, refused, others, index)
+
+
+def _form_values(
+    form: Form, typed: dict[str, Any], state: PlanState, saved: dict[str, Any]
+) -> tuple[int | None, dict[str, Any]]:
+    """The milestone a form saves (if any) and its values by path, blank for what it covers but left empty."""
+    if form.section is not Section.MILESTONES or form.milestone is None:
+        prefixes = form.scope(None)
+        covered = {p: v for p, v in flat_values(typed).items() if p.startswith(prefixes)}
+        return None, form_edit(covered, saved, lambda path: path.startswith(prefixes))
+    count = len(state.milestones)
+    if form.adding:
+        if count >= MAX_MILESTONES:
+            raise UserError(f"The plan already has {MAX_MILESTONES} milestones, the most it can have.")
+        index = count
+    elif form.milestone >= count or count < form.milestones_seen:
+        raise UserError(
+            "A milestone was removed while this form was open, so this one may have moved. Copy what you typed, "
+            "close the form and open the milestone again from the Step 3 message."
+        )
+    else:
+        index = form.milestone
+    rows = typed.get("milestones")
+    row = rows[form.milestone] if isinstance(rows, list) and form.milestone < len(rows) else None
+    values = {f"milestones.{index}.{key}": value for key, value in (row or {}).items()}
+    prefix = f"milestones.{index}."
+    return index, form_edit(values, saved, lambda path: path.startswith(prefix))
+
+
+def remove_milestone(
+    session: Session, state: PlanState, index: int, seen_version: int, user_id: str, now: datetime
+) -> PlanState:
+    """Take milestone ``index`` out of the plan, as of the version the person saw; customers' rows move with it."""
+    if repo.lock_section_version(session, state.plan, Section.MILESTONES.value) != seen_version:
+        raise UserError(
+            "The milestones changed after this message was shown, so nothing was removed. The Step 3 message is "
+            "up to date now: check it and try again."
+        )
+    state = reload(session, state)
+    raw = state.raw(Section.MILESTONES)
+    rows = state.milestones
+    if not 0 <= index < len(rows):
+        raise UserError("This milestone is no longer in the plan; nothing was removed.")
+    answers = parse_answers(MilestonesSection, {**raw, "milestones": rows[:index] + rows[index + 1 :]})
+    state, _ = _save(session, state, Section.MILESTONES, answers, user_id, now)
+    customers_store.drop_position(session, state.plan.id, index)
+    return state
 
 
 # The section whose answers are mostly rows, counted in a first save's summary.

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from itertools import pairwise
 from typing import Any, Literal
 
 from steps.model_paths import Limits, limits_at
@@ -349,19 +350,29 @@ def _display(value: Any) -> str | None:
     return str(value)
 
 
-def flatten(answers: dict[str, Any], prefix: str = "") -> dict[str, str | None]:
-    """Path → displayed value. Lists of people or choices stay one field; lists of records are expanded."""
-    out: dict[str, str | None] = {}
+def flat_values(answers: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Path → value as saved. Lists of people or choices stay one field; lists of records are expanded."""
+    out: dict[str, Any] = {}
     for key, value in answers.items():
         path = f"{prefix}{key}"
         if isinstance(value, dict):
-            out |= flatten(value, f"{path}.")
+            out |= flat_values(value, f"{path}.")
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             for index, item in enumerate(value):
-                out |= flatten(item, f"{path}.{index}.")
+                out |= flat_values(item, f"{path}.{index}.")
         else:
-            out[path] = _display(value)
+            out[path] = value
     return out
+
+
+def flatten(answers: dict[str, Any]) -> dict[str, str | None]:
+    """Path → displayed value."""
+    return {path: _display(value) for path, value in flat_values(answers).items()}
+
+
+def shown(path: str, value: Any) -> str | None:
+    """A value as the history records it (choices by their labels), so that a value can be compared with one."""
+    return _readable(path, _display(value))
 
 
 @dataclass(frozen=True)
@@ -442,20 +453,40 @@ def current_text(answers: dict[str, Any], path: str) -> str | None:
 
 def with_text(answers: dict[str, Any], path: str, text: str, mode: Literal["replace", "append"]) -> dict[str, Any]:
     """A copy of ``answers`` with one free-text field replaced by, or extended with, ``text``."""
-    copy: dict[str, Any] = _deep_copy(answers)
-    parts = path.split(".")
-    node: Any = copy
-    for part in parts[:-1]:
-        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-    leaf = parts[-1]
-    existing = node.get(leaf)
-    node[leaf] = f"{existing}\n{text}" if mode == "append" and existing else text
+    existing = current_text(answers, path)
+    copy: dict[str, Any] = copied(answers)
+    put(copy, path, f"{existing}\n{text}" if mode == "append" and existing else text)
     return copy
 
 
-def _deep_copy(value: Any) -> Any:
+def put(answers: dict[str, Any], path: str, value: Any) -> None:
+    """Set the answer at ``path`` in place, adding the groups and rows it needs (``milestones.3.name``)."""
+    parts = path.split(".")
+    node: Any = answers
+    for part, following in pairwise(parts):
+        empty: Any = [] if following.isdigit() else {}
+        if isinstance(node, list):
+            index = int(part)
+            node.extend(None for _ in range(index + 1 - len(node)))
+            if not isinstance(node[index], dict | list):
+                node[index] = empty
+            node = node[index]
+        else:
+            if not isinstance(node.get(part), dict | list):
+                node[part] = empty
+            node = node[part]
+    leaf = parts[-1]
+    if isinstance(node, list):
+        node.extend(None for _ in range(int(leaf) + 1 - len(node)))
+        node[int(leaf)] = value
+    else:
+        node[leaf] = value
+
+
+def copied(value: Any) -> Any:
+    """A deep copy of answers (dicts, lists and plain values)."""
     if isinstance(value, dict):
-        return {k: _deep_copy(v) for k, v in value.items()}
+        return {k: copied(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_deep_copy(v) for v in value]
+        return [copied(v) for v in value]
     return value

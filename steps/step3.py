@@ -94,8 +94,14 @@ class Milestone(Answers):
     impact_note: OptionalText = None
 
 
+# The milestones section's questions asked once for all milestones (the rest is asked per milestone).
+ACROSS_MILESTONES = ("retention_correlation", "missed_deadline_policy")
+
+
 class MilestonesSection(Answers):
-    milestones: list[Milestone] = Field(min_length=MIN_MILESTONES, max_length=MAX_MILESTONES)
+    # Milestones are added one at a time, so a saved section may hold fewer than the plan needs; ``complete``
+    # says when there are enough to review and save the document.
+    milestones: list[Milestone] = Field(default_factory=list, max_length=MAX_MILESTONES)
     retention_correlation: OptionalText = None
     missed_deadline_policy: OptionalText = None
 
@@ -111,6 +117,10 @@ class MilestonesSection(Answers):
                 problems.append(FieldError(("milestones", index, "name"), message))
             seen.add(name.casefold())
         return problems
+
+    @property
+    def complete(self) -> bool:
+        return len(self.milestones) >= MIN_MILESTONES
 
 
 class StandardFactor(LabelledChoice):

@@ -21,7 +21,7 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from storage.models import Customer, CustomerMilestone, SignalReading
 from storage.records import CustomerRecord, MilestoneRecord, PlanRecord
@@ -213,13 +213,48 @@ def reschedule(session: Session, plan_id: int, milestones: Sequence[tuple[str, i
                 ).where(Customer.plan_id == plan_id, missing),
             )
         )  # fmt: skip
+    gone = and_(table.plan_id == plan_id, table.position >= len(milestones), table.position < RETIRED)
+    session.execute(delete(table).where(gone, table.completed_on.is_(None), table.alerted_at.is_(None)))
+    for position in range(len(milestones), PLAN_POSITIONS):
+        _retire(session, plan_id, position)
+
+
+# A customer's row for a milestone the plan no longer has, kept because it was reached or alerted, moves to a
+# position from here on: out of the plan's positions (0-4), so a milestone added later gets a row of its own.
+RETIRED = 100
+PLAN_POSITIONS = 10  # above any plan's milestone count (5)
+SHIFT = 1000  # beyond every retired position
+
+
+def drop_position(session: Session, plan_id: int, position: int) -> None:
+    """Milestone ``position`` was removed from the plan: the ones after it move up a place for every customer.
+
+    A customer's row for the removed milestone goes, unless it was reached or alerted (then it stays, retired).
+    """
+    table = CustomerMilestone
+    at = and_(table.plan_id == plan_id, table.position == position)
+    session.execute(delete(table).where(at, table.completed_on.is_(None), table.alerted_at.is_(None)))
+    _retire(session, plan_id, position)
+    # Two steps, because (customer, position) is unique and PostgreSQL checks it row by row: out of the way first.
+    later = and_(table.plan_id == plan_id, table.position > position, table.position < RETIRED)
+    session.execute(update(table).where(later).values(position=table.position + SHIFT))
+    moved = and_(table.plan_id == plan_id, table.position >= SHIFT)
+    session.execute(update(table).where(moved).values(position=table.position - SHIFT - 1))
+
+
+def _retire(session: Session, plan_id: int, position: int) -> None:
+    """Rows at ``position`` move to the next free retired position of their customer."""
+    table = CustomerMilestone
+    earlier = aliased(CustomerMilestone)
+    retired_before = (
+        select(func.count())
+        .where(earlier.customer_id == table.customer_id, earlier.position >= RETIRED)
+        .scalar_subquery()
+    )
     session.execute(
-        delete(table).where(
-            table.plan_id == plan_id,
-            table.position >= len(milestones),
-            table.completed_on.is_(None),
-            table.alerted_at.is_(None),
-        )
+        update(table)
+        .where(table.plan_id == plan_id, table.position == position)
+        .values(position=RETIRED + retired_before)
     )
 
 

@@ -55,6 +55,7 @@ class ChangeRecord:
     changed_at: datetime
     source_user_id: str | None
     version: int = 0  # the section's version this change made
+    old: str | None = None  # the value before, as displayed
 
 
 @dataclass(frozen=True)

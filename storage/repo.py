@@ -158,8 +158,9 @@ def add_changes(
 
 def _change(row: PlanChange) -> ChangeRecord:
     return ChangeRecord(
-        row.section, row.path, row.label, row.user_id, row.changed_at, row.source_user_id, row.section_version
-    )
+        row.section, row.path, row.label, row.user_id, row.changed_at, row.source_user_id, row.section_version,
+        row.old_value,
+    )  # fmt: skip
 
 
 def changes_since(session: Session, plan: PlanRecord, section: str, version: int) -> list[ChangeRecord]:

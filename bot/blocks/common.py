@@ -12,6 +12,7 @@ Block = dict[str, Any]
 SECTION_TEXT_LIMIT = 3000
 HEADER_LIMIT = 150
 BUTTON_TEXT_LIMIT = 75
+OPTION_TEXT_LIMIT = 75
 
 
 def esc(text: str) -> str:

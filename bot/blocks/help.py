@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.blocks.common import esc, mention, sections
 from bot.ids import COMMAND
-from steps.step3 import NEXT_STEP_ID, NEXT_STEP_TITLE, Section
+from steps.step3 import MIN_MILESTONES, NEXT_STEP_ID, NEXT_STEP_TITLE, Section
 
 if TYPE_CHECKING:
     from storage.records import Backlog
@@ -67,7 +67,10 @@ def menu_help_message() -> dict[str, Any]:
 
 
 def missing_sections_message(missing: list[Section]) -> dict[str, Any]:
-    names = ", ".join(f"*{s.label}*" for s in missing)
+    names = ", ".join(
+        f"*{s.label}* (at least {MIN_MILESTONES} milestones)" if s is Section.MILESTONES else f"*{s.label}*"
+        for s in missing
+    )
     text = f"Before continuing, answer {names}. Use the buttons on the Step 3 message."
     return {"text": text, "blocks": sections(text)}
 

@@ -1,4 +1,6 @@
-"""The three Step 3 modals. Each asks every question of its section (PRODUCT.md section 3)."""
+"""The Step 3 forms: the health model, the training plan, one milestone, and the questions across milestones.
+
+Together they ask every question of the step (PRODUCT.md section 3)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ from bot.blocks.common import (
     actions,
     button,
     context,
-    divider,
     esc,
     header,
     mention,
@@ -29,7 +30,7 @@ from bot.blocks.inputs import (
     time_input,
     users_input,
 )
-from bot.ids import ADD_FACTOR, ADD_MILESTONE, REMOVE_FACTOR, REMOVE_MILESTONE, SECTION_CALLBACK
+from bot.ids import ADD_FACTOR, REMOVE_FACTOR, SECTION_CALLBACK
 from bot.metadata import ModalMetadata
 from steps.fields import (
     FACTORS_AND_WEIGHTS,
@@ -43,7 +44,7 @@ from steps.fields import (
     row_name,
 )
 from steps.outline import UNANSWERED
-from steps.step3 import MAX_CUSTOM_FACTORS, MAX_MILESTONES, MAX_TEXT, MIN_MILESTONES, Band, Section, StandardFactor
+from steps.step3 import ACROSS_MILESTONES, MAX_CUSTOM_FACTORS, MAX_TEXT, Band, Section, StandardFactor
 
 # Slack allows 24 characters in a modal's title, one fewer than the training section's name.
 MODAL_TITLES = {section: section.label for section in Section} | {Section.TRAINING: "Training plan"}
@@ -66,10 +67,10 @@ class Reply(Protocol):
 
 @dataclass(frozen=True)
 class Conflict:
-    """Someone saved the section while this form was open."""
+    """Others saved this section while the form was open, and changed some fields this person changed too."""
 
     users: list[str]
-    fields: list[tuple[str, str]]  # (path, label)
+    saved: dict[str, str | None]  # path → the value saved meanwhile, where the form keeps this person's value
 
 
 REPLY_PREVIEW = 280
@@ -93,11 +94,12 @@ def _discussion(replies: Sequence[Reply]) -> list[Block]:
 
 
 def _conflict(conflict: Conflict) -> Block:
-    who = ", ".join(mention(u) for u in conflict.users)
-    fields = ", ".join(esc(label) for _, label in conflict.fields) or "this section"
+    who = ", ".join(mention(u) for u in conflict.users) or "Someone"
+    fields = "1 answer" if len(conflict.saved) == 1 else f"{len(conflict.saved)} answers"
     return section(
-        f":warning: {who} saved this section while you were editing ({fields}). Your changes were *not saved*: "
-        "the form now shows the saved answers. Re-apply what you meant to change, then save again."
+        f":warning: {who} saved this section while you were editing. Your other changes are saved; {fields} "
+        "changed on both sides are *not*: the form keeps what you typed and shows the saved value under it. "
+        "*Save* again to use yours, or *Cancel* to keep the saved ones."
     )
 
 
@@ -108,29 +110,40 @@ def section_modal(
     replies: Sequence[Reply] = (),
     conflict: Conflict | None = None,
 ) -> dict[str, Any]:
-    """The modal for ``meta.section``, prefilled from ``raw`` (saved answers, or what was typed so far)."""
-    builders = {Section.MILESTONES: _milestones, Section.HEALTH: _health, Section.TRAINING: _training}
+    """The form for ``meta.section`` (for milestones: one milestone, or the questions across them), prefilled from
+    ``raw`` (saved answers, or what was typed so far)."""
     intro = context(
         f"Plan *{esc(meta.plan_name)}* · Step 3: Success Milestones. "
         f"Leave a question blank if the team has not discussed it yet; it shows as _{UNANSWERED}_."
     )
     head = [intro, *_discussion(replies)]
-    blocks = builders[meta.section](meta, raw)
+    title, blocks = _form(meta, raw)
     if conflict is not None:
         head.insert(0, _conflict(conflict))
-        changed = {path for path, _ in conflict.fields}
         for block in blocks:
-            if block.get("type") == "input" and block["block_id"] in changed:
-                block["hint"] = plain("Just changed by someone else; see the note at the top.")
+            if block.get("type") == "input" and block["block_id"] in conflict.saved:
+                saved = conflict.saved[block["block_id"]]
+                block["hint"] = plain(shorten(f"Saved meanwhile: {saved}" if saved else "Saved meanwhile: blank", 1900))
     return {
         "type": "modal",
         "callback_id": SECTION_CALLBACK,
-        "title": {"type": "plain_text", "text": MODAL_TITLES[meta.section]},
+        "title": {"type": "plain_text", "text": title},
         "submit": {"type": "plain_text", "text": "Save"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "private_metadata": private_metadata,
         "blocks": [*head, *blocks],
     }
+
+
+def _form(meta: ModalMetadata, raw: dict[str, Any]) -> tuple[str, list[Block]]:
+    if meta.section is Section.HEALTH:
+        return MODAL_TITLES[meta.section], _health(meta, raw)
+    if meta.section is Section.TRAINING:
+        return MODAL_TITLES[meta.section], _training(raw)
+    if meta.milestone is None:
+        return "Across milestones", _inputs(raw, *ACROSS_MILESTONES)
+    title = "New milestone" if meta.adding else row_name("milestones", meta.milestone)
+    return title, _row("milestones", meta.milestone, raw)
 
 
 def _input(path: str, raw: dict[str, Any]) -> Block:
@@ -170,26 +183,6 @@ def _row(rows: str, index: int, raw: dict[str, Any]) -> list[Block]:
     return _inputs(raw, *(f.at(index) for f in row_fields(rows)))
 
 
-def _milestones(meta: ModalMetadata, raw: dict[str, Any]) -> list[Block]:
-    count = meta.milestone_count
-    blocks: list[Block] = []
-    for index in range(count):
-        blocks += [header(row_name("milestones", index)), *_row("milestones", index, raw)]
-    tools = []
-    if count < MAX_MILESTONES:
-        tools.append(button("Add a milestone", ADD_MILESTONE, "add"))
-    if count > MIN_MILESTONES:
-        tools.append(button(f"Remove milestone {count}", REMOVE_MILESTONE, "remove", style="danger"))
-    if tools:
-        blocks.append(actions("milestone_tools", *tools))
-    return [
-        *blocks,
-        divider(),
-        header("Across all milestones"),
-        *_inputs(raw, "retention_correlation", "missed_deadline_policy"),
-    ]
-
-
 def _factor_tools(count: int) -> list[Block]:
     """Custom factors are added one at a time: no empty rows in every form for the teams that have none."""
     tools = []
@@ -216,7 +209,7 @@ def _health(meta: ModalMetadata, raw: dict[str, Any]) -> list[Block]:
     ]
 
 
-def _training(meta: ModalMetadata, raw: dict[str, Any]) -> list[Block]:
+def _training(raw: dict[str, Any]) -> list[Block]:
     return [
         header("Self-service resources"),
         *_inputs(raw, "documentation", "video_tutorials", "community"),

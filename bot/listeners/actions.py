@@ -1,4 +1,4 @@
-"""Buttons: the hub's section buttons and menu, the synthesis, and the milestone rows inside a modal."""
+"""Buttons: the hub's sections, milestone rows and menu, the synthesis, and custom factor rows inside a form."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from bot.ids import (
     ADD_FACTOR,
     ADD_MILESTONE,
     CONFIRM_SAVE,
+    EDIT_MILESTONE,
     MENU_CONTINUE,
     MENU_HELP,
     MENU_REVISE,
@@ -40,6 +41,7 @@ from bot.listeners.common import (
     clicked_message_ts,
     client_key,
     ephemeral,
+    follow_milestones,
     refresh_hub,
     requester,
     section_form,
@@ -53,7 +55,7 @@ from bot.metadata import ModalMetadata
 from bot.plans import PlanState
 from bot.services import Services
 from steps.errors import UserError
-from steps.step3 import STEP_ID, Section
+from steps.step3 import MAX_MILESTONES, STEP_ID, Section
 from storage.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -66,37 +68,74 @@ def _section(action: dict[str, Any]) -> Section:
         raise UserError("This button is not one the bot made; nothing was done.") from None
 
 
-def open_section(
-    ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient
-) -> None:
-    ack()
-    who, section, state = requester(context), _section(action), plan_of(context)
+def _open_form(context: BoltContext, body: dict[str, Any], client: WebClient, form: plans.Form) -> None:
+    who, state = requester(context), plan_of(context)
     with transaction(services_of(context).sessions) as session:
-        view = section_form(session, state, section, who, client_key(client))
+        view = section_form(session, state, form, who, client_key(client))
     client.views_open(trigger_id=trigger_id(body), view=view)
 
 
-# Each row button: which count in the form's metadata it changes, and by how much.
-ROW_BUTTONS = {
-    ADD_MILESTONE: ("milestone_count", 1),
-    REMOVE_MILESTONE: ("milestone_count", -1),
-    ADD_FACTOR: ("factor_count", 1),
-    REMOVE_FACTOR: ("factor_count", -1),
-}
+def open_section(
+    ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient
+) -> None:
+    """A section's form; for milestones, the questions asked across all milestones (each milestone has its own)."""
+    ack()
+    _open_form(context, body, client, plans.Form(_section(action)))
+
+
+def edit_milestone(
+    ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient
+) -> None:
+    ack()
+    value, count = text_value(action), len(plan_of(context).milestones)
+    if not (value.isascii() and value.isdigit() and int(value[:2]) < count):
+        raise UserError("This milestone is no longer in the plan; the Step 3 message lists the current ones.")
+    _open_form(context, body, client, plans.Form(Section.MILESTONES, milestone=int(value)))
+
+
+def add_milestone(ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient) -> None:
+    ack()
+    count = len(plan_of(context).milestones)
+    if count >= MAX_MILESTONES:
+        raise UserError(f"The plan already has {MAX_MILESTONES} milestones, the most it can have.")
+    _open_form(context, body, client, plans.Form(Section.MILESTONES, milestone=count, adding=True))
+
+
+def remove_milestone(
+    ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient
+) -> None:
+    """Remove the milestone picked in the hub's menu, as of the version the menu showed."""
+    ack()
+    services, who = services_of(context), requester(context)
+    option = action.get("selected_option")
+    value = option.get("value") if isinstance(option, dict) else None
+    index, _, version = value.partition(":") if isinstance(value, str) else ("", "", "")
+    if not (index.isascii() and index.isdigit() and version.isascii() and version.isdigit() and len(version) < 10):
+        raise UserError("This menu is not one the bot made; nothing was done.")
+    state = plan_of(context)
+    try:
+        with transaction(services.sessions) as session:
+            state = plans.remove_milestone(session, state, int(index[:2]), int(version), who.user_id, services.clock())
+    except UserError:
+        refresh_hub(client, services, state)  # the menu was out of date: show the milestones as they are
+        raise
+    follow_milestones(services, state, Section.MILESTONES)
+    refresh_hub(client, services, state)
+    services.wake_delivery()
 
 
 def change_rows(
     ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient
 ) -> None:
-    """Add or remove a milestone or a custom factor in an open form, keeping everything typed so far."""
+    """Add or remove a custom factor in an open form, keeping everything typed so far."""
     ack()
     who, view = requester(context), body.get("view")
     if not isinstance(view, dict):
         raise UserError("This button belongs in a form; nothing was done.")
     key = client_key(client)
     meta = ModalMetadata.load(view.get("private_metadata"), key, team_id=who.team_id, user_id=who.user_id)
-    count, step = ROW_BUTTONS[action["action_id"]]
-    meta = ModalMetadata.model_validate({**meta.model_dump(), count: getattr(meta, count) + step})
+    step = 1 if action["action_id"] == ADD_FACTOR else -1
+    meta = ModalMetadata.model_validate({**meta.model_dump(), "factor_count": meta.factor_count + step})
     # Rebuild from what is typed so far: nothing the person entered is lost.
     raw = read_state(state_values(view))
     with transaction(services_of(context).sessions) as session:
@@ -110,7 +149,7 @@ def change_rows(
             raise
         # A second click landed before Slack showed the first one's rows, or the form was closed: either way
         # there is nothing left to update.
-        logger.info("milestone rows not changed: %s", exc.response.get("error"))
+        logger.info("custom factor rows not changed: %s", exc.response.get("error"))
 
 
 def _all_answered(state: PlanState, respond: Respond, body: dict[str, Any]) -> bool:
@@ -142,7 +181,7 @@ def continue_(ack: Ack, context: BoltContext, body: dict[str, Any], respond: Res
 
 def revise(ack: Ack, context: BoltContext, body: dict[str, Any], respond: Respond) -> None:
     ack()
-    ephemeral(respond, body, revise_message(plan_of(context).statuses))
+    ephemeral(respond, body, revise_message(plan_of(context)))
 
 
 def menu_help(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
@@ -197,7 +236,10 @@ def view_synthesis(ack: Ack, context: BoltContext, body: dict[str, Any], client:
 
 def register(app: App) -> None:
     app.action(re.compile(f"^{OPEN_SECTION}:"), middleware=[channel_plan])(replies_to_errors(open_section))
-    app.action(re.compile(f"^({'|'.join(ROW_BUTTONS)})$"))(replies_to_errors(change_rows))
+    app.action(EDIT_MILESTONE, middleware=[channel_plan])(replies_to_errors(edit_milestone))
+    app.action(ADD_MILESTONE, middleware=[channel_plan])(replies_to_errors(add_milestone))
+    app.action(REMOVE_MILESTONE, middleware=[channel_plan])(replies_to_errors(remove_milestone))
+    app.action(re.compile(f"^({ADD_FACTOR}|{REMOVE_FACTOR})$"))(replies_to_errors(change_rows))
     app.action(MENU_CONTINUE, middleware=[channel_plan])(replies_to_errors(continue_))
     app.action(REVIEW_SAVE, middleware=[channel_plan])(replies_to_errors(review))
     app.action(VIEW_SYNTHESIS, middleware=[channel_plan])(replies_to_errors(view_synthesis))

@@ -45,7 +45,7 @@ def step3(ack: Ack, context: BoltContext, who: Requester, client: WebClient, arg
         )  # fmt: skip
         unsaved = plans.unsaved_changes(session, state)
     posted = client.chat_postMessage(
-        channel=channel, **hub_message(state.plan.name, state.statuses, state.plan.steps_completed, unsaved)
+        channel=channel, **hub_message(state, unsaved)
     )
     with transaction(services.sessions) as session:
         plans.set_hub(session, state.plan, posted["ts"])

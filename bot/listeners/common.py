@@ -18,6 +18,7 @@ from bot.metadata import ModalMetadata, sealing_key
 from bot.plans import PlanState
 from bot.services import Services
 from steps.errors import UserError
+from steps.fields import put
 from steps.step3 import Section
 from storage.db import Session, transaction
 
@@ -107,7 +108,7 @@ def refresh_hub(client: WebClient, services: Services, state: PlanState) -> None
         return
     with transaction(services.sessions) as session:
         unsaved = plans.unsaved_changes(session, state)
-    message = hub_message(state.plan.name, state.statuses, state.plan.steps_completed, unsaved)
+    message = hub_message(state, unsaved)
     try:
         client.chat_update(channel=state.plan.channel_id, ts=state.plan.hub_ts, **message)
     except SlackApiError as exc:
@@ -136,25 +137,31 @@ def follow_milestones(services: Services, state: PlanState, section: Section) ->
 def section_form(
     session: Session,
     state: PlanState,
-    section: Section,
+    form: plans.Form,
     opener: Requester,
     key: bytes,
     conflict: Conflict | None = None,
+    typed: dict[str, Any] | None = None,
 ) -> dict:
-    """A section's form as saved now: answers, version, and the latest replies in its thread."""
-    raw = state.raw(section)
+    """A form as saved now (answers, version, the latest replies in its section's thread), or with ``typed``
+    values kept where they differ from the saved ones (a conflict)."""
+    raw = state.raw(form.section)
+    for path, value in (typed or {}).items():
+        put(raw, path, value)
     meta = ModalMetadata(
         team_id=opener.team_id,
         user_id=opener.user_id,
         plan_id=state.plan.id,
         channel_id=state.plan.channel_id,
         plan_name=state.plan.name,
-        section=section,
-        milestone_count=len(raw.get("milestones") or []),
+        section=form.section,
+        milestone=form.milestone,
+        adding=form.adding,
+        milestone_count=len(state.milestones),
         factor_count=len(raw.get("custom_factors") or []),
-        section_version=state.version(section),
+        section_version=state.version(form.section),
     )
-    replies = discussion.latest_replies(session, state.plan, section)
+    replies = discussion.latest_replies(session, state.plan, form.section)
     return section_modal(meta, meta.dump(key), raw, replies, conflict)
 
 

@@ -79,10 +79,49 @@ def with_rows(bot: BotHarness, view: dict[str, Any], values: dict[str, Any], **c
     return view
 
 
+def milestone_rows(values: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The answers of each milestone, by index, keyed by the block ids of that milestone's form."""
+    rows: dict[int, dict[str, Any]] = {}
+    for key, value in values.items():
+        parts = key.split(".")
+        if parts[0] == "milestones" and len(parts) == 3 and parts[1].isdigit():
+            rows.setdefault(int(parts[1]), {})[key] = value
+    return rows
+
+
+def across(values: dict[str, Any]) -> dict[str, Any]:
+    """The answers of the form asked across all milestones."""
+    return {key: value for key, value in values.items() if not key.startswith("milestones.")}
+
+
+def add_milestone(bot: BotHarness, values: dict[str, Any], **kwargs: Any) -> Any:
+    """Add a milestone from the hub and save its form with ``values`` (keyed ``milestones.<n>.…``)."""
+    bot.click(bot.hub(), "add_milestone", "add", **kwargs)
+    return bot.submit(bot.last_view(), values, **kwargs)
+
+
+def edit_milestone(bot: BotHarness, index: int, values: dict[str, Any], **kwargs: Any) -> Any:
+    bot.click(bot.hub(), "edit_milestone", str(index), **kwargs)
+    return bot.submit(bot.last_view(), values, **kwargs)
+
+
 def answer(bot: BotHarness, section: str, values: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """Answer a section as a person would: for milestones, each milestone in its own form (edited if the plan
+    has it already, else added), then the questions across milestones; the last response is returned."""
     values = ALL[section] if values is None else values
-    view = with_rows(bot, open_section(bot, section), values, **kwargs)
-    return bot.submit(view, values, **kwargs)
+    if section != "milestones":
+        view = with_rows(bot, open_section(bot, section), values, **kwargs)
+        return bot.submit(view, values, **kwargs)
+    response = None
+    for index, row in sorted(milestone_rows(values).items()):
+        has = any(b.get("accessory", {}).get("action_id") == "edit_milestone" and
+                  b["accessory"].get("value") == str(index) for b in bot.hub()["blocks"])  # fmt: skip
+        response = edit_milestone(bot, index, row, **kwargs) if has else add_milestone(bot, row, **kwargs)
+        if response.status != 200 or response.body:
+            return response
+    if across(values):
+        response = bot.submit(open_section(bot, section, **kwargs), across(values), **kwargs)
+    return response
 
 
 def answer_all(bot: BotHarness) -> None:
