@@ -16,7 +16,7 @@ from bot.blocks.common import esc, mention
 from bot.blocks.help import notice
 from bot.customers import RunnablePlan
 from steps.deadlines import days_overdue
-from steps.fields import FieldChange
+from steps.fields import FieldChange, RowChange
 from steps.schedule import describe
 from steps.step3 import Band, Section
 from storage import outbox
@@ -48,12 +48,14 @@ def section_changed(
     now: datetime,
     source: tuple[str, str | None] | None = None,
     first: str | None = None,
+    row: RowChange | None = None,
 ) -> None:
-    """The diff of one save, as a reply in the section's thread (``first``: a first save, summed up)."""
+    """The diff of one save, as a reply in the section's thread (``first``: a first save, summed up; ``row``: a
+    milestone added or removed)."""
     outbox.enqueue(
         session, team_id=plan.team_id, channel_id=thread.channel_id, plan_id=plan.id,
         key=f"change:{plan.id}:{section.value}:{version}", thread_ts=thread.ts, now=now,
-        message=change_announcement(section, user_id, version, changes, source, first=first),
+        message=change_announcement(section, user_id, version, changes, source, first=first, row=row),
     )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ CONFIRM_SAVE = "confirm_save"
 VIEW_SYNTHESIS = "view_synthesis"  # the whole synthesis in a modal; the channel post is a summary
 
 # The hub's milestone rows: milestones are edited one at a time
-EDIT_MILESTONE = "edit_milestone"  # value: the milestone's index
+EDIT_MILESTONE = "edit_milestone"  # + ":<index>"; value: the index
 ADD_MILESTONE = "add_milestone"
 REMOVE_MILESTONE = "remove_milestone"  # a menu; option value: "<index>:<section version shown>"
 

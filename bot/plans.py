@@ -13,7 +13,7 @@ from bot import announcements, discussion
 from bot.discussion import summaries
 from steps.document import compose_step3
 from steps.errors import UserError
-from steps.fields import FieldChange, answered_summary, diff_answers, field_label, flat_values, shown
+from steps.fields import FieldChange, answered_summary, diff_answers, field_label, flat_values, row_change, shown
 from steps.merge import form_edit, merge_edit
 from steps.step3 import (
     ACROSS_MILESTONES,
@@ -213,8 +213,8 @@ def changes_since(session: Session, plan: PlanRecord, section: Section, version:
     return repo.changes_since(session, plan, section.value, version)
 
 
-def recent_changes(session: Session, plan: PlanRecord, limit: int = 20) -> list[ChangeRecord]:
-    return repo.recent_changes(session, plan, limit)
+def recent_changes(session: Session, plan: PlanRecord, saves: int = 10) -> list[ChangeRecord]:
+    return repo.recent_changes(session, plan, saves)
 
 
 class StaleSection(Exception):
@@ -283,8 +283,10 @@ def _save(
     if changes and thread is not None:
         # A first save is said in one line ("3 milestones"), not as every field going from empty to a value.
         first = answered_summary(ROWS_OF.get(section), saved.answers) if not before else None
+        rows = ROWS_OF.get(section)
+        row = row_change(rows, before, saved.answers) if before and rows else None
         announcements.section_changed(
-            session, state.plan, thread, section, saved.version, changes, user_id, now, source, first
+            session, state.plan, thread, section, saved.version, changes, user_id, now, source, first, row
         )
     return state, changes
 

@@ -425,6 +425,27 @@ def answered_summary(section_rows: str | None, answers: dict[str, Any]) -> str:
     return f"{given} answer{'' if given == 1 else 's'}"
 
 
+@dataclass(frozen=True)
+class RowChange:
+    """One row added to or removed from a list of rows, said as such rather than field by field."""
+
+    added: bool
+    row: str  # "Milestone 2"
+    name: str
+
+
+def row_change(rows: str, old: dict[str, Any], new: dict[str, Any]) -> RowChange | None:
+    """The row added to or removed from ``rows`` between two versions, if that is all that changed in it."""
+    before, after = old.get(rows) or [], new.get(rows) or []
+    if len(after) == len(before) + 1 and after[:-1] == before:
+        return RowChange(True, row_name(rows, len(before)), str(after[-1].get("name") or ""))
+    if len(after) == len(before) - 1:
+        for index in range(len(before)):
+            if before[:index] + before[index + 1 :] == after:
+                return RowChange(False, row_name(rows, index), str(before[index].get("name") or ""))
+    return None
+
+
 def _foldable_paths(section: Section, answers: dict[str, Any]) -> Iterator[str]:
     fields = CATALOGUE[section]
     for f in fields:

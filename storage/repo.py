@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -172,9 +172,24 @@ def changes_since(session: Session, plan: PlanRecord, section: str, version: int
     return [_change(row) for row in rows]
 
 
-def recent_changes(session: Session, plan: PlanRecord, limit: int = 20) -> list[ChangeRecord]:
+def recent_changes(session: Session, plan: PlanRecord, saves: int = 10) -> list[ChangeRecord]:
+    """Every field changed by the plan's latest ``saves`` saves, newest first."""
+    latest = (
+        select(PlanChange.section, PlanChange.section_version, func.max(PlanChange.id).label("last"))
+        .where(PlanChange.plan_id == plan.id)
+        .group_by(PlanChange.section, PlanChange.section_version)
+        .order_by(func.max(PlanChange.id).desc())
+        .limit(saves)
+        .subquery()
+    )
     rows = session.scalars(
-        select(PlanChange).where(PlanChange.plan_id == plan.id).order_by(PlanChange.id.desc()).limit(limit)
+        select(PlanChange)
+        .join(
+            latest,
+            and_(PlanChange.section == latest.c.section, PlanChange.section_version == latest.c.section_version),
+        )
+        .where(PlanChange.plan_id == plan.id)
+        .order_by(PlanChange.id.desc())
     )
     return [_change(row) for row in rows]
 

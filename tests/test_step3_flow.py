@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import yaml
 
 from sandbox.payloads import ALICE, BOB, CHANNEL
-from tests.support.answers import HEALTH, MILESTONES, TRAINING, answer, answer_all, open_section
+from tests.support.answers import (
+    HEALTH,
+    MILESTONES,
+    TRAINING,
+    add_milestone,
+    answer,
+    answer_all,
+    edit_milestone,
+    milestone_rows,
+    open_section,
+)
 from tests.support.harness import BotHarness
 from tests.support.messages import HUB, SYNTHESIS, with_block, with_button
 
@@ -33,8 +44,9 @@ def test_step3_posts_hub_with_sections_and_menu(bot: BotHarness) -> None:
     for title in ("Success milestones", "Health score model", "Training / education plan"):
         assert title in text
     assert text.count("Not yet answered") == 3
-    buttons = [b["accessory"]["value"] for b in hub["blocks"] if "accessory" in b]
-    assert buttons == ["milestones", "health", "training"]
+    buttons = [b["accessory"]["action_id"] for b in hub["blocks"] if "accessory" in b]
+    assert buttons == ["open_section:milestones", "open_section:health", "open_section:training"]
+    assert _has_element(hub, "add_milestone"), "milestones are added one at a time"
     assert _menu(hub) == ["[MH] Menu Help"], "nothing to review or continue to before the sections are answered"
 
 
@@ -143,9 +155,11 @@ def test_running_step3_again_resumes_without_duplicating(bot: BotHarness) -> Non
     bot.command("step3")
     hub = bot.hub()
     assert _texts(hub).count("Not yet answered") == 2
-    view = open_section(bot, "milestones", hub)
-    initial = {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"] if b["type"] == "input"}
-    assert initial["milestones.0.name"] == "Kickoff held"
+    bot.click(hub, "edit_milestone:2", "2")
+    initial = {
+        b["block_id"]: b["element"].get("initial_value") for b in bot.last_view()["blocks"] if b["type"] == "input"
+    }
+    assert initial["milestones.2.name"] == "Team trained"
     assert initial["milestones.2.definition_of_done"] == "Every seat holder finished the basics course"
     bot.command("status")
     with bot.sessions() as session:
@@ -180,8 +194,8 @@ def test_revise_makes_a_new_version_and_keeps_the_old(bot: BotHarness) -> None:
     bot.click(bot.hub(), "menu_revise")
     chooser = bot.fake.responses[-1]
     assert chooser["response_type"] == "ephemeral"
-    view = open_section(bot, "milestones", {**chooser, "ts": ""})
-    assert bot.submit(view, {"milestones.1.definition_of_done": "Production data flows daily"}).status == 200
+    bot.click({**chooser, "ts": ""}, "edit_milestone:1", "1")
+    assert bot.submit(bot.last_view(), {"milestones.1.definition_of_done": "Production data flows daily"}).body == ""
 
     bot.click(bot.hub(), "review_save")
     bot.click(bot.channel_messages()[-1], "confirm_save")
@@ -224,38 +238,64 @@ def test_menu_help_is_ephemeral(bot: BotHarness) -> None:
         assert words in reply["text"]
 
 
-def test_milestone_rows_can_be_added_and_removed_without_losing_input(bot: BotHarness) -> None:
+def _has_element(message: dict, action_id: str) -> bool:
+    return any(e.get("action_id") == action_id for b in message["blocks"] for e in b.get("elements", []))
+
+
+def _milestone_names(hub: dict) -> list[str]:
+    return [
+        b["text"]["text"]
+        for b in hub["blocks"]
+        if b.get("accessory", {}).get("action_id", "").startswith("edit_milestone:")
+    ]
+
+
+def test_each_milestone_has_its_own_short_form(bot: BotHarness) -> None:
     bot.command("step3")
-    view = open_section(bot, "milestones")
-    typed = {"milestones.0.name": "Kickoff held", "milestones.2.definition_of_done": "Trained"}
-    bot.click_in_view(view, "add_milestone", typed)
+    bot.click(bot.hub(), "add_milestone", "add")
     view = bot.last_view()
-    inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
-    assert "milestones.3.name" in inputs and "milestones.4.name" not in inputs
-    assert inputs["milestones.0.name"]["initial_value"] == "Kickoff held"
-    assert inputs["milestones.2.definition_of_done"]["initial_value"] == "Trained"
+    inputs = [b["block_id"] for b in view["blocks"] if b["type"] == "input"]
+    assert inputs == [
+        "milestones.0.name", "milestones.0.description", "milestones.0.timeline_days", "milestones.0.timeline_note",
+        "milestones.0.definition_of_done", "milestones.0.points_on_time", "milestones.0.points_missed",
+        "milestones.0.impact_note",
+    ]  # fmt: skip
+    assert view["title"]["text"] == "New milestone"
+    assert bot.submit(view, milestone_rows(MILESTONES)[0]).body == ""
+    hub = bot.hub()
+    assert _milestone_names(hub) == ["1. Kickoff held · due on day 7"]
+    assert "1 milestone so far: add at least 2 more" in _texts(hub)
+    assert _menu(hub) == ["[MH] Menu Help"], "a plan needs three milestones before it can be reviewed"
 
-    bot.click_in_view(view, "add_milestone", {})
-    view = bot.last_view()
-    labels = [e["text"]["text"] for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert labels == ["Remove milestone 5"]  # five is the most a plan may have
-
-    bot.click_in_view(view, "remove_milestone", {})
-    bot.click_in_view(bot.last_view(), "remove_milestone", {})
-    view = bot.last_view()
-    inputs = {b["block_id"] for b in view["blocks"] if b["type"] == "input"}
-    assert "milestones.3.name" not in inputs
-    assert (
-        next(b for b in view["blocks"] if b.get("block_id") == "milestones.0.name")["element"]["initial_value"]
-        == "Kickoff held"
-    )
+    open_section(bot, "milestones")
+    across = [b["block_id"] for b in bot.last_view()["blocks"] if b["type"] == "input"]
+    assert across == ["retention_correlation", "missed_deadline_policy"]
 
 
-def test_five_milestones_are_saved(bot: BotHarness) -> None:
+def test_any_milestone_can_be_removed_and_the_rest_keep_their_answers(bot: BotHarness) -> None:
     bot.command("step3")
-    view = open_section(bot, "milestones")
-    bot.click_in_view(view, "add_milestone", MILESTONES)
-    bot.click_in_view(bot.last_view(), "add_milestone", {})
+    answer(bot, "milestones")
+    menu = next(e for b in bot.hub()["blocks"] if b["type"] == "actions" for e in b["elements"]
+                if e["action_id"] == "remove_milestone")  # fmt: skip
+    assert menu["confirm"]["style"] == "danger", "removing asks first"
+    second = next(o for o in menu["options"] if o["text"]["text"].startswith("2."))
+    before = copy.deepcopy(bot.hub())
+    bot.click(bot.hub(), "remove_milestone", selected=second["value"])
+    assert _milestone_names(bot.hub()) == ["1. Kickoff held · due on day 7", "2. Team trained · due on day 45"]
+    bot.click(bot.hub(), "edit_milestone:1", "1")
+    initial = {
+        b["block_id"]: b["element"].get("initial_value") for b in bot.last_view()["blocks"] if b["type"] == "input"
+    }
+    assert initial["milestones.1.definition_of_done"] == "Every seat holder finished the basics course"
+
+    # A menu shown before that removal names milestones by their old places: it changes nothing.
+    bot.click(before, "remove_milestone", selected=second["value"])
+    assert "changed after this message was shown" in bot.fake.responses[-1]["text"]
+    assert len(_milestone_names(bot.hub())) == 2
+
+
+def test_five_milestones_are_saved_and_a_sixth_is_not_offered(bot: BotHarness) -> None:
+    bot.command("step3")
     extra = {
         "milestones.3.name": "Executive review",
         "milestones.3.timeline_days": 60,
@@ -264,16 +304,15 @@ def test_five_milestones_are_saved(bot: BotHarness) -> None:
         "milestones.4.timeline_days": 90,
         "milestones.4.definition_of_done": "Upsell call booked",
     }
-    assert bot.submit(bot.last_view(), extra).body == ""
-    view = open_section(bot, "milestones")
-    names = [b["element"].get("initial_value") for b in view["blocks"] if b["block_id"].endswith(".name")]
-    assert names == [
-        "Kickoff held",
-        "First integration live",
-        "Team trained",
-        "Executive review",
-        "Expansion discussed",
+    assert answer(bot, "milestones", {**MILESTONES, **extra}).body == ""
+    assert [name.split(" · ")[0] for name in _milestone_names(bot.hub())] == [
+        "1. Kickoff held",
+        "2. First integration live",
+        "3. Team trained",
+        "4. Executive review",
+        "5. Expansion discussed",
     ]
+    assert not _has_element(bot.hub(), "add_milestone"), "five is the most a plan may have"
 
 
 def test_status_and_doc_commands(bot: BotHarness) -> None:
@@ -342,11 +381,11 @@ def test_the_hub_says_when_answers_changed_since_the_saved_document(bot: BotHarn
     bot.click(bot.hub(), "review_save")
     bot.click(bot.synthesis(), "confirm_save")
     assert "Changed since the saved document" not in _texts(bot.hub())
-    view = open_section(bot, "milestones", user=BOB)
-    bot.submit(view, {"milestones.0.name": "Kickoff call held", "milestones.1.timeline_days": 35}, user=BOB)
+    edit_milestone(bot, 0, {"milestones.0.name": "Kickoff call held"}, user=BOB)
+    edit_milestone(bot, 1, {"milestones.1.timeline_days": 35}, user=BOB)
     hub = bot.hub()
     assert f"Changed since the saved document (version 1): 2 changes by <@{BOB}>" in _texts(hub)
-    review = [e for b in hub["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    review = [e for b in hub["blocks"] if b.get("block_id") == "menu" for e in b["elements"]]
     assert review[0]["action_id"] == "review_save" and review[0].get("style") == "primary"
     bot.click(hub, "review_save")
     bot.click(bot.synthesis(), "confirm_save")

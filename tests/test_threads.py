@@ -7,7 +7,7 @@ from typing import Any
 
 from sandbox import payloads as sr
 from sandbox.payloads import ALICE, BOB, CHANNEL
-from tests.support.answers import HEALTH, MILESTONES, answer, answer_all, complete_step3, open_section
+from tests.support.answers import HEALTH, MILESTONES, answer, answer_all, complete_step3, edit_milestone, open_section
 from tests.support.harness import BotHarness
 
 
@@ -121,20 +121,22 @@ def test_the_form_shows_the_latest_discussion_first(bot: BotHarness) -> None:
 def test_saved_changes_are_announced_in_the_sections_thread(bot: BotHarness) -> None:
     bot.command("step3")
     answer(bot, "milestones")
-    view = open_section(bot, "milestones", user=BOB)  # a modal is one person's: Bob opens his own
-    bot.submit(view, {"milestones.1.definition_of_done": "Data flows <daily> & reliably"}, user=BOB)
+    # A modal is one person's: Bob opens his own.
+    edit_milestone(bot, 1, {"milestones.1.definition_of_done": "Data flows <daily> & reliably"}, user=BOB)
     bot.tick()
     thread = _thread(bot, "Success milestones")
-    announcements = [c.args for c in bot.fake.calls_to("chat.postMessage") if c.args.get("thread_ts") == thread]
-    assert len(announcements) == 2  # the first save, then Bob's change
-    text = str(announcements[-1]["blocks"])
-    assert f"<@{BOB}> changed *Success milestones* (version 2)" in text
+    announcements = [_texts(c.args) for c in bot.fake.calls_to("chat.postMessage") if c.args.get("thread_ts") == thread]
+    # The first save, each milestone added in one line, the questions across milestones, then Bob's change.
+    assert len(announcements) == 5
+    assert f"<@{ALICE}> added *Milestone 2* “First integration live” to *Success milestones*." in announcements[1]
+    text = announcements[-1]
+    assert f"<@{BOB}> changed *Success milestones* (version 5)" in text
     assert (
         "*Milestone 2 · definition of done*: “Production data flows through the API” → "
         "“Data flows &lt;daily&gt; &amp; reliably”"
     ) in text
     history = bot.command("history").json()["text"]
-    assert f"<@{BOB}> · Success milestones (version 2): Milestone 2 · definition of done" in history
+    assert f"<@{BOB}> · Success milestones (version 5): Milestone 2 (definition of done)" in history
 
 
 def test_announcements_and_history_speak_in_labels_and_mentions(bot: BotHarness) -> None:
@@ -152,44 +154,81 @@ def test_announcements_and_history_speak_in_labels_and_mentions(bot: BotHarness)
         for c in bot.fake.calls_to("chat.postMessage")
         if c.args.get("thread_ts") == _thread(bot, "Success milestones")
     )
-    assert "answered *Success milestones*: 3 milestones" in _texts(milestones)
+    assert "answered *Success milestones*: 1 milestone" in _texts(milestones)
     changed = _texts(second)
     assert "*Update cadence*: “Weekly” → “Monthly”" in changed
     assert f"*Monitors*: <@{ALICE}>, <@{BOB}> → <@{BOB}>" in changed
     assert "weekly" not in changed and "U0ALICE01," not in changed
     history = bot.command("history").json()["text"]
     lines = [line for line in history.splitlines() if line.startswith("•")]
-    assert len(lines) == 3, "one line per save"
+    assert len(lines) == 6, "one line per save: 3 milestones, the questions across them, 2 health saves"
     assert f"<@{ALICE}> · Health score model (version 2): Update cadence, Monitors" in lines[0]
 
 
-def test_a_stale_form_is_refused_and_refreshed(bot: BotHarness) -> None:
-    bot.command("step3")
-    answer(bot, "milestones")
-    alices_form = open_section(bot, "milestones")
-    bobs_form = open_section(bot, "milestones", user=BOB)
-    bot.submit(bobs_form, {"milestones.0.name": "Kickoff call held"}, user=BOB)
+def _form(bot: BotHarness, index: int, user: str = ALICE) -> dict[str, Any]:
+    bot.click(bot.hub(), f"edit_milestone:{index}", str(index), user=user)
+    return bot.last_view()
 
-    refused = bot.submit(alices_form, {"milestones.2.timeline_days": 50}).json()
-    assert refused["response_action"] == "update"
-    refreshed = refused["view"]
-    banner = str(refreshed["blocks"][0])
-    assert f"<@{BOB}> saved this section while you were editing (Milestone 1 · name)" in banner
-    assert "*not saved*" in banner
-    name = next(b for b in refreshed["blocks"] if b.get("block_id") == "milestones.0.name")
-    assert name["element"]["initial_value"] == "Kickoff call held" and "Just changed" in name["hint"]["text"]
+
+def _saved_milestones(bot: BotHarness) -> tuple[int, list[dict[str, Any]]]:
     with bot.sessions() as session:
         from storage.models import PlanSection
 
-        row = session.query(PlanSection).one()
-        assert row.version == 2 and row.answers["milestones"][2]["timeline_days"] == 45
+        row = session.query(PlanSection).filter_by(section="milestones").one()
+        return row.version, row.answers["milestones"]
 
-    # Alice re-applies her change on the refreshed form, which now carries the current version.
-    bot.fake.views[alices_form["id"]] = {**bot.fake.views[alices_form["id"]], **refreshed}
-    assert bot.submit(bot.fake.views[alices_form["id"]], {"milestones.2.timeline_days": 50}).body == ""
-    with bot.sessions() as session:
-        row = session.query(PlanSection).one()
-        assert row.version == 3 and row.answers["milestones"][0]["name"] == "Kickoff call held"
+
+def test_edits_of_different_fields_made_at_the_same_time_are_all_saved(bot: BotHarness) -> None:
+    bot.command("step3")
+    answer(bot, "milestones")
+    version, _ = _saved_milestones(bot)
+    alices_first, alices_third, bobs_first = _form(bot, 0), _form(bot, 2), _form(bot, 0, user=BOB)
+    assert bot.submit(bobs_first, {"milestones.0.name": "Kickoff call held"}, user=BOB).body == ""
+    # Alice's forms were opened before Bob saved: what she changed is merged with his change, not refused.
+    assert bot.submit(alices_third, {"milestones.2.timeline_days": 50}).body == ""
+    assert bot.submit(alices_first, {"milestones.0.description": "Sponsor, champion and CSM meet"}).body == ""
+    saved_version, milestones = _saved_milestones(bot)
+    assert saved_version == version + 3
+    assert milestones[0]["name"] == "Kickoff call held"
+    assert milestones[0]["description"] == "Sponsor, champion and CSM meet"
+    assert milestones[2]["timeline_days"] == 50
+
+
+def test_a_field_both_people_changed_keeps_the_saved_value_and_the_typed_one(bot: BotHarness) -> None:
+    bot.command("step3")
+    answer(bot, "milestones")
+    alices, bobs = _form(bot, 0), _form(bot, 0, user=BOB)
+    bot.submit(bobs, {"milestones.0.name": "Kickoff call held"}, user=BOB)
+    version, _ = _saved_milestones(bot)
+
+    refused = bot.submit(alices, {"milestones.0.name": "Kickoff meeting", "milestones.0.timeline_days": 10}).json()
+    assert refused["response_action"] == "update"
+    form = refused["view"]
+    banner = str(form["blocks"][0])
+    assert f"<@{BOB}> saved this section while you were editing" in banner and "1 answer" in banner
+    name = next(b for b in form["blocks"] if b.get("block_id") == "milestones.0.name")
+    assert name["element"]["initial_value"] == "Kickoff meeting", "what Alice typed is kept"
+    assert name["hint"]["text"] == "Saved meanwhile: Kickoff call held"
+    saved_version, milestones = _saved_milestones(bot)
+    assert saved_version == version + 1, "Alice's other change is saved"
+    assert milestones[0]["name"] == "Kickoff call held" and milestones[0]["timeline_days"] == 10
+
+    # Saving the refreshed form (which carries the current version) applies her name after all.
+    bot.fake.views[alices["id"]] = {**bot.fake.views[alices["id"]], **form}
+    assert bot.submit(bot.fake.views[alices["id"]], {}).body == ""
+    assert _saved_milestones(bot)[1][0]["name"] == "Kickoff meeting"
+
+
+def test_a_milestone_removed_while_its_form_was_open_is_not_overwritten(bot: BotHarness) -> None:
+    bot.command("step3")
+    answer(bot, "milestones")
+    alices = _form(bot, 2)
+    menu = next(e for b in bot.hub()["blocks"] if b["type"] == "actions" for e in b["elements"]
+                if e["action_id"] == "remove_milestone")  # fmt: skip
+    bot.click(bot.hub(), "remove_milestone", selected=menu["options"][0]["value"], user=BOB)
+    errors = bot.submit(alices, {"milestones.2.timeline_days": 50}).json()["errors"]
+    assert "removed while this form was open" in errors["milestones.2.name"]
+    assert [m["name"] for m in _saved_milestones(bot)[1]] == ["First integration live", "Team trained"]
 
 
 def _shortcut(bot: BotHarness, message: dict[str, Any], channel: str = CHANNEL, user: str = ALICE) -> None:

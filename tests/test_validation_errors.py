@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.answers import HEALTH, MILESTONES, TRAINING, open_section, with_rows
+from tests.support.answers import HEALTH, MILESTONES, TRAINING, add_milestone, milestone_rows, open_section, with_rows
 from tests.support.harness import BotHarness
 
 
@@ -46,7 +46,23 @@ MILESTONE_CASES = [
 @sqlite_only
 @pytest.mark.parametrize(("changes", "block_id", "words"), MILESTONE_CASES)
 def test_milestone_errors(bot: BotHarness, changes: dict, block_id: str, words: str) -> None:
-    _assert_refused(bot, "milestones", {**MILESTONES, **changes}, block_id, words)
+    # Each milestone has its own form: the ones before the faulty one are saved, the faulty one is refused.
+    bot.command("step3")
+    index = int(block_id.split(".")[1])
+    rows = milestone_rows({**MILESTONES, **changes})
+    for earlier in range(index):
+        assert add_milestone(bot, rows[earlier]).body == ""
+    bot.click(bot.hub(), "add_milestone", "add")
+    view = bot.last_view()
+    body = bot.submit(view, rows[index]).json()
+    assert body["response_action"] == "errors"
+    assert set(body["errors"]) <= {b["block_id"] for b in view["blocks"] if b["type"] == "input"}
+    assert words in body["errors"][block_id], body["errors"]
+    with bot.sessions() as session:
+        from storage.models import PlanSection
+
+        saved = [len(row.answers["milestones"]) for row in session.query(PlanSection)]
+        assert saved == ([index] if index else []), "the refused milestone is not saved"
 
 
 HEALTH_CASES = [
@@ -74,9 +90,10 @@ def test_training_needs_at_least_one_answer(bot: BotHarness) -> None:
 
 def test_a_fixed_submission_is_then_saved(bot: BotHarness) -> None:
     bot.command("step3")
-    view = open_section(bot, "milestones")
-    assert bot.submit(view, {**MILESTONES, "milestones.0.timeline_days": 0}).json()["response_action"] == "errors"
-    assert bot.submit(view, MILESTONES).body == ""
+    bot.click(bot.hub(), "add_milestone", "add")
+    view, first = bot.last_view(), milestone_rows(MILESTONES)[0]
+    assert bot.submit(view, {**first, "milestones.0.timeline_days": 0}).json()["response_action"] == "errors"
+    assert bot.submit(view, first).body == ""
     assert "last edited by" in str(bot.hub()["blocks"])
 
 
@@ -97,9 +114,10 @@ def test_every_error_of_a_submission_comes_back_at_once(bot: BotHarness) -> None
 @sqlite_only
 def test_a_duplicate_milestone_name_is_reported_with_the_other_errors(bot: BotHarness) -> None:
     bot.command("step3")
-    view = open_section(bot, "milestones")
-    errors = bot.submit(view, {**MILESTONES, "milestones.1.name": "Kickoff held", "milestones.2.name": ""}).json()
+    add_milestone(bot, milestone_rows(MILESTONES)[0])
+    second = {**milestone_rows(MILESTONES)[1], "milestones.1.name": "kickoff HELD", "milestones.1.timeline_days": 0}
+    errors = add_milestone(bot, second).json()
     assert errors["errors"] == {
-        "milestones.1.name": "Another milestone is already called “Kickoff held”.",
-        "milestones.2.name": "This is required.",
+        "milestones.1.name": "Another milestone is already called “kickoff HELD”.",
+        "milestones.1.timeline_days": "Must be more than 0.",
     }

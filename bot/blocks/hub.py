@@ -118,7 +118,7 @@ def _milestone_rows(state: PlanState, status: SectionStatus) -> list[Block]:
         days = milestone.get("timeline_days")
         due = f" · due on day {days}" if isinstance(days, int) else ""
         text = f"{index + 1}. {esc(shorten(str(milestone.get('name') or ''), 100))}{due}"
-        blocks.append(section(text, accessory=button("Edit", EDIT_MILESTONE, str(index))))
+        blocks.append(section(text, accessory=button("Edit", f"{EDIT_MILESTONE}:{index}", str(index))))
     across = state.raw(Section.MILESTONES)
     asked = [across.get(path) for path in ACROSS_MILESTONES]
     answered = sum(1 for value in asked if value)
@@ -173,7 +173,7 @@ def revise_message(state: PlanState) -> dict[str, Any]:
     """[R]: reopen any part of Step 3, prefilled."""
     blocks = [section("What do you want to revise? The form opens with the saved answers.")]
     milestones = [
-        button(f"Milestone {index + 1}: {m.get('name') or ''}", EDIT_MILESTONE, str(index))
+        button(f"Milestone {index + 1}: {m.get('name') or ''}", f"{EDIT_MILESTONE}:{index}", str(index))
         for index, m in enumerate(state.milestones)
     ]
     others = [

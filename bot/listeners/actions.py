@@ -236,7 +236,7 @@ def view_synthesis(ack: Ack, context: BoltContext, body: dict[str, Any], client:
 
 def register(app: App) -> None:
     app.action(re.compile(f"^{OPEN_SECTION}:"), middleware=[channel_plan])(replies_to_errors(open_section))
-    app.action(EDIT_MILESTONE, middleware=[channel_plan])(replies_to_errors(edit_milestone))
+    app.action(re.compile(f"^{EDIT_MILESTONE}:"), middleware=[channel_plan])(replies_to_errors(edit_milestone))
     app.action(ADD_MILESTONE, middleware=[channel_plan])(replies_to_errors(add_milestone))
     app.action(REMOVE_MILESTONE, middleware=[channel_plan])(replies_to_errors(remove_milestone))
     app.action(re.compile(f"^({ADD_FACTOR}|{REMOVE_FACTOR})$"))(replies_to_errors(change_rows))

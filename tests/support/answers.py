@@ -101,7 +101,7 @@ def add_milestone(bot: BotHarness, values: dict[str, Any], **kwargs: Any) -> Any
 
 
 def edit_milestone(bot: BotHarness, index: int, values: dict[str, Any], **kwargs: Any) -> Any:
-    bot.click(bot.hub(), "edit_milestone", str(index), **kwargs)
+    bot.click(bot.hub(), f"edit_milestone:{index}", str(index), **kwargs)
     return bot.submit(bot.last_view(), values, **kwargs)
 
 
@@ -114,8 +114,7 @@ def answer(bot: BotHarness, section: str, values: dict[str, Any] | None = None, 
         return bot.submit(view, values, **kwargs)
     response = None
     for index, row in sorted(milestone_rows(values).items()):
-        has = any(b.get("accessory", {}).get("action_id") == "edit_milestone" and
-                  b["accessory"].get("value") == str(index) for b in bot.hub()["blocks"])  # fmt: skip
+        has = any(b.get("accessory", {}).get("action_id") == f"edit_milestone:{index}" for b in bot.hub()["blocks"])
         response = edit_milestone(bot, index, row, **kwargs) if has else add_milestone(bot, row, **kwargs)
         if response.status != 200 or response.body:
             return response
