@@ -51,7 +51,7 @@ from sqlalchemy import select
 
 from bot.server import EVENTS_PATH
 from sandbox import payloads as sr
-from tests.support.answers import ALL, complete_step3, open_section
+from tests.support.answers import ALL, MILESTONES, complete_step3, open_section
 from tests.support.harness import BotHarness
 from tests.support.messages import with_button
 
@@ -389,6 +389,9 @@ def tamper_metadata(rng: random.Random, metadata: str) -> tuple[str, str]:
         ("channel_id", 5),
         ("milestone_count", "⑨"),
         ("milestone_count", None),
+        ("milestone", 7),
+        ("milestone", -1),
+        ("adding", "yes"),
         ("section_version", "x"),
         ("versions", "x"),
         ("versions", {"nope": 1}),
@@ -538,6 +541,11 @@ def _break_value(rng: random.Random, payload: Any) -> str:
     return set_path(payload, ("actions", 0, "value"), rng.choice([*GARBAGE_ANY, *BAD_IDS]))
 
 
+def _break_option(rng: random.Random, payload: Any) -> str:
+    value = rng.choice([*GARBAGE_ANY, *BAD_IDS, "9:1", "0:x", "-1:1", "0:99999999999", ":", "0"])
+    return set_path(payload, ("actions", 0, "selected_option", "value"), value)
+
+
 def _break_id(rng: random.Random, payload: Any) -> str:
     return set_path(payload, ("actions", 0, "value"), rng.choice(BAD_IDS))
 
@@ -594,6 +602,8 @@ def build_world(bot: BotHarness) -> World:
     alert = next(m for m in reversed(bot.channel_messages()) if _has_action(m, "alert_done"))
     hub = bot.hub()
     section_views = {section: open_section(bot, section, hub) for section in ALL}
+    bot.click(hub, "edit_milestone:0", "0")
+    section_views["milestone"] = bot.last_view()  # each milestone has its own form
     bot.click(alert, "alert_extend")
     extend_view = bot.last_view()
     message = {"type": "message", "user": sr.BOB, "text": "Done should mean the first invoice is paid",
@@ -655,22 +665,38 @@ def templates(world: World) -> list[Template]:
         out.append(Template(f"action {action_id}", "interactive", click(world.alert, action_id), ACTION_FOCUS,
                             breakers=[_break_id]))  # fmt: skip
     out.append(Template("action alert_extend", "interactive", click(world.alert, "alert_extend"), ACTION_FOCUS))
-    milestones = world.section_views["milestones"]
+    health = world.section_views["health"]
 
     def in_view(action_id: str) -> Callable[[], Any]:
-        # The form shows "remove" only above the minimum rows; the payload is the same shape either way.
+        # The form shows "remove" only once a factor was added; the payload is the same shape either way.
         def make() -> Any:
-            payload = sr.view_action(milestones, "add_milestone", {})
+            payload = sr.view_action(health, "add_factor", {})
             payload["actions"][0]["action_id"] = action_id
             return payload
 
         return make
 
-    for action_id in ("add_milestone", "remove_milestone"):
+    for action_id in ("add_factor", "remove_factor"):
         out.append(Template(f"action {action_id}", "interactive", in_view(action_id), ACTION_FOCUS))
+    out.append(Template("action edit_milestone", "interactive", click(world.hub, "edit_milestone:0", "0"),
+                        ACTION_FOCUS, breakers=[_break_value]))  # fmt: skip
+    out.append(Template("action add_milestone", "interactive", click(world.hub, "add_milestone", "add"), ACTION_FOCUS))
 
+    def remove() -> Any:
+        elements = [e for b in world.hub["blocks"] for e in b.get("elements", [])]
+        menu = next(e for e in elements if e["action_id"] == "remove_milestone")
+        first = menu["options"][0]["value"]
+        return sr.message_action(world.hub, "remove_milestone", response_url=bot.response_url, selected=first)
+
+    out.append(Template("action remove_milestone", "interactive", remove, ACTION_FOCUS, breakers=[_break_option]))
+
+    form_answers = {
+        **ALL,
+        "milestones": {k: v for k, v in MILESTONES.items() if not k.startswith("milestones.")},
+        "milestone": {k: v for k, v in MILESTONES.items() if k.startswith("milestones.0.")},
+    }
     for section, view in world.section_views.items():
-        answers = ALL[section]
+        answers = form_answers[section]
         out.append(Template("view section_submit", "interactive",
                             lambda v=view, a=answers: sr.view_submission(v, a), VIEW_FOCUS,
                             breakers=[_break_metadata]))  # fmt: skip

@@ -19,7 +19,7 @@ from playwright.sync_api import expect, sync_playwright
 from sandbox.run import Options, running
 from sandbox.workspace import CHANNELS, PEOPLE
 from tests.support.answers import HEALTH, MILESTONES, TRAINING
-from tests.support.page import answer, fill, open_section, run_scheduler, start_step3, type_in_composer
+from tests.support.page import answer, fill, open_milestone, run_scheduler, save, start_step3, type_in_composer
 
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
@@ -49,16 +49,18 @@ def main() -> int:
         page.set_default_timeout(15_000)
         page.goto(sandbox.url + plan)
         start_step3(page)
-        _shoot(page, out / "hub.png")
 
-        open_section(page, "milestones")
-        fill(page, MILESTONES)
+        # Each milestone has its own short form.
+        open_milestone(page, 0)
+        first = {k: v for k, v in MILESTONES.items() if k.startswith("milestones.0.")}
+        fill(page, first)
         page.locator(".sb-modal-body").evaluate("body => { body.scrollTop = 0; }")
         _shoot(page, out / "modal.png")
-        page.locator(".sb-modal .sb-submit").click()
-        expect(page.locator(".sb-modal")).to_have_count(0)
+        save(page)
+        answer(page, "milestones", {k: v for k, v in MILESTONES.items() if k not in first})
         answer(page, "health", HEALTH)
         answer(page, "training", TRAINING)
+        _shoot(page, out / "hub.png")
         page.locator('.msg [data-action-id="review_save"]').last.click()
         synthesis = page.locator('.msg:has([data-action-id="confirm_save"])').last
         expect(synthesis).to_be_visible()

@@ -59,4 +59,3 @@ def _without_empty_rows(node: Any) -> Any:
         kept = [item for item in node if isinstance(item, dict) and any(v not in (None, "", []) for v in item.values())]
         return [_without_empty_rows(item) for item in kept]
     return node
-

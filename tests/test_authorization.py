@@ -17,7 +17,7 @@ import pytest
 from sandbox import payloads as sr
 from sandbox.payloads import ALICE, BOB, CHANNEL, OTHER_TEAM
 from storage.models import Alert, CustomerMilestone, Plan, PlanSection
-from tests.support.answers import MILESTONES, complete_step3, open_section
+from tests.support.answers import MILESTONES, complete_step3, milestone_rows, open_section
 from tests.support.harness import BotHarness
 from tests.support.messages import ALERT, outbox_posts
 
@@ -164,8 +164,9 @@ def test_a_section_form_cannot_be_pointed_at_another_plan(acme: BotHarness) -> N
     with bot.sessions() as session:
         plan_a = session.query(Plan).filter_by(channel_id=CHANNEL).one()
         version = session.query(PlanSection).filter_by(plan_id=plan_a.id, section="milestones").one().version
-    view_b = open_section(bot, "milestones", bot.hub(EVIL))
-    changed = {**MILESTONES, "milestones.0.name": "Hijacked"}
+    bot.click(bot.hub(EVIL), "add_milestone", "add", channel=EVIL)
+    view_b = bot.last_view()
+    changed = {**milestone_rows(MILESTONES)[0], "milestones.0.name": "Hijacked"}
     attempts = [
         bot.submit(_forged(view_b, plan_id=plan_a.id, channel_id=CHANNEL), changed),
         bot.submit(_elsewhere(_forged(view_b, plan_id=plan_a.id, channel_id=CHANNEL, team_id=OTHER_TEAM)), changed,
@@ -181,18 +182,18 @@ def test_a_section_form_cannot_be_pointed_at_another_plan(acme: BotHarness) -> N
         assert all("Hijacked" not in json.dumps(r.answers) for r in rows)
 
 
-def test_add_milestone_cannot_read_another_workspaces_plan(acme: BotHarness) -> None:
+def test_add_factor_cannot_read_another_workspaces_plan(acme: BotHarness) -> None:
     bot = acme
-    view = open_section(bot, "milestones")
+    view = open_section(bot, "health")
     updates = len(bot.fake.calls_to("views.update"))
     for payload in (
-        sr.view_action(_elsewhere(view), "add_milestone", {}, team=OTHER_TEAM),
-        sr.view_action(_elsewhere(_forged(view, team_id=OTHER_TEAM)), "add_milestone", {}, team=OTHER_TEAM),
-        sr.view_action(view, "add_milestone", {}, user=BOB),
+        sr.view_action(_elsewhere(view), "add_factor", {}, team=OTHER_TEAM),
+        sr.view_action(_elsewhere(_forged(view, team_id=OTHER_TEAM)), "add_factor", {}, team=OTHER_TEAM),
+        sr.view_action(view, "add_factor", {}, user=BOB),
     ):
         assert bot.interact(payload).status == 200
     assert len(bot.fake.calls_to("views.update")) == updates, "nothing of plan A is shown"
-    assert bot.interact(sr.view_action(view, "add_milestone", {})).status == 200
+    assert bot.interact(sr.view_action(view, "add_factor", {})).status == 200
     assert len(bot.fake.calls_to("views.update")) == updates + 1
 
 

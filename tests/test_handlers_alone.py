@@ -56,4 +56,8 @@ def test_a_button_handler_reads_the_plan_its_middleware_resolved(context: BoltCo
     answers: list[dict] = []
     body = {"response_url": "https://hooks.slack.com/actions/T/1/x"}
     actions.revise(ack=Ack(), context=context, body=body, respond=lambda **message: answers.append(message))
-    assert answers and answers[0]["response_type"] == "ephemeral" and "Which section" in json.dumps(answers[0])
+    assert (
+        answers
+        and answers[0]["response_type"] == "ephemeral"
+        and "What do you want to revise" in json.dumps(answers[0])
+    )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sandbox import payloads as sr
-from tests.support.answers import MILESTONES, answer, answer_all, open_section
+from tests.support.answers import MILESTONES, answer, answer_all, milestone_rows, open_section
 from tests.support.harness import BotHarness, post_raw
 from tests.support.messages import HUB, with_block, with_button
 
@@ -56,14 +56,15 @@ def test_redelivered_requests_are_applied_once(bot: BotHarness) -> None:
 
 def test_resubmitted_modal_is_saved_once(bot: BotHarness) -> None:
     bot.command("step3")
-    view = open_section(bot, "milestones")
-    submission = sr.view_submission(view, MILESTONES)
+    bot.click(bot.hub(), "add_milestone", "add")
+    submission = sr.view_submission(bot.last_view(), milestone_rows(MILESTONES)[0])
     assert bot.interact(submission).status == 200
+    # The same "New milestone" form again adds no second copy of the milestone.
     assert bot.interact(submission, headers={"X-Slack-Retry-Num": "1"}).status == 200
     with bot.sessions() as session:
         from storage.models import PlanSection
 
-        assert [row.version for row in session.query(PlanSection)] == [1]
+        assert [(row.version, len(row.answers["milestones"])) for row in session.query(PlanSection)] == [(1, 1)]
 
 
 def test_only_events_are_remembered_before_the_ack(bot: BotHarness) -> None:
@@ -71,8 +72,8 @@ def test_only_events_are_remembered_before_the_ack(bot: BotHarness) -> None:
     from storage.models import ProcessedRequest
 
     bot.command("step3")
-    view = open_section(bot, "milestones")
-    bot.interact(sr.view_submission(view, MILESTONES))
+    bot.click(bot.hub(), "add_milestone", "add")
+    bot.interact(sr.view_submission(bot.last_view(), milestone_rows(MILESTONES)[0]))
     bot.command("status")
     with bot.sessions() as session:
         assert session.query(ProcessedRequest).count() == 0

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from steps.deadlines import deadline, recompute_due
 from storage import customers as store
+from storage.customers import RETIRED
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import Customer, CustomerMilestone, Plan
 
@@ -80,8 +81,9 @@ def _expected(before, starts: dict[int, date], milestones: list[tuple[str, int]]
     expected = {}
     for (customer, position), (name, due, done, extended, alerted) in before.items():
         if position >= len(milestones):
-            if done or alerted:
-                expected[(customer, position)] = (name, due, done, extended, alerted)
+            if done or alerted:  # kept, out of the plan's positions, so a milestone added later has its own row
+                retired = RETIRED if position < RETIRED else position
+                expected[(customer, retired)] = (name, due, done, extended, alerted)
             continue
         new_name, days = milestones[position]
         moves = not done and not extended

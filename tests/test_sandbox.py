@@ -26,7 +26,7 @@ from sandbox.payloads import ALICE, BOB, CHANNEL, SIGNING_SECRET
 from sandbox.slack_api import FakeSlack
 from sandbox.web import Page, make_server, serve_in_thread
 from sandbox.workspace import Workspace, seed
-from tests.support.answers import MILESTONES
+from tests.support.answers import MILESTONES, milestone_rows
 from tests.support.harness import BotHarness
 
 pytestmark = pytest.mark.http  # the Workspace reaches the app over HTTP, as Slack does
@@ -64,16 +64,17 @@ def test_another_command_is_refused_as_slack_refuses_it(bot: BotHarness, ws: Wor
 def test_a_form_opens_for_its_person_keeps_errors_and_closes_when_saved(bot: BotHarness, ws: Workspace) -> None:
     ws.command(ALICE, CHANNEL, "/onboarding step3")
     hub = _hub(bot)
-    ws.click(ALICE, CHANNEL, hub["ts"], "open_section:milestones", value="milestones")
+    ws.click(ALICE, CHANNEL, hub["ts"], "add_milestone", value="add")
     _done(bot)
     (view,) = bot.fake.modal_stack(ALICE)
     assert bot.fake.modal_stack(BOB) == []
 
-    ws.submit(ALICE, view["id"], {**MILESTONES, "milestones.1.timeline_days": -5})
-    assert set(ws.view_errors[view["id"]]) >= {"milestones.1.timeline_days"}
+    first = milestone_rows(MILESTONES)[0]
+    ws.submit(ALICE, view["id"], {**first, "milestones.0.timeline_days": -5})
+    assert set(ws.view_errors[view["id"]]) >= {"milestones.0.timeline_days"}
     assert bot.fake.modal_stack(ALICE) != [], "the form stays open with its errors"
 
-    ws.submit(ALICE, view["id"], MILESTONES)
+    ws.submit(ALICE, view["id"], first)
     assert bot.fake.modal_stack(ALICE) == []
     assert view["id"] not in ws.view_errors
 

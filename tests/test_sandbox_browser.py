@@ -23,6 +23,7 @@ from tests.support.page import (
     answer,
     fill,
     open_message_menu,
+    open_milestone,
     open_section,
     review_and_save,
     run_scheduler,
@@ -180,20 +181,23 @@ def test_an_alert_after_a_missed_deadline_is_marked_done(page: Any) -> None:
     expect(alert.locator('[data-action-id^="alert_done"]')).to_have_count(0)
 
 
-def test_a_form_saved_by_someone_else_meanwhile_is_refused(page: Any) -> None:
+def test_an_answer_two_people_changed_at_once_shows_both(page: Any) -> None:
     start_step3(page)
     answer(page, "milestones", MILESTONES)
-    open_section(page, "milestones")
-    fill(page, {"milestones.0.name": "Kickoff held with the sponsor"})
+    open_milestone(page, 0)
+    fill(page, {"milestones.0.name": "Kickoff held with the sponsor", "milestones.0.timeline_days": 10})
     page.locator("#sb-user").select_option(BOB)
     expect(page.locator(".sb-modal")).to_have_count(0)  # Bob's screen: Alice's form is hers
-    answer(page, "milestones", {"milestones.1.name": "Integration in production"})
+    answer(page, "milestones", {"milestones.0.name": "Kickoff held with the champion"})
     page.locator("#sb-user").select_option(ALICE)
     modal = page.locator(".sb-modal")
     expect(modal).to_be_visible()
-    fill(page, {"milestones.0.name": "Kickoff held with the sponsor"})
+    fill(page, {"milestones.0.name": "Kickoff held with the sponsor", "milestones.0.timeline_days": 10})
     modal.locator(".sb-submit").click()
-    expect(page.locator(".sb-modal")).to_contain_text("Bob Example")
+    expect(modal).to_contain_text("Bob Example")
+    expect(modal).to_contain_text("Saved meanwhile: Kickoff held with the champion")
+    name = modal.locator('.bk-input[data-block-id="milestones.0.name"] [data-input]')
+    expect(name).to_have_value("Kickoff held with the sponsor")
 
 
 def test_the_page_says_where_it_is_and_never_leaves_the_machine(sandbox: Sandbox) -> None:

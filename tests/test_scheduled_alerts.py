@@ -226,12 +226,12 @@ def test_alerts_go_to_the_alert_channel(acme: BotHarness) -> None:
 
 
 def test_editing_the_plan_moves_future_deadlines_only(acme: BotHarness) -> None:
-    from tests.support.answers import MILESTONES, open_section
+    from tests.support.answers import edit_milestone
 
     bot = acme
     bot.clock.set(datetime(2026, 12, 10, 10, 0, tzinfo=UTC))  # Kickoff (due 12-08) has passed
-    view = open_section(bot, "milestones")
-    bot.submit(view, {**MILESTONES, "milestones.0.timeline_days": 3, "milestones.1.timeline_days": 40})
+    edit_milestone(bot, 0, {"milestones.0.timeline_days": 3})
+    edit_milestone(bot, 1, {"milestones.1.timeline_days": 40})
     with bot.sessions() as session:
         from storage.models import CustomerMilestone
 
@@ -262,7 +262,7 @@ def test_deadlines_follow_an_edit_whose_rescheduling_a_crash_interrupted(
     scheduler check catches up, once."""
     from bot import customers
     from storage.models import CustomerMilestone
-    from tests.support.answers import MILESTONES, open_section
+    from tests.support.answers import edit_milestone
 
     bot = acme
     bot.clock.set(datetime(2026, 12, 10, 10, 0, tzinfo=UTC))
@@ -272,8 +272,7 @@ def test_deadlines_follow_an_edit_whose_rescheduling_a_crash_interrupted(
         raise SystemExit("killed after the ack")  # what a crash looks like to the code after it: nothing more runs
 
     monkeypatch.setattr(customers, "follow_milestones", crash)
-    view = open_section(bot, "milestones")
-    assert bot.submit(view, {**MILESTONES, "milestones.1.timeline_days": 40}).status == 200
+    assert edit_milestone(bot, 1, {"milestones.1.timeline_days": 40}).status == 200
 
     def due() -> dict[int, str]:
         with bot.sessions() as session:

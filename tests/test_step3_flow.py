@@ -12,7 +12,6 @@ from tests.support.answers import (
     HEALTH,
     MILESTONES,
     TRAINING,
-    add_milestone,
     answer,
     answer_all,
     edit_milestone,

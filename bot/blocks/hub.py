@@ -125,7 +125,9 @@ def _milestone_rows(state: PlanState, status: SectionStatus) -> list[Block]:
     blocks.append(
         section(
             f"_Across all milestones:_ retention and missed deadlines · {answered} of {len(asked)} answered",
-            accessory=button("Edit" if answered else "Answer", f"{OPEN_SECTION}:{Section.MILESTONES.value}", Section.MILESTONES.value),
+            accessory=button(
+                "Edit" if answered else "Answer", f"{OPEN_SECTION}:{Section.MILESTONES.value}", Section.MILESTONES.value
+            ),
         )
     )
     tools: list[dict[str, Any]] = []
@@ -177,9 +179,7 @@ def revise_message(state: PlanState) -> dict[str, Any]:
         for index, m in enumerate(state.milestones)
     ]
     others = [
-        button(
-            "Across all milestones" if s is Section.MILESTONES else s.label, f"{OPEN_SECTION}:{s.value}", s.value
-        )
+        button("Across all milestones" if s is Section.MILESTONES else s.label, f"{OPEN_SECTION}:{s.value}", s.value)
         for s in Section
     ]
     blocks.append(actions("revise", *milestones, *others))

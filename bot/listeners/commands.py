@@ -44,9 +44,7 @@ def step3(ack: Ack, context: BoltContext, who: Requester, client: WebClient, arg
             user_id=who.user_id,
         )  # fmt: skip
         unsaved = plans.unsaved_changes(session, state)
-    posted = client.chat_postMessage(
-        channel=channel, **hub_message(state, unsaved)
-    )
+    posted = client.chat_postMessage(channel=channel, **hub_message(state, unsaved))
     with transaction(services.sessions) as session:
         plans.set_hub(session, state.plan, posted["ts"])
         started = set(discussion.threads(session, state.plan))

@@ -42,11 +42,40 @@ def open_section(page: Any, section: str) -> Any:
     return modal
 
 
-def answer(page: Any, section: str, values: dict[str, Any]) -> None:
-    open_section(page, section)
-    fill(page, values)
+def save(page: Any) -> None:
     page.locator(".sb-modal .sb-submit").click()
     expect(page.locator(".sb-modal")).to_have_count(0)
+
+
+def open_milestone(page: Any, index: int) -> Any:
+    """Milestone ``index``'s own form, from its row on the hub; a new one with "Add a milestone"."""
+    edit = page.locator(f'.msg [data-action-id="edit_milestone:{index}"]')
+    if edit.count():
+        edit.last.click()
+    else:
+        page.locator('.msg [data-action-id="add_milestone"]').last.click()
+    modal = page.locator(".sb-modal")
+    expect(modal).to_be_visible()
+    return modal
+
+
+def answer(page: Any, section: str, values: dict[str, Any]) -> None:
+    """Answer a section; milestones one at a time, then the questions across them, as a person would."""
+    if section != "milestones":
+        open_section(page, section)
+        fill(page, values)
+        save(page)
+        return
+    rows = sorted({int(key.split(".")[1]) for key in values if key.startswith("milestones.")})
+    for index in rows:
+        open_milestone(page, index)
+        fill(page, {k: v for k, v in values.items() if k.startswith(f"milestones.{index}.")})
+        save(page)
+    across = {k: v for k, v in values.items() if not k.startswith("milestones.")}
+    if across:
+        open_section(page, section)
+        fill(page, across)
+        save(page)
 
 
 def start_step3(page: Any) -> None:
