@@ -18,6 +18,7 @@ SURFACES = ("message", "modal", "home")
 MAX_BLOCKS = {"message": 50, "modal": 100, "home": 100}
 MAX_MESSAGE_TEXT = 40_000
 MAX_VIEW_BYTES = 250_000
+DEFAULT_MIN_QUERY_LENGTH = 3  # characters an external select waits for before asking the app, when it does not say
 
 _SELECTS = ("static_select", "multi_static_select", "users_select", "multi_users_select", "external_select")
 _INPUT_ELEMENTS = frozenset(
