@@ -112,3 +112,17 @@ def make_client(token: str | None, base_url: str, timeout: int = 30) -> WebClien
         IdempotentServerErrorRetryHandler(max_retry_count=2),
     ]
     return client
+
+
+def without_retries(client: WebClient, timeout: int) -> WebClient:
+    """``client`` for a call made while a trigger_id's 3 seconds run: a retry, or a 429's Retry-After, would outlast
+    the trigger, and the form must open with or without the answer."""
+    return WebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=timeout,
+        ssl=client.ssl,
+        proxy=client.proxy,
+        headers=client.headers,
+        retry_handlers=[],
+    )

@@ -18,8 +18,9 @@ SURFACES = ("message", "modal", "home")
 MAX_BLOCKS = {"message": 50, "modal": 100, "home": 100}
 MAX_MESSAGE_TEXT = 40_000
 MAX_VIEW_BYTES = 250_000
+DEFAULT_MIN_QUERY_LENGTH = 3  # characters an external select waits for before asking the app, when it does not say
 
-_SELECTS = ("static_select", "multi_static_select", "users_select", "multi_users_select")
+_SELECTS = ("static_select", "multi_static_select", "users_select", "multi_users_select", "external_select")
 _INPUT_ELEMENTS = frozenset(
     {*_SELECTS, "plain_text_input", "number_input", "datepicker", "timepicker", "checkboxes", "radio_buttons"}
 )
@@ -177,6 +178,7 @@ class _Checker:
         multi: bool,
         mrkdwn_ok: bool = False,
         groups_ok: bool = True,
+        min_options: int = 1,
     ) -> None:
         has_options = "options" in obj
         has_groups = groups_ok and "option_groups" in obj
@@ -186,7 +188,7 @@ class _Checker:
         elif not has_options and not has_groups:
             self.add(path, "missing required key 'options'" + (" (or 'option_groups')" if groups_ok else ""))
         if has_options:
-            options = self.list_of(obj, "options", path, min_items=1, max_items=max_options)
+            options = self.list_of(obj, "options", path, min_items=min_options, max_items=max_options)
             for i, opt in enumerate(options):
                 self.option(opt, f"{path}.options[{i}]", mrkdwn_ok=mrkdwn_ok, url_ok=False)
         if has_groups:
@@ -277,6 +279,18 @@ class _Checker:
         if multi:
             self.min_int(obj, "max_selected_items", path, 1)
         self.options_and_initial(obj, path, max_options=100, multi=multi)
+
+    def el_external_select(self, obj: dict[str, Any], path: str) -> None:
+        """Its options come from the app's answers to ``block_suggestion``, so the view holds none of its own."""
+        allowed = ["action_id", "initial_option", "min_query_length", "placeholder", "confirm", "focus_on_load"]
+        self.keys(obj, path, allowed)
+        self.placeholder(obj, path)
+        self.boolean(obj, "focus_on_load", path)
+        self.min_int(obj, "min_query_length", path, 0)
+        if "confirm" in obj:
+            self.confirm(obj["confirm"], f"{path}.confirm")
+        if "initial_option" in obj:
+            self.option(obj["initial_option"], f"{path}.initial_option", mrkdwn_ok=False, url_ok=False)
 
     def el_users_select(self, obj: dict[str, Any], path: str) -> None:
         multi = obj.get("type") == "multi_users_select"
@@ -575,6 +589,7 @@ _ELEMENTS: dict[str, _Validator] = {
     "static_select": _Checker.el_static_select,
     "multi_static_select": _Checker.el_static_select,
     "users_select": _Checker.el_users_select,
+    "external_select": _Checker.el_external_select,
     "multi_users_select": _Checker.el_users_select,
     "plain_text_input": _Checker.el_plain_text_input,
     "number_input": _Checker.el_number_input,
@@ -620,6 +635,16 @@ def validate_blocks(blocks: list[Any], surface: str) -> list[str]:
         return problems
     checker = _Checker(surface)
     checker.blocks(decoded)
+    return checker.problems
+
+
+def validate_options(answer: Any) -> list[str]:
+    """Problems with an app's answer to ``block_suggestion``: ``options`` or ``option_groups`` (possibly none: "no
+    results"), at most 100, in plain text."""
+    checker = _Checker("modal")
+    if checker.is_dict(answer, "options response"):
+        checker.keys(answer, "options response", ("options", "option_groups"))
+        checker.options_and_initial(answer, "options response", max_options=100, multi=False, min_options=0)
     return checker.problems
 
 

@@ -1,4 +1,5 @@
-"""Requests shaped and signed as Slack sends them: commands, block_actions, view_submission, shortcuts, events."""
+"""Requests shaped and signed as Slack sends them: commands, block_actions, view_submission, block_suggestion,
+shortcuts, events."""
 
 from __future__ import annotations
 
@@ -179,6 +180,8 @@ def _state_entry(element: dict[str, Any], value: Any) -> dict[str, Any]:
         if value is not None and value not in options:
             raise ValueError(f"{value!r} is not an option of this select")
         entry["selected_option"] = None if value is None else options[value]
+    elif kind == "external_select":
+        entry["selected_option"] = _external_option(value)
     elif kind in ("multi_static_select", "checkboxes"):
         options = {o["value"]: o for o in element.get("options", [])}
         entry["selected_options"] = [options[v] for v in value or []]
@@ -193,10 +196,20 @@ def _state_entry(element: dict[str, Any], value: Any) -> dict[str, Any]:
     return entry
 
 
+def _external_option(value: Any) -> dict[str, Any] | None:
+    """An external select's pick: the option the app offered (as Slack echoes it), or, given just a value, an option
+    with that value, which is what a forged payload can carry since Slack never checks it against the app's list."""
+    if value is None or isinstance(value, dict):
+        return value
+    return {"text": {"type": "plain_text", "text": str(value)}, "value": str(value)}
+
+
 def _initial(element: dict[str, Any]) -> Any:
     kind = element["type"]
     if kind in ("plain_text_input", "number_input"):
         return element.get("initial_value")
+    if kind == "external_select":
+        return element.get("initial_option")
     if kind in ("static_select", "radio_buttons"):
         return (element.get("initial_option") or {}).get("value")
     if kind in ("multi_static_select", "checkboxes"):
@@ -274,6 +287,22 @@ def view_action(
         "view": view_payload(view, values, user=user, team=team),
         "actions": [_action(action_id, block_id, element, selected)],
     }
+
+
+def block_suggestion(
+    view: dict[str, Any], block_id: str, query: str, values: dict[str, Any], *, user: str = ALICE, team: str = TEAM
+) -> dict[str, Any]:
+    """What Slack sends while someone types ``query`` in the external select of input ``block_id`` of an open modal:
+    the app answers with the options to show (``{"options": [...]}``)."""
+    block = next((b for b in view["blocks"] if b.get("type") == "input" and b.get("block_id") == block_id), None)
+    if block is None or block["element"]["type"] != "external_select":
+        raise LookupError(f"the view has no external select in an input block {block_id!r}")
+    return {
+        "type": "block_suggestion", "user": _user(user, team), "container": {"type": "view", "view_id": view["id"]},
+        "api_app_id": "AHARNESS1", "token": "unused", "action_id": block["element"]["action_id"],
+        "block_id": block_id, "value": query, "team": {"id": team, "domain": "acme"}, "enterprise": None,
+        "is_enterprise_install": False, "view": view_payload(view, values, user=user, team=team),
+    }  # fmt: skip
 
 
 def view_closed(view: dict[str, Any], *, user: str = ALICE, team: str = TEAM) -> dict[str, Any]:

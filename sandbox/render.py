@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
+from .blockkit import DEFAULT_MIN_QUERY_LENGTH
+
 Directory = Mapping[str, Mapping[str, Any]]
 
 BOT_NAME = "onboarding-bot"
@@ -487,6 +489,21 @@ def _text_control(element: Mapping[str, Any], placeholder: str | None, data: dic
     return _tag("input", type="text", class_="bk-control", value=initial, placeholder=placeholder, **limits, **data)
 
 
+def _external_select(element: Mapping[str, Any], placeholder: str | None, data: dict[str, Any]) -> str:
+    """A search box: as the person types, the page asks the app for options (``block_suggestion``) and lists them
+    under it; the option picked travels in ``data-selected``, as Slack keeps it for view.state."""
+    chosen = element.get("initial_option")
+    chosen = chosen if isinstance(chosen, Mapping) else None
+    listbox = f"{data['id']}-options"
+    box = _tag("input", type="text", class_="bk-control bk-external", role="combobox", autocomplete="off",
+               aria_autocomplete="list", aria_expanded="false", aria_controls=listbox,
+               placeholder=placeholder or "Type to search", value=_plain_raw(chosen.get("text")) if chosen else None,
+               data_selected=json.dumps(chosen) if chosen else None,
+               data_min_query_length=element.get("min_query_length", DEFAULT_MIN_QUERY_LENGTH), **data)  # fmt: skip
+    options = _tag("ul", "", id=listbox, class_="bk-external-options", role="listbox", hidden=True)
+    return _tag("div", box + options, class_="bk-external-wrap")
+
+
 def _form_control(element: Mapping[str, Any], block_id: str, required: bool, ctx: _Ctx) -> str:
     """An input block's element: the page reads its state back into view.state.values."""
     kind = str(element.get("type", ""))
@@ -506,6 +523,8 @@ def _form_control(element: Mapping[str, Any], block_id: str, required: bool, ctx
         date = kind == "datepicker"
         value = element.get("initial_date" if date else "initial_time")
         return _tag("input", type="date" if date else "time", class_="bk-control", value=value, **data)
+    if kind == "external_select":
+        return _external_select(element, placeholder, data)
     if kind in ("radio_buttons", "checkboxes"):
         del data["name"]  # each box has its own, and the group keeps the id for the label
         return _choices(element, block_id, ctx, **data)

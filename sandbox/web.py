@@ -317,19 +317,20 @@ def make_server(workspace: Workspace, host: str, port: int) -> ThreadingHTTPServ
                 handler = actions[act["kind"]]
                 if act.get("user") not in {p.id for p in PEOPLE}:
                     raise ValueError("unknown person")
-                handler(act)
+                shown = handler(act)
             except (KeyError, ValueError, TypeError, LookupError) as exc:
                 self._send(400, json.dumps({"ok": False, "error": str(exc)}), "application/json")
                 return
-            self._send(200, json.dumps({"ok": True}), "application/json")
+            self._send(200, json.dumps({"ok": True, **(shown or {})}), "application/json")
 
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     return server
 
 
-def _actions(ws: Workspace) -> dict[str, Callable[[JsonDict], None]]:
-    """Each kind of ``POST /ui/act`` body, and the Workspace method it calls."""
+def _actions(ws: Workspace) -> dict[str, Callable[[JsonDict], JsonDict | None]]:
+    """Each kind of ``POST /ui/act`` body, and the Workspace method it calls; what one returns goes back to the page
+    (the options of a select being typed in), everything else the page reads from ``/ui/state``."""
     return {
         "command": lambda a: ws.command(a["user"], a["channel"], str(a["text"])),
         "say": lambda a: ws.say(a["user"], a["channel"], str(a["text"]), a.get("thread") or None),
@@ -345,6 +346,9 @@ def _actions(ws: Workspace) -> dict[str, Callable[[JsonDict], None]]:
             selected=a.get("selected"),
         ),
         "submit": lambda a: ws.submit(a["user"], a["view_id"], a.get("values") or {}),
+        "suggest": lambda a: {
+            "options": ws.suggest(a["user"], a["view_id"], a["block_id"], str(a["query"]), a.get("values") or {})
+        },
         "close-view": lambda a: ws.close(a["user"], a["view_id"]),
         "shortcut": lambda a: ws.shortcut(a["user"], a["channel"], a["ts"], a["callback_id"]),
         "home": lambda a: ws.open_home(a["user"]),

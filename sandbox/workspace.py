@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import payloads
+from .blockkit import DEFAULT_MIN_QUERY_LENGTH, validate_options
 from .slack_api import TEAM_ID, FakeSlack
 
 ACK_TIMEOUT = 3.0  # seconds Slack waits for an app's answer
@@ -155,6 +156,29 @@ class Workspace:
                 self.view_errors[view_id] = errors
             else:
                 self.view_errors.pop(view_id, None)
+
+    def suggest(self, user: str, view_id: str, block_id: str, query: str, values: JsonDict) -> list[JsonDict]:
+        """Typing ``query`` in an external select of an open modal: Slack asks the app (``block_suggestion``) and shows
+        the options it answers; nothing until ``min_query_length`` characters are typed, and nothing when the app's
+        answer is one Slack would refuse."""
+        view = self.fake.views[view_id]
+        element = next(b["element"] for b in view["blocks"] if b.get("block_id") == block_id)
+        if len(query) < element.get("min_query_length", DEFAULT_MIN_QUERY_LENGTH):
+            return []
+        payload = payloads.block_suggestion(view, block_id, query, _known_inputs(view, values), user=user, team=TEAM_ID)
+        answer = self._interact(payload)
+        if answer is None:
+            return []
+        try:
+            body = json.loads(answer)
+        except ValueError:
+            body = answer.decode(errors="replace")
+        problems = validate_options(body)
+        if problems:
+            self._notice(f"block_suggestion: Slack shows no options, the app's answer is invalid: {problems[0]}")
+            return []
+        groups = body.get("option_groups") or []
+        return list(body.get("options") or [option for group in groups for option in group["options"]])
 
     def close(self, user: str, view_id: str) -> None:
         """The modal's close (or cancel) button: Slack tells the app only when the view asked for it."""

@@ -34,7 +34,6 @@ from steps.step3 import (
     SessionType,
     StandardFactor,
     Weekday,
-    common_timezones,
 )
 
 # Wordings of a group of fields: the form's sub-heading and the document's one answer for the group.
@@ -56,6 +55,7 @@ class Kind(StrEnum):
     CHOICES = "choices"
     USERS = "users"
     TIME = "time"
+    ZONE = "zone"  # an IANA time zone, found by typing part of its name (there are too many to list)
     ROWS = "rows"  # a list of records, each row a group of fields (milestones, custom factors)
 
 
@@ -233,11 +233,11 @@ _HEALTH: tuple[AnswerField, ...] = (
     _field("update_time", Kind.TIME, "Update time", question="At what time of day?", required=True),
     _field(
         "timezone",
-        Kind.CHOICE,
+        Kind.ZONE,
         "Time zone",
         question="In which time zone?",
         required=True,
-        options=lambda: [(zone, zone) for zone in common_timezones()],
+        hint="Type part of a city or region to search, e.g. New York or Pacific.",
     ),
     _field("monitors", Kind.USERS, "Monitors", question="Who monitors the scores?", item="Monitored by"),
     *(

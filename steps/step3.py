@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from datetime import time
 from enum import StrEnum
-from functools import cache
 from typing import Annotated, Any, Self, TypeVar
-from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from steps.validation import FieldError, InvalidAnswers, field_error, friendly_errors
+from steps.zones import is_known_zone
 
 STEP_ID = "step-03-success-milestones"
 NEXT_STEP_ID = "step-04-automation-setup"
@@ -168,14 +167,9 @@ class Band(LabelledChoice):
 SlackUserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,30}$")]
 
 
-@cache
-def _known_timezones() -> frozenset[str]:
-    """The IANA zones this server knows; reading them scans the zone database, so once per process."""
-    return frozenset(available_timezones()) | {"UTC"}
-
-
 def _valid_timezone(name: str) -> str:
-    if name not in _known_timezones():
+    # The form offers only known zones, but a submission can carry any text: the same list decides here.
+    if not is_known_zone(name):
         shown = name if len(name) <= 40 else name[:39] + "…"
         raise ValueError(f"“{shown}” is not a time zone this server knows.")
     return name
@@ -312,65 +306,3 @@ def _whole(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
     return None
-
-
-def common_timezones() -> list[str]:
-    """Zones offered in the cadence picker: Slack allows 100 options per select."""
-    preferred = [
-        "UTC",
-        "Europe/London",
-        "Europe/Dublin",
-        "Europe/Lisbon",
-        "Europe/Paris",
-        "Europe/Berlin",
-        "Europe/Madrid",
-        "Europe/Rome",
-        "Europe/Amsterdam",
-        "Europe/Stockholm",
-        "Europe/Warsaw",
-        "Europe/Athens",
-        "Europe/Helsinki",
-        "Europe/Istanbul",
-        "Europe/Moscow",
-        "Africa/Lagos",
-        "Africa/Cairo",
-        "Africa/Johannesburg",
-        "Africa/Nairobi",
-        "Asia/Dubai",
-        "Asia/Karachi",
-        "Asia/Kolkata",
-        "Asia/Dhaka",
-        "Asia/Bangkok",
-        "Asia/Jakarta",
-        "Asia/Singapore",
-        "Asia/Hong_Kong",
-        "Asia/Shanghai",
-        "Asia/Taipei",
-        "Asia/Manila",
-        "Asia/Seoul",
-        "Asia/Tokyo",
-        "Australia/Perth",
-        "Australia/Adelaide",
-        "Australia/Brisbane",
-        "Australia/Sydney",
-        "Pacific/Auckland",
-        "Pacific/Honolulu",
-        "America/Anchorage",
-        "America/Los_Angeles",
-        "America/Vancouver",
-        "America/Phoenix",
-        "America/Denver",
-        "America/Chicago",
-        "America/Mexico_City",
-        "America/New_York",
-        "America/Toronto",
-        "America/Bogota",
-        "America/Lima",
-        "America/Santiago",
-        "America/Halifax",
-        "America/Sao_Paulo",
-        "America/Argentina/Buenos_Aires",
-        "Atlantic/Reykjavik",
-    ]
-    known = available_timezones() | {"UTC"}
-    return [z for z in preferred if z in known]

@@ -16,7 +16,7 @@ from slack_sdk.socket_mode import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from sandbox.blockkit import validate_blocks, validate_message, validate_view
+from sandbox.blockkit import validate_blocks, validate_message, validate_options, validate_view
 from sandbox.slack_api import FakeSlack
 from sandbox.socket_mode import FakeSocketModeServer
 
@@ -208,6 +208,54 @@ def test_validator_rejects(blocks: list[dict[str, Any]], surface: str, expected:
 def test_view_validator_rejects(view: dict[str, Any], expected: str) -> None:
     problems = validate_view(view)
     assert any(expected in p for p in problems), problems
+
+
+def zone_select(**element: Any) -> list[dict[str, Any]]:
+    """An input block holding an external select (its options come from the app as the person types)."""
+    select = {"type": "external_select", "action_id": "value", **element}
+    return [{"type": "input", "block_id": "timezone", "label": plain("Time zone"), "element": select}]
+
+
+def test_a_valid_external_select_passes() -> None:
+    tokyo = option("Asia/Tokyo", "Asia/Tokyo")
+    assert validate_blocks(zone_select(), "modal") == []
+    full = zone_select(min_query_length=0, placeholder=plain("Search"), initial_option=tokyo, focus_on_load=True)
+    assert validate_blocks(full, "modal") == []
+
+
+@pytest.mark.parametrize(
+    ("element", "expected"),
+    [
+        ({"options": [option("Asia/Tokyo", "Asia/Tokyo")]}, "unknown key 'options'"),
+        ({"initial_options": [option("Asia/Tokyo", "Asia/Tokyo")]}, "unknown key 'initial_options'"),
+        ({"initial_option": "Asia/Tokyo"}, "initial_option: must be an object"),
+        ({"initial_option": {"value": "Asia/Tokyo"}}, "missing required key 'text'"),
+        ({"initial_option": {"text": {"type": "mrkdwn", "text": "*Tokyo*"}, "value": "x"}}, "plain_text"),
+        ({"initial_option": option("x" * 76, "x")}, "at most 75"),
+        ({"initial_option": option("Tokyo", "x" * 151)}, "at most 150"),
+        ({"min_query_length": -1}, "min_query_length: must be an integer >= 0"),
+        ({"min_query_length": "2"}, "min_query_length: must be an integer >= 0"),
+    ],
+)
+def test_an_invalid_external_select_is_rejected(element: dict[str, Any], expected: str) -> None:
+    problems = validate_blocks(zone_select(**element), "modal")
+    assert any(expected in p for p in problems), problems
+
+
+def test_an_apps_options_answer_is_checked_as_slack_checks_it() -> None:
+    assert validate_options({"options": []}) == []  # "no results"
+    assert validate_options({"options": [option("Asia/Tokyo", "Asia/Tokyo")]}) == []
+    assert validate_options({"option_groups": [{"label": plain("Asia"), "options": [option("Tokyo", "t")]}]}) == []
+    for answer, expected in [
+        (None, "must be an object"),
+        ({}, "missing required key 'options'"),
+        ({"options": [option(str(n), str(n)) for n in range(101)]}, "at most 100 items"),
+        ({"options": [option("x" * 76, "x")]}, "at most 75"),
+        ({"options": [option("a", "same"), option("b", "same")]}, "unique"),
+        ({"options": [], "view": {}}, "unknown key 'view'"),
+    ]:
+        problems = validate_options(answer)
+        assert any(expected in p for p in problems), (answer, problems)
 
 
 def test_message_needs_text_or_blocks_and_limits_text() -> None:

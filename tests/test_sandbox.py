@@ -26,7 +26,7 @@ from sandbox.payloads import ALICE, BOB, CHANNEL, SIGNING_SECRET
 from sandbox.slack_api import FakeSlack
 from sandbox.web import Page, make_server, serve_in_thread
 from sandbox.workspace import Workspace, seed
-from tests.support.answers import MILESTONES, milestone_rows
+from tests.support.answers import HEALTH, MILESTONES, milestone_rows
 from tests.support.harness import BotHarness
 
 pytestmark = pytest.mark.http  # the Workspace reaches the app over HTTP, as Slack does
@@ -77,6 +77,23 @@ def test_a_form_opens_for_its_person_keeps_errors_and_closes_when_saved(bot: Bot
     ws.submit(ALICE, view["id"], first)
     assert bot.fake.modal_stack(ALICE) == []
     assert view["id"] not in ws.view_errors
+
+
+def test_typing_in_a_time_zone_search_asks_the_app_and_shows_its_options(bot: BotHarness, ws: Workspace) -> None:
+    ws.command(ALICE, CHANNEL, "/onboarding step3")
+    ws.click(ALICE, CHANNEL, _hub(bot)["ts"], "open_section:health", value="health")
+    _done(bot)
+    (view,) = bot.fake.modal_stack(ALICE)
+    asked = len(bot.fake.calls)
+    assert ws.suggest(ALICE, view["id"], "timezone", "t", {}) == [], "Slack waits for min_query_length characters"
+    found = ws.suggest(ALICE, view["id"], "timezone", "tokyo", {})
+    assert [o["value"] for o in found] == ["Asia/Tokyo"] and ws.notices == []
+    assert len(bot.fake.calls) == asked, "options come in the answer to the request, not through the Web API"
+
+    # The form shows no custom factor rows until one is added: its weight goes to adoption instead.
+    answers = {k: v for k, v in HEALTH.items() if not k.startswith("custom_factors.")} | {"weights.adoption": 50}
+    ws.submit(ALICE, view["id"], {**answers, "timezone": found[0]})
+    assert bot.fake.modal_stack(ALICE) == [] and view["id"] not in ws.view_errors
 
 
 def test_a_thread_reply_reaches_the_app_through_the_events_api(bot: BotHarness, ws: Workspace) -> None:

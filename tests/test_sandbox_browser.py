@@ -27,6 +27,7 @@ from tests.support.page import (
     open_section,
     review_and_save,
     run_scheduler,
+    search_and_pick,
     start_step3,
     type_in_composer,
 )
@@ -113,6 +114,24 @@ def test_step3_from_the_composer_to_the_saved_document(page: Any) -> None:
     saved = opened.value
     expect(saved.locator("pre")).to_contain_text("Kickoff held")
     expect(saved.locator("pre")).to_contain_text("Weighted mean of the factors")
+
+
+def test_the_time_zone_is_found_by_typing_and_saved(page: Any) -> None:
+    start_step3(page)
+    open_section(page, "health")
+    zone = page.locator('.sb-modal .bk-input[data-block-id="timezone"] input.bk-external')
+    expect(zone).to_have_value("Europe/Berlin")  # where the sandbox's people are, as Slack's users.info says
+    zone.click()
+    zone.fill("t")
+    expect(page.locator(".sb-modal .bk-external-note")).to_have_text("Type at least 2 characters")
+    search_and_pick(page, "timezone", "Asia/Tokyo", typed="tokyo")
+    fill(page, {k: v for k, v in HEALTH.items() if k != "timezone"})  # adding a factor row redraws the form
+    expect(zone).to_have_value("Asia/Tokyo")
+    page.locator(".sb-modal .sb-submit").click()
+    expect(page.locator(".sb-modal")).to_have_count(0)
+
+    open_section(page, "health")
+    expect(zone).to_have_value("Asia/Tokyo")  # the saved zone, not the person's own any more
 
 
 def test_a_thread_reply_shows_in_the_sections_form(page: Any) -> None:

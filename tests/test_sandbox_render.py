@@ -222,6 +222,21 @@ def test_input_elements() -> None:
         assert tags(out, "label", class_="bk-label", for_=f"bk-{block_id}")
 
 
+def test_an_external_select_is_a_search_box_keeping_its_option() -> None:
+    tokyo = {"text": plain("Asia/Tokyo"), "value": "Asia/Tokyo"}
+    out = render(
+        field("z", "external_select", initial_option=tokyo, min_query_length=2),
+        field("e", "external_select", placeholder=plain("Search time zones")),
+    )
+    (box,) = tags(out, "input", id="bk-z", data_input="external_select", role="combobox", value="Asia/Tokyo")
+    assert box["data-min-query-length"] == "2" and box["aria-controls"] == "bk-z-options"
+    assert json.loads(box["data-selected"] or "") == tokyo  # submitted as view.state's selected_option
+    assert tags(out, "ul", id="bk-z-options", role="listbox", hidden=None)
+    (empty,) = tags(out, "input", id="bk-e", placeholder="Search time zones", data_min_query_length="3")
+    assert "value" not in empty and "data-selected" not in empty
+    assert tags(out, "label", class_="bk-label", for_="bk-z")
+
+
 def test_errors_show_under_their_own_field() -> None:
     out = render(field("a", "plain_text_input", hint="Hint A"), field("b", "number_input"), errors={"b": "Too big"})
     _, first, second = out.split('<div class="bk-block bk-input')

@@ -15,6 +15,7 @@ from bot.ids import VALUE
 from steps.errors import UserError
 from steps.step3 import MAX_TEXT
 from steps.validation import FieldError
+from steps.zones import is_known_zone, zone_label
 
 Option = tuple[str, str]  # (value, label)
 
@@ -129,6 +130,37 @@ def users_input(path: str, label: str, raw: dict[str, Any], *, hint: str | None 
     return _input(path, label, element, optional=True, hint=hint)
 
 
+# Slack asks the app for options once this many characters are typed: every zone name has at least two.
+ZONE_QUERY_LENGTH = 2
+
+
+def zone_option(zone: str) -> dict[str, Any]:
+    return _option(zone, zone_label(zone))
+
+
+def zone_options(zones: list[str]) -> list[dict[str, Any]]:
+    """The answer to Slack's ``block_suggestion``: ``zones`` as options, in the order given."""
+    return [zone_option(zone) for zone in zones]
+
+
+def zone_input(path: str, label: str, raw: dict[str, Any], *, optional: bool, hint: str | None) -> Block:
+    """A time zone found by typing: Slack asks the app for matches (``block_suggestion``) as the person types.
+
+    Starts at the zone in ``raw`` when the server knows it; else at nothing, so a required field makes the person
+    pick one rather than submit a zone the scheduler could not use.
+    """
+    element: dict[str, Any] = {
+        "type": "external_select",
+        "action_id": VALUE,
+        "min_query_length": ZONE_QUERY_LENGTH,
+        "placeholder": plain("Search time zones"),
+    }
+    current = _text(lookup(raw, path))
+    if current is not None and is_known_zone(current):
+        element["initial_option"] = zone_option(current)
+    return _input(path, label, element, optional=optional, hint=hint)
+
+
 def time_input(path: str, label: str, raw: dict[str, Any], *, optional: bool = False) -> Block:
     element: dict[str, Any] = {"type": "timepicker", "action_id": VALUE}
     value = _text(lookup(raw, path))
@@ -150,7 +182,7 @@ def _element_value(element: dict[str, Any]) -> Any:
     kind = element.get("type")
     if kind in ("plain_text_input", "number_input"):
         return element.get("value")
-    if kind in ("static_select", "radio_buttons"):
+    if kind in ("static_select", "external_select", "radio_buttons"):
         return _option_value(element.get("selected_option"))
     if kind in ("multi_static_select", "checkboxes"):
         options = element.get("selected_options")

@@ -29,6 +29,7 @@ from bot.blocks.inputs import (
     text_input,
     time_input,
     users_input,
+    zone_input,
 )
 from bot.ids import ADD_FACTOR, REMOVE_FACTOR, SECTION_CALLBACK
 from bot.metadata import ModalMetadata
@@ -45,6 +46,8 @@ from steps.fields import (
 )
 from steps.outline import UNANSWERED
 from steps.step3 import ACROSS_MILESTONES, MAX_CUSTOM_FACTORS, MAX_TEXT, Band, Section, StandardFactor
+
+ZONE = "timezone"  # the health model's time zone, the one answer a form can start from the person's own settings
 
 # Slack allows 24 characters in a modal's title, one fewer than the training section's name.
 MODAL_TITLES = {section: section.label for section in Section} | {Section.TRAINING: "Training plan"}
@@ -109,9 +112,15 @@ def section_modal(
     raw: dict[str, Any],
     replies: Sequence[Reply] = (),
     conflict: Conflict | None = None,
+    zone: str | None = None,
 ) -> dict[str, Any]:
     """The form for ``meta.section`` (for milestones: one milestone, or the questions across them), prefilled from
-    ``raw`` (saved answers, or what was typed so far)."""
+    ``raw`` (saved answers, or what was typed so far).
+
+    ``zone``: the opener's Slack time zone, where the section has none yet (most teams schedule where they work).
+    """
+    if zone is not None and not raw.get(ZONE):
+        raw = {**raw, ZONE: zone}
     intro = context(
         f"Plan *{esc(meta.plan_name)}* · Step 3: Success Milestones. "
         f"Leave a question blank if the team has not discussed it yet; it shows as _{UNANSWERED}_."
@@ -172,6 +181,8 @@ def _input(path: str, raw: dict[str, Any]) -> Block:
         return users_input(path, label, raw, hint=hint)
     if f.kind is Kind.TIME:
         return time_input(path, label, raw, optional=optional)
+    if f.kind is Kind.ZONE:
+        return zone_input(path, label, raw, optional=optional, hint=hint)
     raise ValueError(f"A {f.kind} field ({path}) has no single input in a form.")
 
 

@@ -19,7 +19,7 @@ from bot.blocks.help import (
 )
 from bot.blocks.hub import revise_message
 from bot.blocks.inputs import read_state
-from bot.blocks.modals import section_modal
+from bot.blocks.modals import ZONE, section_modal
 from bot.blocks.synthesis import saved_outcome, synthesis_blocks, synthesis_message, synthesis_modal
 from bot.canvas import mirror_document, unavailable_notice
 from bot.documents import upload_document
@@ -45,6 +45,7 @@ from bot.listeners.common import (
     refresh_hub,
     requester,
     section_form,
+    slack_zone,
     state_values,
     text_value,
     trigger_id,
@@ -70,8 +71,11 @@ def _section(action: dict[str, Any]) -> Section:
 
 def _open_form(context: BoltContext, body: dict[str, Any], client: WebClient, form: plans.Form) -> None:
     who, state = requester(context), plan_of(context)
+    # Only the health model asks for a time zone: until one is saved, it starts at the opener's own.
+    asks_zone = form.section is Section.HEALTH and not state.raw(form.section).get(ZONE)
+    zone = slack_zone(client, who.user_id) if asks_zone else None
     with transaction(services_of(context).sessions) as session:
-        view = section_form(session, state, form, who, client_key(client))
+        view = section_form(session, state, form, who, client_key(client), zone=zone)
     client.views_open(trigger_id=trigger_id(body), view=view)
 
 

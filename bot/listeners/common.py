@@ -9,7 +9,7 @@ from typing import Any, TypeGuard
 
 from slack_bolt import BoltContext, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import customers, discussion, plans
 from bot.blocks.hub import hub_message, moved_hub_message
@@ -17,6 +17,7 @@ from bot.blocks.modals import Conflict, section_modal
 from bot.metadata import ModalMetadata, sealing_key
 from bot.plans import PlanState
 from bot.services import Services
+from bot.slack_api import without_retries
 from steps.errors import UserError
 from steps.fields import put
 from steps.step3 import Section
@@ -25,6 +26,7 @@ from storage.db import Session, transaction
 logger = logging.getLogger(__name__)
 
 SLACK_ID = re.compile(r"[A-Z0-9]{1,32}")
+ZONE_LOOKUP_TIMEOUT = 1  # seconds, of the 3 a trigger_id lives, that asking Slack for someone's time zone may take
 MAX_ID = 2**31 - 1  # the largest primary key an INTEGER column holds
 
 
@@ -142,9 +144,11 @@ def section_form(
     key: bytes,
     conflict: Conflict | None = None,
     typed: dict[str, Any] | None = None,
+    zone: str | None = None,
 ) -> dict:
     """A form as saved now (answers, version, the latest replies in its section's thread), or with ``typed``
-    values kept where they differ from the saved ones (a conflict)."""
+    values kept where they differ from the saved ones (a conflict); ``zone`` is the time zone offered where none
+    is saved."""
     raw = state.raw(form.section)
     for path, value in (typed or {}).items():
         put(raw, path, value)
@@ -162,7 +166,18 @@ def section_form(
         section_version=state.version(form.section),
     )
     replies = discussion.latest_replies(session, state.plan, form.section)
-    return section_modal(meta, meta.dump(key), raw, replies, conflict)
+    return section_modal(meta, meta.dump(key), raw, replies, conflict, zone)
+
+
+def slack_zone(client: WebClient, user_id: str) -> str | None:
+    """The time zone ``user_id`` set in Slack (``users.info``), or None when Slack does not say, or not in time."""
+    try:
+        user = without_retries(client, ZONE_LOOKUP_TIMEOUT).users_info(user=user_id).get("user")
+    except (SlackClientError, OSError) as exc:  # the form opens anyway, and asks for the zone
+        logger.info("no Slack time zone for %s: %s", user_id, exc)
+        return None
+    zone = user.get("tz") if isinstance(user, dict) else None
+    return zone if isinstance(zone, str) and zone else None
 
 
 def client_key(client: WebClient) -> bytes:

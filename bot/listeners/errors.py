@@ -57,13 +57,16 @@ def failure_reply(body: Any, text: str) -> dict[str, Any]:
     """The answer to a request that failed before its ack, in the form its kind of request can show.
 
     A slash command gets an ephemeral reply, a modal submission has its form replaced by a "Nothing was saved"
-    notice; anything else (buttons, shortcuts, events) gets an empty answer and hears through its response_url.
+    notice, a search in a select finds nothing; anything else (buttons, shortcuts, events) gets an empty answer
+    and hears through its response_url.
     """
     body = body if isinstance(body, dict) else {}
     if isinstance(body.get("command"), str):
         return {"response_type": "ephemeral", **notice(text)}
     if body.get("type") == "view_submission":
         return {"response_action": "update", "view": refusal_modal(text)}
+    if body.get("type") == "block_suggestion":
+        return {"options": []}  # the select shows "no results"; an empty answer would be an error to Slack
     return {}
 
 

@@ -45,6 +45,9 @@
     const control = block.querySelector("[data-input]");
     if (!control) return null;
     const kind = control.dataset.input;
+    if (kind === "external_select") {
+      return control.dataset.selected ? JSON.parse(control.dataset.selected) : null;
+    }
     if (kind === "radio_buttons") {
       const checked = block.querySelector("input[type=radio]:checked");
       return checked ? checked.value : null;
@@ -62,7 +65,9 @@
     const control = block.querySelector("[data-input]");
     if (!control) return;
     const kind = control.dataset.input;
-    if (kind === "radio_buttons" || kind === "checkboxes") {
+    if (kind === "external_select") {
+      pick(control, value);
+    } else if (kind === "radio_buttons" || kind === "checkboxes") {
       const wanted = [].concat(value || []);
       block.querySelectorAll("input[type=radio], input[type=checkbox]").forEach(function (c) {
         c.checked = wanted.indexOf(c.value) >= 0;
@@ -74,6 +79,101 @@
       control.value = value === null ? "" : value;
     }
   }
+
+  // An external select: what is typed goes to the app as block_suggestion (through the server, which signs it as
+  // Slack does); its answer is listed under the box, and the option picked is what view.state reports.
+  let suggesting = 0;
+
+  function optionsOf(control) { return document.getElementById(control.getAttribute("aria-controls")); }
+
+  function showOptions(control, options, note) {
+    const list = optionsOf(control);
+    list.innerHTML = "";
+    options.forEach(function (option, n) {
+      const item = document.createElement("li");
+      item.setAttribute("role", "option");
+      item.id = list.id + "-" + n;
+      item.className = "bk-external-option";
+      item.textContent = option.text ? option.text.text : option.value;
+      item.dataset.option = JSON.stringify(option);
+      list.appendChild(item);
+    });
+    if (note) {
+      const item = document.createElement("li");
+      item.className = "bk-external-note";
+      item.textContent = note;
+      list.appendChild(item);
+    }
+    list.hidden = !list.children.length;
+    control.setAttribute("aria-expanded", list.hidden ? "false" : "true");
+    control.removeAttribute("aria-activedescendant");
+  }
+
+  function pick(control, option) {
+    if (option) control.dataset.selected = JSON.stringify(option); else delete control.dataset.selected;
+    control.value = option ? (option.text ? option.text.text : option.value) : "";
+    showOptions(control, []);
+  }
+
+  function suggest(control) {
+    const query = control.value;
+    const wanted = Number(control.dataset.minQueryLength || 0);
+    if (query.length < wanted) {
+      showOptions(control, [], query ? "Type at least " + wanted + " characters" : "");
+      return;
+    }
+    const modal = control.closest(".sb-modal");
+    const asked = ++suggesting;
+    fetch("/ui/act", { method: "POST", headers: { "Content-Type": "application/json" },
+                       body: JSON.stringify({ kind: "suggest", user: state.user, channel: state.channel,
+                                              view_id: modal.dataset.viewId, block_id: control.dataset.blockId,
+                                              query: query, values: typedValues(modal) }) })
+      .then(function (r) { return r.json(); })
+      .then(function (answer) {
+        if (asked !== suggesting || document.activeElement !== control) return;  // typed on, or left: stale
+        const options = answer.options || [];
+        showOptions(control, options, options.length ? "" : "No results");
+      })
+      .catch(function () { showOptions(control, [], "No results"); });
+  }
+
+  function moveActive(control, step) {
+    const items = Array.from(optionsOf(control).querySelectorAll(".bk-external-option"));
+    if (!items.length) return;
+    const current = items.findIndex(function (i) { return i.classList.contains("bk-active"); });
+    const next = items[(current + step + items.length) % items.length];
+    items.forEach(function (i) { i.classList.remove("bk-active"); i.setAttribute("aria-selected", "false"); });
+    next.classList.add("bk-active");
+    next.setAttribute("aria-selected", "true");
+    next.scrollIntoView({ block: "nearest" });
+    control.setAttribute("aria-activedescendant", next.id);
+  }
+
+  let typing = null;
+  document.addEventListener("input", function (event) {
+    const control = event.target;
+    if (!control.classList || !control.classList.contains("bk-external")) return;
+    clearTimeout(typing);
+    typing = setTimeout(function () { suggest(control); }, 200);
+  });
+
+  // mousedown, not click: the box must not lose focus (and close the list) before the pick lands.
+  document.addEventListener("mousedown", function (event) {
+    const item = event.target.closest && event.target.closest(".bk-external-option");
+    if (!item) return;
+    event.preventDefault();
+    const control = document.querySelector('[aria-controls="' + item.parentElement.id + '"]');
+    pick(control, JSON.parse(item.dataset.option));
+  });
+
+  // Leaving the box without picking keeps the option picked before, as Slack's select does.
+  document.addEventListener("focusout", function (event) {
+    const control = event.target;
+    if (!control.classList || !control.classList.contains("bk-external")) return;
+    clearTimeout(typing);
+    suggesting += 1;
+    pick(control, control.dataset.selected ? JSON.parse(control.dataset.selected) : null);
+  });
 
   function swap(name, html) {
     if (shown[name] === html) return;
@@ -254,6 +354,21 @@
   // Enter sends, Shift+Enter starts a new line, as in Slack.
   document.addEventListener("keydown", function (event) {
     const box = event.target;
+    if (box.classList && box.classList.contains("bk-external")) {
+      // Arrows move through the options, Enter picks one (it never submits the form), Escape closes the list.
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        moveActive(box, event.key === "ArrowDown" ? 1 : -1);
+      } else if (event.key === "Enter") {
+        event.preventDefault();
+        const active = optionsOf(box).querySelector(".bk-active");
+        if (active) pick(box, JSON.parse(active.dataset.option));
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        showOptions(box, []);
+      }
+      return;
+    }
     if (event.key === "Enter" && !event.shiftKey && box.tagName === "TEXTAREA" && box.closest(".sb-composer")) {
       event.preventDefault();
       box.closest("form").requestSubmit();

@@ -255,6 +255,10 @@ class BotHarness:
     def click_in_view(self, view: dict[str, Any], action_id: str, values: dict[str, Any], **kwargs: Any) -> Response:
         return self.interact(sr.view_action(view, action_id, values, **kwargs))
 
+    def suggest(self, view: dict[str, Any], block_id: str, query: str, **kwargs: Any) -> Response:
+        """Someone types ``query`` in the external select of input ``block_id``: Slack asks the app for options."""
+        return self.interact(sr.block_suggestion(view, block_id, query, {}, **kwargs))
+
     def tick(self, now: datetime | None = None) -> TickReport:
         """`onboarding-bot tick --now` in-process: the scheduler's work for an instant, then delivery."""
         if now is not None:

@@ -31,8 +31,23 @@ def fill(page: Any, values: dict[str, Any]) -> None:
                 box.set_checked(wanted)
         elif kind in ("static_select", "multi_static_select", "multi_users_select"):
             control.select_option(value if isinstance(value, list) else str(value))
+        elif kind == "external_select":
+            search_and_pick(page, block_id, str(value))
         else:
             control.fill(str(value))
+
+
+def search_and_pick(page: Any, block_id: str, zone: str, typed: str | None = None) -> Any:
+    """Type in the form's time-zone search (the city of ``zone`` unless ``typed`` says otherwise) and pick ``zone``
+    from the options the bot sends back; returns the search box."""
+    block = page.locator(f'.sb-modal .bk-input[data-block-id="{block_id}"]')
+    box = block.locator("input.bk-external")
+    box.click()
+    box.fill(typed if typed is not None else zone.rsplit("/", 1)[-1].replace("_", " "))
+    label = zone.replace("_", " ")
+    block.get_by_role("option", name=label, exact=True).click()
+    expect(box).to_have_value(label)
+    return box
 
 
 def open_section(page: Any, section: str) -> Any:
