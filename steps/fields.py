@@ -453,6 +453,12 @@ def with_text(answers: dict[str, Any], path: str, text: str, mode: Literal["repl
     return copy
 
 
+def folded_text(old: str | None, new: str) -> str:
+    """The text ``with_text`` folded into a field whose value went from ``old`` to ``new``: what was appended after a
+    line break, or else the whole new value (it replaced the old one)."""
+    return new[len(old) + 1 :] if old and new.startswith(f"{old}\n") else new
+
+
 def _deep_copy(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _deep_copy(v) for k, v in value.items()}

@@ -164,7 +164,7 @@ def confirm(ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[s
     client.chat_update(channel=channel, ts=message_ts, **updated)
     if result.created:
         refresh_hub(client, services, state)
-        upload_document(client, channel, state.plan.name, result.document, state.plan.steps_completed)
+        upload_document(client, services, state.plan, result.document)
         mirror_to_canvas(client, services, state.plan.team_id, state.plan.id, result.document.markdown)
 
 
