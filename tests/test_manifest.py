@@ -46,6 +46,7 @@ def test_manifest_settings() -> None:
         "canvases:write",
         "channels:read",
         "groups:read",
+        "users:read",
     }
 
 
