@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -41,13 +40,15 @@ def readable_document(session: Session, team_id: str, markdown: str) -> str:
     return with_names(markdown, {user_id: person.name for user_id, person in known.items()})
 
 
-def learn_names(client: WebClient, services: Services, team_id: str, user_ids: Sequence[str]) -> None:
-    """Read from Slack (``users.info``) the names of the people not known yet or not read for a day.
+def learn_names(client: WebClient, services: Services, team_id: str, markdown: str) -> None:
+    """Read from Slack (``users.info``) the names of the people a saved document mentions that are not known yet or
+    were read over a day ago. Slow Slack calls: only ever after the ack.
 
     A person Slack will not describe (deleted, an error, a rate limit that outlasts the retries) is skipped: the
     document shows a stand-in, and the next save asks again.
     """
     now = services.clock()
+    user_ids = mentioned_users(markdown)
     with transaction(services.sessions) as session:
         known = people.known(session, team_id, user_ids)
     due = [user for user in user_ids if user not in known or now - known[user].updated_at >= NAME_FRESH_FOR]
@@ -79,8 +80,7 @@ def _name(user: Any) -> str | None:
 
 
 def upload_document(client: WebClient, services: Services, plan: PlanRecord, document: DocumentRecord) -> None:
-    """Post the document as a file, naming people by name; called after the ack (it asks Slack for names)."""
-    learn_names(client, services, plan.team_id, mentioned_users(document.markdown))
+    """Post the document as a file, naming people by the names stored for them."""
     with transaction(services.sessions) as session:
         content = readable_document(session, plan.team_id, document.markdown)
     # files_upload_v2 = files.getUploadURLExternal → upload → files.completeUploadExternal (files.upload is retired).

@@ -243,7 +243,8 @@ def mention(user_id: str) -> str:
 def mentioned_users(markdown: str) -> list[str]:
     """The people the document mentions, each once, in order of appearance."""
     _, body = split_frontmatter(markdown)
-    return list(dict.fromkeys(m.group(1) for line in body for m in _USER_MENTION.finditer(line)))
+    shown = (line.text for line in fenced_lines(body) if not line.in_code)  # code shows mentions as written
+    return list(dict.fromkeys(m.group(1) for line in shown for m in _USER_MENTION.finditer(line)))
 
 
 def with_names(markdown: str, names: Mapping[str, str]) -> str:
