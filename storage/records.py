@@ -61,7 +61,6 @@ class ChangeRecord:
 class SourcedChange:
     """A field changed from a Slack message (the message shortcut): the values around it, and where it came from."""
 
-    section: str
     path: str
     old: str | None
     new: str | None

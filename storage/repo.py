@@ -186,7 +186,7 @@ def sourced_changes(session: Session, plan: PlanRecord) -> list[SourcedChange]:
         .order_by(PlanChange.id)
     )
     return [
-        SourcedChange(row.section, row.path, row.old_value, row.new_value, row.source_user_id, row.source_permalink)
+        SourcedChange(row.path, row.old_value, row.new_value, row.source_user_id, row.source_permalink)
         for row in rows
         if row.source_user_id is not None
     ]
