@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.common import sections
-from steps.document import fenced_lines
+from steps.document import fenced_lines, split_frontmatter
 
 # Slack: "The markdown content is limited to 1 MiB (1,048,576 characters)". Counted in UTF-8 bytes
 # here, which is never less than the character count, so the cut text fits either reading.
@@ -58,11 +58,7 @@ class CanvasResult:
 
 
 def _without_frontmatter(document: str) -> str:
-    lines = document.replace("\r\n", "\n").replace("\r", "\n").removeprefix("\ufeff").split("\n")
-    if lines and lines[0].rstrip() == "---":
-        end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
-        if end is not None:
-            lines = lines[end + 1 :]
+    _, lines = split_frontmatter(document)
     while lines and not lines[0].strip():
         lines.pop(0)
     return "\n".join(lines)

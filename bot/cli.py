@@ -98,6 +98,7 @@ def _tick(settings: Settings, at: str) -> int:
 
 
 def _export(settings: Settings, channel: str, version: int | None, team: str | None) -> int:
+    from bot.documents import readable_document
     from storage import repo
     from storage.db import make_engine, make_session_factory, transaction
 
@@ -120,7 +121,8 @@ def _export(settings: Settings, channel: str, version: int | None, team: str | N
             which = f"version {version}" if version is not None else "saved document"
             print(f"error: the plan for channel {channel} has no {which}", file=sys.stderr)
             return 1
-        sys.stdout.write(document.markdown)
+        # People by the names the bot last read from Slack: export runs without reaching Slack.
+        sys.stdout.write(readable_document(session, plan.team_id, document.markdown))
     return 0
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from steps.outline import DiscussionNote
+from steps.fields import folded_text
+from steps.outline import Credit, DiscussionNote
 from steps.step3 import Section
 from storage import discussion as store
+from storage import repo
 from storage.db import Session
 from storage.records import PlanRecord, ReplyRecord, ThreadRecord
 
@@ -65,3 +67,14 @@ def summaries(session: Session, plan: PlanRecord) -> dict[Section, DiscussionNot
         Section(section): DiscussionNote(count, link)
         for section, (count, link) in store.reply_counts(session, plan.id).items()
     }
+
+
+def credits(session: Session, plan: PlanRecord) -> dict[str, list[Credit]]:
+    """Text folded into the answers from Slack messages (the message shortcut), by the answer's path, with its author
+    and link; the document credits each piece of it that the answer still contains."""
+    found: dict[str, list[Credit]] = {}
+    for change in repo.sourced_changes(session, plan):
+        if change.new:
+            text = folded_text(change.old, change.new)
+            found.setdefault(change.path, []).append(Credit(text, change.author, change.permalink))
+    return found

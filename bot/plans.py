@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot import announcements, discussion
-from bot.discussion import summaries
+from bot.discussion import credits, summaries
 from steps.document import compose_step3
 from steps.errors import UserError
 from steps.fields import FieldChange, answered_summary, diff_answers, field_label, flat_values, row_change, shown
@@ -442,6 +442,7 @@ def confirm(session: Session, state: PlanState, fingerprint: str, user_id: str, 
     markdown = compose_step3(
         latest.markdown if latest is not None else None,
         discussion=summaries(session, state.plan),
+        credits=credits(session, state.plan),
         plan_name=state.plan.name,
         today=today,
         milestones=milestones,

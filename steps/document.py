@@ -7,7 +7,8 @@ everything else (other steps' sections, unknown frontmatter keys) as it was.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ import yaml
 
 from steps.outline import (
     UNANSWERED,
+    Credit,
     DiscussionNote,
     OutlineBlock,
     OutlineItem,
@@ -33,6 +35,9 @@ TRAINING_TITLE = "Training / Education Plan"
 FRONTMATTER_ORDER = ("document", "project", "date", "status", "stepsCompleted", "inputDocuments")
 
 _DELIMITER = "---"
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>\n]*)?>")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~!&])")
+_SAFE_LINK = re.compile(r"https://[^\s()<>\[\]]+")
 
 
 class DocumentError(ValueError):
@@ -191,23 +196,84 @@ def render_document(doc: PlanDocument) -> str:
     return f"{_DELIMITER}\n{yaml_text}{_DELIMITER}\n" + "\n".join(parts)
 
 
-def _value_markdown(item: OutlineItem) -> str:
+Credits = Mapping[str, Sequence[Credit]]  # by the path of the answer the text was folded into
+
+
+def _credit_markdown(credit: Credit) -> str:
+    # A link Slack did not give in the expected shape is left out rather than allowed to break the Markdown.
+    link = f", [original message]({credit.link})" if credit.link and _SAFE_LINK.fullmatch(credit.link) else ""
+    return f" (from {mention(credit.author)} in Slack{link})"
+
+
+def _credited(text: str, paths: Sequence[str], credits: Credits) -> str:
+    """``text`` with each folded message it still contains credited right after it (the last copy of it)."""
+    ends = sorted(
+        {(text.rfind(c.text) + len(c.text), c) for path in paths for c in credits.get(path, ()) if c.text in text},
+        reverse=True,
+    )
+    for end, credit in ends:  # from the end, so each insertion leaves the earlier positions as they were
+        text = text[:end] + _credit_markdown(credit) + text[end:]
+    return text
+
+
+def _value_markdown(item: OutlineItem, credits: Credits) -> str:
     if item.users:
-        return ", ".join(f"<@{user}>" for user in item.users)
+        return ", ".join(mention(user) for user in item.users)
     if item.value is None:
         return NOT_DISCUSSED
     # Continuation lines are indented so a multi-line answer stays one list item.
-    lines = _normalise_newlines(item.value).split("\n")
+    lines = _normalise_newlines(_credited(item.value, item.paths, credits)).split("\n")
     text = "\n".join([lines[0]] + [f"  {line}" if line.strip() else "" for line in lines[1:]])
     return f"{text} ([open the thread]({item.link}))" if item.link else text
 
 
-def blocks_markdown(blocks: list[OutlineBlock]) -> str:
+def blocks_markdown(blocks: list[OutlineBlock], credits: Credits) -> str:
     chunks = []
     for block in blocks:
-        bullets = "\n".join(f"- **{item.label}:** {_value_markdown(item)}" for item in block.items)
-        chunks.append(f"### {single_line(block.heading)}\n\n{bullets}")
+        bullets = "\n".join(f"- **{item.label}:** {_value_markdown(item, credits)}" for item in block.items)
+        chunks.append(f"### {_credited(single_line(block.heading), block.paths, credits)}\n\n{bullets}")
     return "\n\n".join(chunks)
+
+
+def mention(user_id: str) -> str:
+    """How the stored document names a person: a Slack mention, shown by name wherever it leaves Slack."""
+    return f"<@{user_id}>"
+
+
+def mentioned_users(markdown: str) -> list[str]:
+    """The people the document mentions, each once, in order of appearance."""
+    _, body = split_frontmatter(markdown)
+    shown = (line.text for line in fenced_lines(body) if not line.in_code)  # code shows mentions as written
+    return list(dict.fromkeys(m.group(1) for line in shown for m in _USER_MENTION.finditer(line)))
+
+
+def with_names(markdown: str, names: Mapping[str, str]) -> str:
+    """The document for reading outside Slack: each mention becomes the person's name from ``names`` (by user id),
+    escaped so it reads as plain text, or ``Slack user U123`` while the name is not known. Code stays as written."""
+
+    def name(match: re.Match[str]) -> str:
+        known = names.get(match.group(1), "").strip()
+        return markdown_text(known) if known else f"Slack user {match.group(1)}"
+
+    frontmatter, body = split_frontmatter(markdown)  # the frontmatter is YAML, not Markdown, and names nobody
+    named = [line.text if line.in_code else _USER_MENTION.sub(name, line.text) for line in fenced_lines(body)]
+    return "\n".join(frontmatter + named)
+
+
+def markdown_text(text: str) -> str:
+    """Text from elsewhere (a Slack profile's name) as literal Markdown on one line: no emphasis, link, HTML or
+    table cell can come out of it, and nothing Slack would read as a mention (``<!channel>``) stays intact."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", single_line(text))
+
+
+def split_frontmatter(text: str) -> tuple[list[str], list[str]]:
+    """The lines of the YAML frontmatter with its delimiters (none when there is none), and the lines after it."""
+    lines = _normalise_newlines(text).removeprefix("\ufeff").split("\n")
+    if lines and lines[0].rstrip() == _DELIMITER:
+        end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in (_DELIMITER, "...")), None)
+        if end is not None:
+            return lines[: end + 1], lines[end + 1 :]
+    return [], lines
 
 
 def _replace_sections(sections: list[tuple[str, str]], new: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -247,12 +313,15 @@ def compose_step3(
     health: HealthModel,
     training: TrainingPlan,
     discussion: Mapping[Section, DiscussionNote] | None = None,
+    credits: Credits | None = None,
 ) -> str:
     """The plan document with Step 3's sections written from the answers, as Markdown text.
 
     ``discussion`` adds a short "Discussion" note, with a link, for each section whose thread has replies.
+    ``credits``: text folded in from Slack messages, each credited to its author (a mention) after the text.
     """
     notes = discussion or {}
+    folded = credits or {}
     doc = PlanDocument(frontmatter={}, title="", sections=[]) if previous is None else parse_document(previous)
 
     frontmatter = dict(doc.frontmatter)
@@ -273,9 +342,10 @@ def compose_step3(
     milestones_body = blocks_markdown(
         milestones_outline(milestones)
         + health_outline(health)
-        + discussion_block(notes, (Section.MILESTONES, Section.HEALTH))
+        + discussion_block(notes, (Section.MILESTONES, Section.HEALTH)),
+        folded,
     )
-    training_body = blocks_markdown(training_outline(training) + discussion_block(notes, (Section.TRAINING,)))
+    training_body = blocks_markdown(training_outline(training) + discussion_block(notes, (Section.TRAINING,)), folded)
     new_sections = [(SUCCESS_MILESTONES_TITLE, milestones_body), (TRAINING_TITLE, training_body)]
     return render_document(
         PlanDocument(

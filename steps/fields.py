@@ -472,6 +472,12 @@ def current_text(answers: dict[str, Any], path: str) -> str | None:
     return node if isinstance(node, str) else None
 
 
+def folded_text(old: str | None, new: str) -> str:
+    """The text ``with_text`` folded into a field whose value went from ``old`` to ``new``: what was appended after a
+    line break, or else the whole new value (it replaced the old one)."""
+    return new[len(old) + 1 :] if old and new.startswith(f"{old}\n") else new
+
+
 def with_text(answers: dict[str, Any], path: str, text: str, mode: Literal["replace", "append"]) -> dict[str, Any]:
     """A copy of ``answers`` with one free-text field replaced by, or extended with, ``text``."""
     existing = current_text(answers, path)

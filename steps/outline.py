@@ -32,6 +32,7 @@ class OutlineItem:
     value: str | None
     users: tuple[str, ...] = ()
     link: str | None = None  # shown after the value (a permalink into a Slack thread)
+    paths: tuple[str, ...] = ()  # the answers the value shows, so text folded into them can be credited
 
     @property
     def answered(self) -> bool:
@@ -42,6 +43,16 @@ class OutlineItem:
 class OutlineBlock:
     heading: str
     items: tuple[OutlineItem, ...]
+    paths: tuple[str, ...] = ()  # the answers the heading shows (a milestone's name)
+
+
+@dataclass(frozen=True, order=True)
+class Credit:
+    """Text folded into an answer from a Slack message: who wrote it, and a link to it when Slack gave one."""
+
+    text: str
+    author: str  # Slack user id
+    link: str | None
 
 
 # How every renderer says a question has no answer yet (each in its own emphasis).
@@ -54,9 +65,9 @@ KNOWLEDGE_HEADING = "Documentation and Knowledge Base"
 CERTIFICATION_HEADING = "Certification Program (if applicable)"
 
 
-def _item(path: str, value: str | None) -> OutlineItem:
-    """The answer at ``path`` under the bullet label the catalogue gives it."""
-    return OutlineItem(answer_field(path).item, value)
+def _item(path: str, value: str | None, *shown: str) -> OutlineItem:
+    """The answer at ``path`` under the bullet label the catalogue gives it; ``shown``: other answers in its value."""
+    return OutlineItem(answer_field(path).item, value, paths=(path, *shown))
 
 
 def single_line(text: str) -> str:
@@ -94,6 +105,20 @@ def milestone_heading(number: int, milestone: Milestone) -> str:
     return f"{row_name('milestones', number - 1)}: {single_line(milestone.name)}"
 
 
+def _milestone_block(number: int, milestone: Milestone) -> OutlineBlock:
+    row = f"milestones.{number - 1}"
+    return OutlineBlock(
+        milestone_heading(number, milestone),
+        (
+            _item(f"{row}.description", milestone.description),
+            _item(f"{row}.timeline_days", _timeline(milestone), f"{row}.timeline_note"),
+            _item(f"{row}.definition_of_done", milestone.definition_of_done),
+            _item(f"{row}.points_on_time", _impact(milestone), f"{row}.points_missed", f"{row}.impact_note"),
+        ),
+        paths=(f"{row}.name",),
+    )
+
+
 def milestones_outline(section: MilestonesSection | None) -> list[OutlineBlock]:
     if section is None:
         heading = answer_field("milestones").heading
@@ -101,18 +126,7 @@ def milestones_outline(section: MilestonesSection | None) -> list[OutlineBlock]:
         retention: str | None = None
         policy: str | None = None
     else:
-        blocks = [
-            OutlineBlock(
-                milestone_heading(number, milestone),
-                (
-                    _item("milestones.*.description", milestone.description),
-                    _item("milestones.*.timeline_days", _timeline(milestone)),
-                    _item("milestones.*.definition_of_done", milestone.definition_of_done),
-                    _item("milestones.*.points_on_time", _impact(milestone)),
-                ),
-            )
-            for number, milestone in enumerate(section.milestones, start=1)
-        ]
+        blocks = [_milestone_block(number, milestone) for number, milestone in enumerate(section.milestones, start=1)]
         retention = section.retention_correlation
         policy = section.missed_deadline_policy
     # The plan-level questions are asked even before any milestone exists.

@@ -102,6 +102,18 @@ class DocumentVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class Person(Base):
+    """A Slack user's name as ``users.info`` last gave it: the document shown outside Slack (the file, ``export``)
+    names people, and ``export`` cannot ask Slack."""
+
+    __tablename__ = "people"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+
+
 class ProcessedRequest(Base):
     """Events API deliveries already handled, keyed by event_id, so a redelivery is applied once."""
 

@@ -59,6 +59,26 @@ class ChangeRecord:
 
 
 @dataclass(frozen=True)
+class SourcedChange:
+    """A field changed from a Slack message (the message shortcut): the values around it, and where it came from."""
+
+    path: str
+    old: str | None
+    new: str | None
+    author: str
+    permalink: str | None
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """A Slack user's name as last read from Slack."""
+
+    user_id: str
+    name: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class ThreadRecord:
     """The channel thread where a section is discussed."""
 

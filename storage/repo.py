@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from storage.db import rowcount
 from storage.models import DocumentVersion, JobRun, Plan, PlanChange, PlanSection, ProcessedRequest, utcnow
-from storage.records import ChangeRecord, DocumentRecord, PlanRecord, SectionRecord
+from storage.records import ChangeRecord, DocumentRecord, PlanRecord, SectionRecord, SourcedChange
 
 
 class PlanVanished(LookupError):
@@ -192,6 +192,20 @@ def recent_changes(session: Session, plan: PlanRecord, saves: int = 10) -> list[
         .order_by(PlanChange.id.desc())
     )
     return [_change(row) for row in rows]
+
+
+def sourced_changes(session: Session, plan: PlanRecord) -> list[SourcedChange]:
+    """The plan's changes that came from a Slack message, oldest first."""
+    rows = session.scalars(
+        select(PlanChange)
+        .where(PlanChange.plan_id == plan.id, PlanChange.source_user_id.is_not(None))
+        .order_by(PlanChange.id)
+    )
+    return [
+        SourcedChange(row.path, row.old_value, row.new_value, row.source_user_id, row.source_permalink)
+        for row in rows
+        if row.source_user_id is not None
+    ]
 
 
 def latest_document(session: Session, plan: PlanRecord) -> DocumentRecord | None:

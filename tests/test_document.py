@@ -18,11 +18,14 @@ from steps.document import (
     DocumentError,
     PlanDocument,
     compose_step3,
+    markdown_text,
+    mentioned_users,
     parse_document,
     render_document,
     step3_section_names,
+    with_names,
 )
-from steps.outline import health_outline, milestones_outline, training_outline
+from steps.outline import Credit, health_outline, milestones_outline, single_line, training_outline
 from steps.step3 import STEP_ID, HealthModel, MilestonesSection, TrainingPlan
 
 TODAY = datetime.date(2024, 5, 1)
@@ -102,6 +105,7 @@ def compose(previous: str | None = None, plan_name: str = "Acme Rollout", **answ
         milestones=answers.pop("milestones", milestones()),
         health=answers.pop("health", health()),
         training=answers.pop("training", training()),
+        credits=answers.pop("credits", None),
     )
 
 
@@ -187,6 +191,41 @@ def test_milestone_renders_as_labelled_bullets() -> None:
     assert "- **Description:** Historic data\n  from the old CRM\n" in text
     assert "- **Health Score Impact:** +5 points when reached on time\n" in text
     assert "- **Health Score Impact:** −1 point when missed — Minor\n" in text
+
+
+def test_folded_text_is_credited_right_after_it_while_the_answer_holds_it() -> None:
+    link = "https://acme.slack.com/archives/C1/p1796000400000100"
+    text = compose(
+        credits={
+            "milestones.1.description": [Credit("from the old CRM", "U789", link)],
+            "milestones.0.name": [Credit("Kickoff held", "U789", None)],
+            "schedule_curriculum": [Credit("Week 1 basics", "U789", link)],
+            "community": [Credit("Community forum", "U789", "https://x.example/a) [forged](https://evil.example")],
+            "documentation": [Credit("a message since edited away", "U789", link)],
+        }
+    )
+    credit = f"(from <@U789> in Slack, [original message]({link}))"
+    assert f"- **Description:** Historic data\n  from the old CRM {credit}\n" in text
+    assert "### Milestone 1: Kickoff held (from <@U789> in Slack)\n" in text
+    assert f"Week 1 basics {credit}, week 2 reporting\n" in text  # the team wrote more after it
+    assert "Community forum (from <@U789> in Slack)\n" in text  # a link that would break the Markdown is left out
+    assert "- **Documentation, help articles and FAQs:** Help centre with FAQs\n" in text
+    assert text.count("(from <@U789>") == 4
+
+
+def test_outside_slack_mentions_become_names_except_in_code_and_frontmatter() -> None:
+    document = '---\nproject: "<@U1>"\n---\n# Plan\n\n- **Owner:** <@U1>, <@U2|bob>\n\n```\n<@U3>\n```\n'
+    assert mentioned_users(document) == ["U1", "U2"]
+    assert with_names(document, {"U1": "Ann *A*", "U2": "  "}) == (
+        '---\nproject: "<@U1>"\n---\n# Plan\n\n- **Owner:** Ann \\*A\\*, Slack user U2\n\n```\n<@U3>\n```\n'
+    )
+
+
+@given(st.text())
+def test_a_name_shows_as_literal_markdown_on_one_line(name: str) -> None:
+    shown = markdown_text(name)
+    assert re.fullmatch(r"(?:\\[\\`*_\[\]<>|~!&]|[^\\`*_\[\]<>|~!&\n\r\u2028\u2029])*", shown), shown
+    assert re.sub(r"\\(.)", r"\1", shown) == single_line(name)
 
 
 def test_health_and_training_formatting() -> None:

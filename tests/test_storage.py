@@ -8,9 +8,10 @@ import pytest
 from alembic import command
 from sqlalchemy import select
 
-from storage import repo
+from storage import people, repo
 from storage.db import alembic_config, make_engine, make_session_factory, transaction, upgrade
 from storage.models import Plan
+from storage.records import PersonRecord
 
 
 @pytest.fixture
@@ -53,3 +54,15 @@ def test_claim_job_once_per_period(sessions) -> None:
         assert repo.claim_job(session, "T1", "health:1", "2026-11-23T08:00:00+00:00", now)
         assert not repo.claim_job(session, "T1", "health:1", "2026-11-23T08:00:00+00:00", now)
         assert repo.claim_job(session, "T1", "health:1", "2026-11-30T08:00:00+00:00", now)
+
+
+def test_a_name_is_kept_per_workspace_and_replaced_when_read_again(sessions) -> None:
+    first, later = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)
+    with transaction(sessions) as session:
+        people.remember(session, "T1", "U1", "Ann", first)
+        people.remember(session, "T2", "U1", "Someone else", first)
+    with transaction(sessions) as session:
+        people.remember(session, "T1", "U1", "Ann Smith", later)
+    with transaction(sessions) as session:
+        assert people.known(session, "T1", ["U1", "U2"]) == {"U1": PersonRecord("U1", "Ann Smith", later)}
+        assert people.known(session, "T1", []) == {}

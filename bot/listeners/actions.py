@@ -22,7 +22,7 @@ from bot.blocks.inputs import read_state
 from bot.blocks.modals import ZONE, section_modal
 from bot.blocks.synthesis import saved_outcome, synthesis_blocks, synthesis_message, synthesis_modal
 from bot.canvas import mirror_document, unavailable_notice
-from bot.documents import upload_document
+from bot.documents import learn_names, upload_document
 from bot.ids import (
     ADD_FACTOR,
     ADD_MILESTONE,
@@ -207,7 +207,8 @@ def confirm(ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[s
     client.chat_update(channel=channel, ts=message_ts, **updated)
     if result.created:
         refresh_hub(client, services, state)
-        upload_document(client, channel, state.plan.name, result.document, state.plan.steps_completed)
+        learn_names(client, services, state.plan.team_id, result.document.markdown)
+        upload_document(client, services, state.plan, result.document)
         mirror_to_canvas(client, services, state.plan.team_id, state.plan.id, result.document.markdown)
 
 

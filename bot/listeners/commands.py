@@ -73,13 +73,14 @@ def status(ack: Ack, context: BoltContext, who: Requester, client: WebClient, ar
 
 
 def doc(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
-    with transaction(services_of(context).sessions) as session:
+    services = services_of(context)
+    with transaction(services.sessions) as session:
         state = plans.load(session, who.team_id, who.channel())
         document = plans.latest_document(session, state.plan) if state is not None else None
     if state is None or document is None:
         raise UserError(f"No plan document yet. Complete Step 3 with `{COMMAND} step3`, then press *[C]*.")
     ack()
-    upload_document(client, state.plan.channel_id, state.plan.name, document, state.plan.steps_completed)
+    upload_document(client, services, state.plan, document)
 
 
 def customer(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
