@@ -55,8 +55,10 @@ def menu_help_message() -> dict[str, Any]:
             "changed since the saved document.",
             f"• *[C] Continue to {NEXT_STEP_TITLE}* — once Step 3 is saved: on to the next step (it tells you "
             "when that step is not available yet).",
-            "• *[R] Revise Success Milestones* — reopen any section with its saved answers; saving again "
-            "creates a new document version when you confirm.",
+            "• *[R] Revise Success Milestones* — reopen any milestone or section with its saved answers; saving "
+            "again creates a new document version when you confirm.",
+            "Milestones are edited one at a time: *Edit* on a milestone's row, *Add a milestone* (up to 5) and "
+            f"*Remove a milestone…* on the Step 3 message; reviewing needs at least {MIN_MILESTONES}.",
             "• *[MH] Menu Help* — this explanation.",
             "Unanswered optional questions appear as _Not yet discussed_: the bot never invents content.",
             "",

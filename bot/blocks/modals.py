@@ -152,13 +152,15 @@ def _form(meta: ModalMetadata, raw: dict[str, Any]) -> tuple[str, list[Block]]:
     if meta.milestone is None:
         return "Across milestones", _inputs(raw, *ACROSS_MILESTONES)
     title = "New milestone" if meta.adding else row_name("milestones", meta.milestone)
-    return title, _row("milestones", meta.milestone, raw)
+    return title, [_input(f.at(meta.milestone), raw, own_form=True) for f in row_fields("milestones")]
 
 
-def _input(path: str, raw: dict[str, Any]) -> Block:
+def _input(path: str, raw: dict[str, Any], *, own_form: bool = False) -> Block:
     """The form's input for the answer at ``path``, worded and limited as the catalogue says."""
     f = answer_field(path)
-    label, optional, hint = field_question(path), not f.required, f.hint
+    # In a row's own form (one milestone) the title names the row; elsewhere each label says which row it is in.
+    label = f.question[:1].upper() + f.question[1:] if own_form else field_question(path)
+    optional, hint = not f.required, f.hint
     if f.kind in TEXT_KINDS:
         return text_input(
             path,
