@@ -74,13 +74,16 @@ class NewCustomer:
     start: date | None
     owner: str | None
     segment: str | None
+    external_id: str | None = None  # the customer's id in the team's CRM
 
 
-CUSTOMER_ADD_USAGE = "`/onboarding customer add <name> [start=YYYY-MM-DD] [owner=@user] [segment=<text>]`"
+CUSTOMER_ADD_USAGE = (
+    "`/onboarding customer add <name> [id=<external id>] [start=YYYY-MM-DD] [owner=@user] [segment=<text>]`"
+)
 
 
 def parse_customer_add(words: list[str]) -> NewCustomer:
-    positional, options = split_options(words, {"start", "owner", "segment"})
+    positional, options = split_options(words, {"id", "start", "owner", "segment"})
     if len(positional) != 1:
         hint = " Quote a name with spaces." if len(positional) > 1 else ""
         raise UserError(f"Give one customer name: {CUSTOMER_ADD_USAGE}.{hint}")
@@ -95,7 +98,15 @@ def parse_customer_add(words: list[str]) -> NewCustomer:
         start=parse_date(options["start"], "start") if "start" in options else None,
         owner=parse_user(options["owner"], "owner") if "owner" in options else None,
         segment=segment,
+        external_id=_external_id(options["id"]) if "id" in options else None,
     )
+
+
+def _external_id(text: str) -> str:
+    value = text.strip()
+    if not value or len(value) > 100 or any(c.isspace() or c in "<>|" for c in value):
+        raise UserError("An `id=` is the customer's id in your CRM: 1 to 100 characters, no spaces.")
+    return value
 
 
 @dataclass(frozen=True)

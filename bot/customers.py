@@ -12,8 +12,6 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.arguments import NewCustomer
-from steps.deadlines import deadline
 from steps.errors import UserError, channel_ref
 from steps.health import MilestoneState, ScoreBreakdown, compute_score, signal_factors
 from steps.step3 import STEP_ID, HealthModel, MilestonesSection
@@ -152,22 +150,6 @@ def find_customer(session: Session, plan: PlanRecord, name: str) -> CustomerReco
         raise UserError(
             "There is no customer “{name}” in this plan. `/onboarding customer list` shows them.", name=name
         )
-    return customer
-
-
-def add_customer(
-    session: Session, ready: RunnablePlan, new: NewCustomer, user_id: str, now: datetime
-) -> CustomerRecord:
-    key = new.name.casefold()
-    if store.find(session, ready.plan.id, key) is not None:
-        raise UserError("“{name}” is already a customer of this plan.", name=new.name)
-    start = new.start or ready.today(now)
-    customer = store.add(
-        session, ready.plan, name=new.name, name_key=key, segment=new.segment, owner_id=new.owner, start=start,
-        created_by=user_id,
-        deadlines=[(m.name, deadline(start, m.timeline_days)) for m in ready.milestones.milestones],
-    )  # fmt: skip
-    rescore(session, ready, customer, now)
     return customer
 
 

@@ -24,13 +24,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from storage.models import Customer, CustomerMilestone, SignalReading
-from storage.records import CustomerRecord, MilestoneRecord, PlanRecord
+from storage.records import CustomerRecord, MilestoneRecord
 
 
 def _customer(row: Customer) -> CustomerRecord:
     return CustomerRecord(
         row.id, row.team_id, row.plan_id, row.name, row.segment, row.owner_id, row.start_date, dict(row.signals),
-        row.score, row.band,
+        row.score, row.band, row.external_id, dict(row.signal_times or {}),
     )  # fmt: skip
 
 
@@ -46,39 +46,19 @@ def get(session: Session, customer_id: int) -> CustomerRecord | None:
     return None if row is None else _customer(row)
 
 
+def by_external_id(session: Session, plan_id: int, external_id: str) -> CustomerRecord | None:
+    row = session.scalar(select(Customer).where(Customer.plan_id == plan_id, Customer.external_id == external_id))
+    return None if row is None else _customer(row)
+
+
+def external_ids(session: Session, plan_id: int) -> list[str]:
+    return list(session.scalars(select(Customer.external_id).where(Customer.plan_id == plan_id)))
+
+
 def find(session: Session, plan_id: int, name_key: str) -> CustomerRecord | None:
     """The plan's customer of that (casefolded) name."""
     row = session.scalar(select(Customer).where(Customer.plan_id == plan_id, Customer.name_key == name_key))
     return None if row is None else _customer(row)
-
-
-def add(
-    session: Session,
-    plan: PlanRecord,
-    *,
-    name: str,
-    name_key: str,
-    segment: str | None,
-    owner_id: str | None,
-    start: date,
-    created_by: str,
-    deadlines: Sequence[tuple[str, date]],
-) -> CustomerRecord:
-    """A new customer with one milestone per ``(name, due date)``, in plan order."""
-    row = Customer(
-        team_id=plan.team_id, plan_id=plan.id, name=name, name_key=name_key, segment=segment, owner_id=owner_id,
-        start_date=start, created_by=created_by, signals={},
-    )  # fmt: skip
-    session.add(row)
-    session.flush()
-    session.add_all(
-        CustomerMilestone(
-            team_id=plan.team_id, plan_id=plan.id, customer_id=row.id, position=position, name=milestone, due_date=due
-        )
-        for position, (milestone, due) in enumerate(deadlines)
-    )
-    session.flush()
-    return _customer(row)
 
 
 def of_plan(session: Session, plan_id: int) -> list[CustomerRecord]:
@@ -116,16 +96,17 @@ def extend_deadline(session: Session, milestone_id: int, due: date, user_id: str
 def add_signals(
     session: Session, customer: CustomerRecord, values: dict[str, float], user_id: str, now: datetime
 ) -> CustomerRecord:
-    """Keep every reading; the customer keeps the latest value of each factor."""
+    """Keep every reading; the customer keeps the latest value of each factor (typed now, so true now)."""
     session.add_all(
         SignalReading(
             team_id=customer.team_id, customer_id=customer.id, factor=key, value=value, recorded_by=user_id,
-            recorded_at=now,
+            recorded_at=now, observed_at=now, source="slack",
         )
         for key, value in values.items()
     )  # fmt: skip
     row = session.get_one(Customer, customer.id)
     row.signals = {**row.signals, **values}
+    row.signal_times = {**(row.signal_times or {}), **{key: now.isoformat() for key in values}}
     session.flush()
     return _customer(row)
 

@@ -55,7 +55,7 @@ class Plan(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     hub_ts: Mapped[str | None] = mapped_column(String(32))
     steps_completed: Mapped[list[str]] = mapped_column(default=list)
     # Where missed-milestone alerts and health updates go; None means the plan's own channel.
@@ -63,6 +63,11 @@ class Plan(Base):
     # The channel canvas mirroring the document, or why this workspace cannot have one.
     canvas_id: Mapped[str | None] = mapped_column(String(32))
     canvas_unavailable: Mapped[str | None] = mapped_column(String(64))
+    # Days after which a factor's latest value is stale (factor key -> days); a factor not listed uses the default,
+    # two update periods of the plan's cadence.
+    freshness: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # The share of the weights (percent) a score must rest on to be shown as a number (None: the default, 50).
+    min_data_share: Mapped[int | None]
 
     sections: Mapped[list[PlanSection]] = relationship(back_populates="plan", order_by="PlanSection.id")
 
@@ -80,7 +85,7 @@ class PlanSection(Base):
     answers: Mapped[dict[str, Any]]
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[str] = mapped_column(String(32))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     plan: Mapped[Plan] = relationship(back_populates="sections")
 
@@ -99,7 +104,7 @@ class DocumentVersion(Base):
     # Which section versions this document was compiled from, so confirming an unchanged plan adds no version.
     source: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Person(Base):
@@ -128,19 +133,26 @@ class Customer(Base):
     """A customer onboarding under a plan. The latest signals and score are kept here for fast ticks."""
 
     __tablename__ = "customers"
-    __table_args__ = (UniqueConstraint("plan_id", "name_key", name="uq_customers_plan_name"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "name_key", name="uq_customers_plan_name"),
+        UniqueConstraint("plan_id", "external_id", name="uq_customers_plan_external_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     name_key: Mapped[str] = mapped_column(String(200))  # casefolded, so "ACME" and "Acme" are one customer
+    # The customer's id in the team's CRM: every write path (command, CSV, API) upserts by it, and nothing changes it.
+    external_id: Mapped[str] = mapped_column(String(100))
     segment: Mapped[str | None] = mapped_column(String(200))
     owner_id: Mapped[str | None] = mapped_column(String(32))
     start_date: Mapped[date]
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     signals: Mapped[dict[str, Any]] = mapped_column(default=dict)  # factor key -> latest value
+    # factor key -> when that latest value was true (ISO 8601): an older observation never replaces it.
+    signal_times: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     score: Mapped[float | None]
     band: Mapped[str | None] = mapped_column(String(16))
     scored_at: Mapped[datetime | None]
@@ -177,7 +189,10 @@ class SignalReading(Base):
     """Every signal value ever recorded (the customer row keeps only the latest per factor)."""
 
     __tablename__ = "signal_readings"
-    __table_args__ = (Index("ix_signal_readings_customer", "customer_id", "factor", "recorded_at"),)
+    __table_args__ = (
+        Index("ix_signal_readings_customer", "customer_id", "factor", "recorded_at"),
+        Index("ix_signal_readings_observed", "customer_id", "factor", "observed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
@@ -185,7 +200,9 @@ class SignalReading(Base):
     factor: Mapped[str] = mapped_column(String(100))
     value: Mapped[float]
     recorded_by: Mapped[str] = mapped_column(String(32))
-    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)  # when the bot received it
+    observed_at: Mapped[datetime]  # when it was true (the receipt, unless said)
+    source: Mapped[str] = mapped_column(String(120), server_default="slack")  # slack, csv, or api:<token name>
 
 
 class HealthScore(Base):
@@ -340,3 +357,36 @@ class PlanChange(Base):
     # Set when the value came from a Slack message (the message shortcut): who wrote it, and where.
     source_user_id: Mapped[str | None] = mapped_column(String(32))
     source_permalink: Mapped[str | None] = mapped_column(String(500))
+
+
+class ApiToken(Base):
+    """A bearer token for one plan's HTTP API. Only its SHA-256 is kept: the token is shown once, to its creator."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
+        UniqueConstraint("plan_id", "name", name="uq_api_tokens_plan_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class ApiRequest(Base):
+    """An API batch sent with an ``Idempotency-Key``, and the answer it got: a retry gets the same answer."""
+
+    __tablename__ = "api_requests"
+
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))  # the same key with another body is refused
+    status: Mapped[int]
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

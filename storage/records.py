@@ -112,6 +112,8 @@ class CustomerRecord:
     signals: dict[str, float]
     score: float | None
     band: str | None
+    external_id: str = ""  # the customer's id in the team's CRM
+    signal_times: dict[str, str] | None = None  # factor key -> when its latest value was true (ISO 8601)
 
 
 @dataclass(frozen=True)

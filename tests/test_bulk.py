@@ -51,7 +51,13 @@ def customer_ids(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
         session.flush()
         customers = [
             Customer(
-                team_id="T1", plan_id=plan.id, name=name, name_key=name, start_date=date(2026, 11, 1), created_by="U1"
+                team_id="T1",
+                plan_id=plan.id,
+                name=name,
+                name_key=name,
+                external_id=name,
+                start_date=date(2026, 11, 1),
+                created_by="U1",
             )
             for name in ("orm", "bulk", "other")
         ]

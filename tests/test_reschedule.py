@@ -44,7 +44,8 @@ def _seed(sessions) -> list[tuple[int, int, date]]:
         for number, (offset, state) in enumerate(states):
             start = TODAY + timedelta(days=offset)
             customer = Customer(
-                team_id="T1", plan_id=plan.id, name=f"c{number}", name_key=f"c{number}", start_date=start,
+                team_id="T1", plan_id=plan.id, name=f"c{number}", name_key=f"c{number}", external_id=f"c{number}",
+                start_date=start,
                 created_by="U1", signals={},
             )  # fmt: skip
             session.add(customer)

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot import access, customers, discussion, plans
+from bot import access, customers, discussion, imports, plans
 from bot.arguments import (
     CUSTOMER_ADD_USAGE,
     parse_alerts_here,
@@ -90,7 +90,7 @@ def customer(ack: Ack, context: BoltContext, who: Requester, client: WebClient, 
     with transaction(services.sessions) as session:
         ready = customers.require_runnable(session, plans.require(session, who.team_id, who.channel()).plan)
         if action == "add":
-            added = customers.add_customer(session, ready, parse_customer_add(args[1:]), who.user_id, now)
+            added = imports.add_customer(session, ready, parse_customer_add(args[1:]), who.user_id, now)
             reply = customer_added(added, customers.customer_milestones(session, added), who.user_id)
         elif action == "list":
             rows = customers.customers_of(session, ready.plan)
