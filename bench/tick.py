@@ -251,6 +251,7 @@ def generate(
             name = f"Bench Customer {customer_id:06d}"
             customer_rows.append({
                 "id": customer_id, "team_id": TEAM_ID, "plan_id": plan_id, "name": name, "name_key": name.casefold(),
+                "external_id": f"bench-{customer_id:06d}", "signal_times": {},
                 "segment": SEGMENTS[n % len(SEGMENTS)], "owner_id": OWNERS[n % len(OWNERS)], "start_date": start,
                 "created_by": ALICE, "created_at": datetime.combine(start, clock_time(10), tzinfo=UTC),
                 "signals": signals, "score": breakdown.score, "band": band, "scored_at": PREVIOUS_UPDATE,
