@@ -1,14 +1,16 @@
-"""`onboarding-bot` command line: run, tick, export, sandbox, db upgrade."""
+"""`onboarding-bot` command line: run, tick, export, import, sandbox, db upgrade."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
@@ -16,6 +18,16 @@ from slack_sdk.errors import SlackApiError
 
 from bot.settings import ConfigError, Settings, load_settings
 from storage.db import DatabaseError
+
+if TYPE_CHECKING:
+    from steps.imports import ImportReport
+    from storage.db import Session
+    from storage.records import PlanRecord
+
+# Exit statuses of `import`: every row applied; some rows rejected (the others applied); nothing applied.
+IMPORTED, SOME_REJECTED, REFUSED = 0, 1, 2
+CLI_USER = "cli"  # created_by / recorded_by of what the command line writes: no Slack user typed it
+PROGRESS_AFTER_S = 0.5  # a bar only for files long enough to wait for
 
 
 def _run(settings: Settings) -> int:
@@ -103,15 +115,9 @@ def _export(settings: Settings, channel: str, version: int | None, team: str | N
     from storage.db import make_engine, make_session_factory, transaction
 
     with transaction(make_session_factory(make_engine(settings.database_url))) as session:
-        candidates = [p for p in repo.plans_in_channel(session, channel) if team is None or p.team_id == team]
-        if not candidates:
-            print(f"error: no plan for channel {channel}", file=sys.stderr)
+        plan = _plan_in_channel(session, channel, team)
+        if plan is None:
             return 1
-        if len(candidates) > 1:
-            teams = ", ".join(p.team_id for p in candidates)
-            print(f"error: channel {channel} has plans in several workspaces ({teams}); add --team", file=sys.stderr)
-            return 1
-        plan = candidates[0]
         document = (
             repo.document_version(session, plan, version)
             if version is not None
@@ -124,6 +130,111 @@ def _export(settings: Settings, channel: str, version: int | None, team: str | N
         # People by the names the bot last read from Slack: export runs without reaching Slack.
         sys.stdout.write(readable_document(session, plan.team_id, document.markdown))
     return 0
+
+
+def _plan_in_channel(session: Session, channel: str, team: str | None) -> PlanRecord | None:
+    """The one plan of ``channel`` (in ``team``), or None after saying on stderr why there is not one."""
+    from storage import repo
+
+    candidates = [p for p in repo.plans_in_channel(session, channel) if team is None or p.team_id == team]
+    if not candidates:
+        print(f"error: no plan for channel {channel}", file=sys.stderr)
+        return None
+    if len(candidates) > 1:
+        teams = ", ".join(p.team_id for p in candidates)
+        print(f"error: channel {channel} has plans in several workspaces ({teams}); add --team", file=sys.stderr)
+        return None
+    return candidates[0]
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    """Apply a CSV file's valid rows to a channel's plan in one transaction, and report every rejected row."""
+    from bot.customers import require_runnable
+    from bot.imports import import_customers, import_signals
+    from steps.csv_rows import check_size, read_csv
+    from steps.errors import UserError
+    from steps.imports import Kind
+    from storage.db import make_engine, make_session_factory, transaction
+
+    kind, path = Kind(args.kind), Path(args.file)
+    try:
+        check_size(path.stat().st_size)  # before reading it: a huge file is refused without loading it
+        csv_file = read_csv(kind, path.read_bytes())
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return REFUSED
+    except UserError as exc:
+        print(f"error: {path.name}: {exc.plain()} Nothing was imported.", file=sys.stderr)
+        return REFUSED
+    now = datetime.now(UTC)
+    try:
+        # One transaction for the whole file: an interrupted or failed run commits nothing.
+        with transaction(make_session_factory(make_engine(settings.database_url))) as session:
+            plan = _plan_in_channel(session, args.channel, args.team)
+            if plan is None:
+                return REFUSED
+            ready = require_runnable(session, plan)
+            with _progress(len(csv_file.rows)) as rows:
+                numbered = rows(csv_file.rows)
+                if kind is Kind.CUSTOMERS:
+                    report = import_customers(
+                        session, ready, numbered, user_id=CLI_USER, now=now, dry_run=args.dry_run
+                    )
+                else:
+                    source = f"csv:{path.name}"[:120]  # signal_readings.source is 120 characters
+                    report = import_signals(
+                        session, ready, numbered, source=source, user_id=CLI_USER, now=now, dry_run=args.dry_run
+                    )
+    except UserError as exc:
+        print(f"error: {exc.plain()} Nothing was imported.", file=sys.stderr)
+        return REFUSED
+    except KeyboardInterrupt:
+        print("interrupted: nothing was imported", file=sys.stderr)
+        return 130  # the shell's status for Ctrl-C
+    _print_report(report, path.name)
+    if args.rejected:
+        _write_rejected(report, Path(args.rejected))
+    return SOME_REJECTED if report.rejected else IMPORTED
+
+
+def _print_report(report: ImportReport, name: str) -> None:
+    verb = "would be (dry run, nothing was changed)" if report.dry_run else "imported"
+    print(f"{name}: {report.kind.value} {verb}: {report.counts}")
+    for rejected in report.rejected:
+        print(f"  row {rejected.row}, {rejected.column}: {rejected.reason}")
+
+
+def _write_rejected(report: ImportReport, path: Path) -> None:
+    from steps.csv_rows import rejected_csv
+
+    path.write_text(rejected_csv([(r.row, r.column, r.reason) for r in report.rejected]), encoding="utf-8")
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Any]:
+    """Wraps the rows in a progress bar on stderr, shown only on a terminal and once a file takes a while.
+
+    The rows are read once, while they are checked; then the bar says the valid ones are being saved (and the
+    changed customers rescored) until the import returns.
+    """
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=total, unit="row", desc="checking", file=sys.stderr, disable=not sys.stderr.isatty(),
+        delay=PROGRESS_AFTER_S, unit_scale=True, leave=False,
+    )  # fmt: skip
+
+    def rows(items: list[tuple[int, dict[str, str | None]]]) -> Iterable[tuple[int, dict[str, str | None]]]:
+        step = 1000  # one bar update per thousand rows: a call per row would cost more than the bar is worth
+        for start in range(0, len(items), step):
+            yield from items[start : start + step]
+            bar.update(min(step, len(items) - start))
+        bar.set_description("saving")
+
+    try:
+        yield rows
+    finally:
+        bar.close()
 
 
 def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
@@ -147,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--channel", required=True, help="Slack channel id, e.g. C0123456789")
     export.add_argument("--version", type=int, help="document version (default: the latest)")
     export.add_argument("--team", help="Slack team id, when the channel id exists in several workspaces")
+    imports = sub.add_parser("import", help="import customers or signals from a CSV file into a channel's plan")
+    imports.add_argument("kind", choices=["customers", "signals"], help="what the file holds")
+    imports.add_argument("file", help="the CSV file (UTF-8, comma or semicolon; see the README for its columns)")
+    imports.add_argument("--channel", required=True, help="the plan's Slack channel id, e.g. C0123456789")
+    imports.add_argument("--team", help="Slack team id, when the channel id exists in several workspaces")
+    imports.add_argument("--dry-run", action="store_true", help="check and count everything, change nothing")
+    imports.add_argument("--rejected", metavar="FILE", help="also write the rejected rows to FILE as CSV")
     sandbox = sub.add_parser("sandbox", help="try the bot without Slack: a local Slack in the browser (no tokens)")
     sandbox.add_argument("--port", type=int, help="port of the page (default: PORT, else 3000)")
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
@@ -173,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sandbox(settings, args)
         if args.command == "export":
             return _export(settings, args.channel, args.version, args.team)
+        if args.command == "import":
+            return _import(settings, args)
         from storage.db import upgrade
 
         upgrade(settings.database_url)
@@ -184,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseError as exc:
         print(f"error: database problem ({exc.orig}); is DATABASE_URL right, and has `onboarding-bot db upgrade` run?",
               file=sys.stderr)  # fmt: skip
-        return 1
+        return REFUSED if args.command == "import" else 1
 
 
 if __name__ == "__main__":
