@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from steps.errors import UserError
 from steps.imports import COLUMNS, REQUIRED, Kind
@@ -28,6 +29,19 @@ class CsvFile:
     rows: list[tuple[int, dict[str, str | None]]]
 
 
+@dataclass(frozen=True)
+class CsvRows:
+    """A file checked as a whole (size, encoding, header), its rows read one at a time as they are iterated.
+
+    A million rows held as dicts at once would take more memory than the import itself; iterated, only the rows
+    being checked are in memory. A malformed line further down still raises ``UserError`` while iterating.
+    """
+
+    kind: Kind
+    columns: tuple[str, ...]
+    rows: Iterator[tuple[int, dict[str, str | None]]]
+
+
 def check_size(size: int) -> None:
     """Refuse a file too big to import before reading it."""
     if size > MAX_FILE_BYTES:
@@ -39,41 +53,55 @@ def check_size(size: int) -> None:
 
 def read_csv(kind: Kind, content: bytes) -> CsvFile:
     """The rows of ``content``, or ``UserError`` saying why the file as a whole cannot be imported."""
+    opened = iter_csv(kind, content)
+    return CsvFile(kind, opened.columns, list(opened.rows))
+
+
+def iter_csv(kind: Kind, content: bytes) -> CsvRows:
+    """``read_csv``, with the rows read lazily: the whole file's checks happen here, before any row is read."""
     check_size(len(content))
-    text = _decode(content)
-    if not text.strip():
-        raise UserError("The file is empty.")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    _check_text(content)
+    # Decoded a block at a time from the bytes (a BytesIO shares them): never a second copy of the whole file.
+    text = io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline="")
+    first = text.readline()
+    text.seek(0)
+    reader = csv.reader(text, delimiter=_delimiter(first))
     try:
         header = next(reader)
     except csv.Error as exc:
         raise UserError(f"This is not a CSV file this bot can read ({exc}).") from None
     columns = _columns(kind, header)
-    rows: list[tuple[int, dict[str, str | None]]] = []
+    return CsvRows(kind, tuple(c for _, c in columns if c), _rows(reader, columns))
+
+
+def _rows(
+    reader: Any, columns: list[tuple[int, str | None]]
+) -> Iterator[tuple[int, dict[str, str | None]]]:
+    read = [(i, column) for i, column in columns if column]
     try:
         for values in reader:
             if not any(value.strip() for value in values):
                 continue  # blank lines (a trailing newline, a spacer row) are not rows
-            row = {column: (values[i] if i < len(values) else None) for i, column in columns if column}
-            rows.append((reader.line_num, row))
+            count = len(values)
+            yield reader.line_num, {column: (values[i] if i < count else None) for i, column in read}
     except csv.Error as exc:
         raise UserError(f"Line {reader.line_num} is not valid CSV ({exc}); nothing was imported.") from None
-    return CsvFile(kind, tuple(c for _, c in columns if c), rows)
 
 
-def _decode(content: bytes) -> str:
+def _check_text(content: bytes) -> None:
     if b"\x00" in content[:_SNIFF_BYTES]:
         raise UserError("This is not a CSV file: it holds binary data (a spreadsheet? export it as CSV UTF-8).")
     try:
-        return content.decode("utf-8-sig")
+        text = content.decode("utf-8-sig")  # checked whole before any row is used, then let go
     except UnicodeDecodeError as exc:
         raise UserError(
             f"The file is not UTF-8 text (byte {exc.start + 1} cannot be read). Save it as “CSV UTF-8” and try again."
         ) from None
+    if not text or text.isspace():  # not strip(): that would copy the whole text
+        raise UserError("The file is empty.")
 
 
-def _delimiter(text: str) -> str:
-    first = text.splitlines()[0] if text else ""
+def _delimiter(first: str) -> str:
     return ";" if first.count(";") > first.count(",") else ","
 
 
