@@ -127,11 +127,15 @@ def record_scores(
     """
     history: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
+    # One dict per breakdown object: customers imported together share theirs (bot.imports scores them once per
+    # start date). Keyed by id() with the object kept alive, so an id is never reused for another breakdown.
+    as_dicts: dict[int, tuple[ScoreBreakdown, dict[str, Any]]] = {}
     for customer_id, breakdown in scores:
         band = breakdown.band.value if breakdown.band else None
-        history.append(
-            {"customer_id": customer_id, "score": breakdown.score, "band": band, "breakdown": breakdown.to_dict()}
-        )
+        known = as_dicts.get(id(breakdown))
+        if known is None:
+            known = as_dicts[id(breakdown)] = (breakdown, breakdown.to_dict())
+        history.append({"customer_id": customer_id, "score": breakdown.score, "band": band, "breakdown": known[1]})
         changes.append({"cid": customer_id, "new_score": breakdown.score, "new_band": band})
     shared = {"team_id": team_id, "plan_id": plan_id, "computed_at": now}
     execute_many(session, insert(HEALTH_SCORES), history, types=HISTORY_TYPES, shared=shared)

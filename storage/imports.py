@@ -6,20 +6,29 @@ Every write path (the slash command, a CSV file, an API batch) goes through here
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, and_, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from steps.deadlines import deadline
-from steps.imports import CustomerRow, Rejected, SignalRow, observed
-from storage.models import Customer, CustomerMilestone, SignalReading
+from steps.imports import CustomerData, Rejected, SignalData, observed
+from storage.bulk import execute_many
+from storage.models import Customer, CustomerMilestone, SignalReading, UTCDateTime
 from storage.records import PlanRecord
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
+WRITE_CHUNK = 50_000  # rows per executemany: bounded memory whatever the file's size
+# Core tables: executemany straight to the driver (storage.bulk), at 500,000 rows the ORM's per-row work dominates.
+CUSTOMERS = cast(Table, Customer.__table__)
+MILESTONES = cast(Table, CustomerMilestone.__table__)
+READINGS = cast(Table, SignalReading.__table__)
+JSON_TYPE = CUSTOMERS.c.signals.type
+AT = UTCDateTime()
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ def known_customers(session: Session, plan_id: int) -> dict[str, Known]:
 def upsert_customers(
     session: Session,
     plan: PlanRecord,
-    rows: Sequence[tuple[int, CustomerRow]],
+    rows: Sequence[tuple[int, CustomerData]],
     *,
     today: date,
     milestones: Sequence[tuple[str, int]],
@@ -73,11 +82,9 @@ def upsert_customers(
             continue
         current = known.get(row.id)
         if current is None:
-            start = row.start or today
             inserts.append({
-                "team_id": plan.team_id, "plan_id": plan.id, "external_id": row.id, "name": row.name,
-                "name_key": key, "segment": row.segment, "owner_id": row.owner, "start_date": start,
-                "created_by": user_id, "created_at": now, "signals": {}, "signal_times": {},
+                "external_id": row.id, "name": row.name, "name_key": key, "segment": row.segment,
+                "owner_id": row.owner, "start_date": row.start or today,
             })  # fmt: skip
             names[key] = row.id
             results[number] = CREATED
@@ -102,7 +109,7 @@ def upsert_customers(
     if updates:
         session.execute(update(Customer), updates)  # ORM bulk UPDATE by primary key: one executemany
     if inserts:
-        _insert_with_milestones(session, plan, inserts, milestones)
+        _insert_with_milestones(session, plan, inserts, milestones, user_id=user_id, now=now)
     return results, rejected, moved
 
 
@@ -111,23 +118,38 @@ def _insert_with_milestones(
     plan: PlanRecord,
     inserts: list[dict[str, Any]],
     milestones: Sequence[tuple[str, int]],
+    *,
+    user_id: str,
+    now: datetime,
 ) -> None:
-    session.execute(insert(Customer), inserts)
+    shared = {"team_id": plan.team_id, "plan_id": plan.id, "created_by": user_id, "created_at": now,
+              "signals": {}, "signal_times": {}}  # fmt: skip
+    types = {"created_at": AT, "signals": JSON_TYPE, "signal_times": JSON_TYPE}
+    for start in range(0, len(inserts), WRITE_CHUNK):
+        execute_many(session, insert(CUSTOMERS), inserts[start : start + WRITE_CHUNK], types=types, shared=shared)
     created = {row["external_id"] for row in inserts}
     ids = session.execute(
         select(Customer.external_id, Customer.id, Customer.start_date).where(Customer.plan_id == plan.id)
     )
-    deadlines = [
-        {
-            "team_id": plan.team_id, "plan_id": plan.id, "customer_id": customer_id, "position": position,
-            "name": name, "due_date": deadline(start, days),
-        }
-        for external_id, customer_id, start in ids
-        if external_id in created
-        for position, (name, days) in enumerate(milestones)
-    ]  # fmt: skip
-    if deadlines:
-        session.execute(insert(CustomerMilestone), deadlines)
+    new = [(customer_id, start) for external_id, customer_id, start in ids if external_id in created]
+    shared = {"team_id": plan.team_id, "plan_id": plan.id}
+    for first in range(0, len(new), WRITE_CHUNK // max(len(milestones), 1)):
+        deadlines = [
+            {"customer_id": customer_id, "position": position, "name": name, "due_date": deadline(start, days)}
+            for customer_id, start in new[first : first + WRITE_CHUNK // max(len(milestones), 1)]
+            for position, (name, days) in enumerate(milestones)
+        ]
+        execute_many(session, insert(MILESTONES), deadlines, types={}, shared=shared)
+
+
+def starts(session: Session, plan_id: int, external_ids: set[str]) -> list[tuple[int, date]]:
+    """(customer id, start date) of the plan's customers with these external ids, in id order."""
+    rows = session.execute(
+        select(Customer.external_id, Customer.id, Customer.start_date)
+        .where(Customer.plan_id == plan_id)
+        .order_by(Customer.id)
+    )
+    return [(customer_id, start) for external_id, customer_id, start in rows if external_id in external_ids]
 
 
 @dataclass(frozen=True)
@@ -151,7 +173,7 @@ def latest_signals(session: Session, plan_id: int) -> dict[str, Latest]:
 def record_signals(
     session: Session,
     plan: PlanRecord,
-    rows: Sequence[tuple[int, SignalRow]],
+    rows: Sequence[tuple[int, SignalData]],
     *,
     source: str,
     user_id: str,
@@ -163,80 +185,138 @@ def record_signals(
     An observation already kept (same customer, factor and time) is unchanged if its value is the same and updated
     if not; one without a time that repeats the customer's current value is unchanged, so a rerun adds nothing.
     """
-    latest = latest_signals(session, plan.id)
-    results: dict[int, str] = {}
-    rejected: list[Rejected] = []
-    wanted: list[tuple[int, int, SignalRow, datetime]] = []  # (row number, customer id, row, observed at)
-    for number, row in rows:
-        customer = latest.get(row.id)
-        if customer is None:
-            rejected.append(Rejected(number, "id", f"No customer of this plan has the id “{row.id}”."))
-            continue
-        if row.observed_at is None and customer.values.get(row.factor) == row.value:
-            results[number] = UNCHANGED
-            continue
-        wanted.append((number, customer.id, row, observed(row, now)))
-    existing = _existing_readings(session, {customer_id for _, customer_id, _, _ in wanted})
-    inserts: list[dict[str, Any]] = []
-    changes: list[dict[str, Any]] = []
-    for number, customer_id, row, at in wanted:
-        key = (customer_id, row.factor, at)
-        if key not in existing:
-            inserts.append({
-                "team_id": plan.team_id, "customer_id": customer_id, "factor": row.factor, "value": row.value,
-                "recorded_by": user_id, "recorded_at": now, "observed_at": at, "source": source,
-            })  # fmt: skip
-            existing[key] = (0, row.value)
-            results[number] = CREATED
-        elif existing[key][1] == row.value:
-            results[number] = UNCHANGED
-        else:
-            changes.append({"id": existing[key][0], "value": row.value, "source": source})
-            existing[key] = (existing[key][0], row.value)
-            results[number] = UPDATED
-    if inserts:
-        session.execute(insert(SignalReading), inserts)
-    if changes:
-        session.execute(update(SignalReading), changes)
-    moved = _move_latest(session, latest, [(cid, row, at) for _, cid, row, at in wanted])
-    return results, rejected, moved
+    batch = SignalBatch(session, plan, source=source, user_id=user_id, now=now)
+    batch.add(rows)
+    return batch.finish()
 
 
-def _existing_readings(session: Session, customer_ids: set[int]) -> dict[tuple[int, str, datetime], tuple[int, float]]:
-    if not customer_ids:
-        return {}
-    found: dict[tuple[int, str, datetime], tuple[int, float]] = {}
-    ordered = sorted(customer_ids)
-    for start in range(0, len(ordered), 5000):  # bounded IN lists
-        chunk = ordered[start : start + 5000]
-        rows = session.execute(
-            select(
-                SignalReading.id, SignalReading.customer_id, SignalReading.factor, SignalReading.observed_at,
-                SignalReading.value,
-            ).where(SignalReading.customer_id.in_(chunk))
+class SignalBatch:
+    """``record_signals`` for a file of any size, fed a chunk of rows at a time, in one transaction.
+
+    The rows are staged in a temporary table; matching them with the observations already kept, inserting the new
+    ones and finding each customer's newest value are then a few set-based statements, not Python dicts of every
+    reading. Only the plan's customers (id and latest values) and each row's result are held in memory.
+    """
+
+    def __init__(self, session: Session, plan: PlanRecord, *, source: str, user_id: str, now: datetime) -> None:
+        self.session, self.plan, self.source, self.user_id, self.now = session, plan, source, user_id, now
+        self.latest = latest_signals(session, plan.id)
+        self.results: dict[int, str] = {}
+        self.rejected: list[Rejected] = []
+        # Rows without a time are all observed "now": (customer id, factor) → (first row, value) spots repeats.
+        self._untimed: dict[tuple[int, str], tuple[int, float]] = {}
+        # A name of its own: the same connection may stage another batch in this transaction.
+        self.staging = Table(
+            f"import_signals_{uuid.uuid4().hex[:12]}", MetaData(),
+            Column("row", Integer, primary_key=True), Column("customer_id", Integer), Column("factor", String(100)),
+            Column("value", Float), Column("observed_at", UTCDateTime()),
+            prefixes=["TEMPORARY"],
         )  # fmt: skip
-        for reading_id, customer_id, factor, at, value in rows:
-            found[(customer_id, factor, at.astimezone(UTC))] = (reading_id, value)
-    return found
+        self.staging.create(session.connection())
 
+    def add(self, rows: Sequence[tuple[int, SignalData]]) -> None:
+        staged: list[dict[str, Any]] = []
+        for number, row in rows:
+            customer = self.latest.get(row.id)
+            if customer is None:
+                self.rejected.append(Rejected(number, "id", f"No customer of this plan has the id “{row.id}”."))
+                continue
+            if row.observed_at is None:
+                if customer.values.get(row.factor) == row.value:
+                    self.results[number] = UNCHANGED
+                    continue
+                first = self._untimed.get((customer.id, row.factor))
+                if first is not None:  # the same observation again (both "now"): the later value is the one kept
+                    self.results[number] = UNCHANGED if first[1] == row.value else UPDATED
+                    if first[1] != row.value:
+                        self._untimed[(customer.id, row.factor)] = (first[0], row.value)
+                        self.session.execute(
+                            update(self.staging).where(self.staging.c.row == first[0]).values(value=row.value)
+                        )
+                    continue
+                self._untimed[(customer.id, row.factor)] = (number, row.value)
+            staged.append({"row": number, "customer_id": customer.id, "factor": row.factor, "value": row.value,
+                           "observed_at": observed(row, self.now)})  # fmt: skip
+            self.results[number] = CREATED  # until finish() finds it already kept
+        execute_many(self.session, insert(self.staging), staged, types={"observed_at": AT})
 
-def _move_latest(
-    session: Session, latest: dict[str, Latest], observations: list[tuple[int, SignalRow, datetime]]
-) -> set[int]:
-    """Each customer's latest value per factor, from the observations newer than what it has."""
-    by_id = {customer.id: customer for customer in latest.values()}
-    changed: dict[int, Latest] = {}
-    for customer_id, row, at in observations:
-        customer = changed.get(customer_id) or by_id[customer_id]
-        known = customer.times.get(row.factor)
-        if known is not None and datetime.fromisoformat(known) > at:
-            continue  # an older observation arriving late stays history
-        if known is not None and datetime.fromisoformat(known) == at and customer.values.get(row.factor) == row.value:
-            continue
-        values = {**customer.values, row.factor: row.value}
-        times = {**customer.times, row.factor: at.isoformat()}
-        changed[customer_id] = Latest(customer_id, values, times)
-    if changed:
-        rows = [{"id": c.id, "signals": c.values, "signal_times": c.times} for c in changed.values()]
-        session.execute(update(Customer), rows)
-    return set(changed)
+    def finish(self) -> tuple[dict[int, str], list[Rejected], set[int]]:
+        """Write what the batch holds; (row → result, rows refused, customers whose latest values changed)."""
+        session, stage, kept = self.session, self.staging, READINGS
+        same = and_(kept.c.customer_id == stage.c.customer_id, kept.c.factor == stage.c.factor,
+                    kept.c.observed_at == stage.c.observed_at)  # fmt: skip
+        changes: list[dict[str, Any]] = []
+        matches = session.connection().execute(
+            select(stage.c.row, kept.c.id, kept.c.value, stage.c.value).join(kept, same)
+        )
+        for number, reading_id, old, new in matches:
+            if old == new:
+                self.results[number] = UNCHANGED
+            else:
+                changes.append({"reading_id": reading_id, "new_value": new, "new_source": self.source})
+                self.results[number] = UPDATED
+        session.execute(
+            insert(kept).from_select(
+                ["team_id", "customer_id", "factor", "value", "recorded_by", "recorded_at", "observed_at", "source"],
+                select(
+                    bindparam("team_id", self.plan.team_id, type_=String), stage.c.customer_id, stage.c.factor,
+                    stage.c.value, bindparam("user_id", self.user_id, type_=String),
+                    bindparam("now", self.now, type_=UTCDateTime()), stage.c.observed_at,
+                    bindparam("source", self.source, type_=String),
+                ).where(~exists().where(same)),
+            )
+        )  # fmt: skip
+        if changes:
+            rewrite = (
+                update(kept)
+                .where(kept.c.id == bindparam("reading_id"))
+                .values(value=bindparam("new_value"), source=bindparam("new_source"))
+            )
+            execute_many(session, rewrite, changes, types={})
+        moved = self._move_latest()
+        stage.drop(session.connection())
+        return self.results, sorted(self.rejected, key=lambda r: r.row), moved
+
+    def _newest(self) -> Iterator[tuple[int, str, datetime, float]]:
+        """Per (customer, factor), the staged observation with the latest time (the last row of equal times)."""
+        stage = self.staging
+        rows = self.session.connection().execute(
+            select(stage.c.customer_id, stage.c.factor, stage.c.observed_at, stage.c.value).order_by(
+                stage.c.customer_id, stage.c.factor, stage.c.observed_at, stage.c.row
+            )
+        )
+        previous: tuple[int, str, datetime, float] | None = None
+        for customer_id, factor, at, value in rows:
+            if previous is not None and (previous[0], previous[1]) != (customer_id, factor):
+                yield previous
+            previous = (customer_id, factor, at, value)
+        if previous is not None:
+            yield previous
+
+    def _move_latest(self) -> set[int]:
+        """Each customer's latest value per factor, from the observations newer than what it has."""
+        by_id = {customer.id: customer for customer in self.latest.values()}
+        changed: dict[int, Latest] = {}
+        for customer_id, factor, at, value in self._newest():
+            customer = changed.get(customer_id) or by_id[customer_id]
+            known = customer.times.get(factor)
+            if known is not None:
+                known_at = datetime.fromisoformat(known)
+                if known_at > at:
+                    continue  # an older observation arriving late stays history
+                if known_at == at and customer.values.get(factor) == value:
+                    continue
+            values = {**customer.values, factor: value}
+            times = {**customer.times, factor: at.isoformat()}
+            changed[customer_id] = Latest(customer_id, values, times)
+        rows = [{"cid": c.id, "new_signals": c.values, "new_times": c.times} for c in changed.values()]
+        table = CUSTOMERS
+        latest = (
+            update(table)
+            .where(table.c.id == bindparam("cid"))
+            .values(signals=bindparam("new_signals"), signal_times=bindparam("new_times"))
+        )
+        for start in range(0, len(rows), WRITE_CHUNK):
+            execute_many(self.session, latest, rows[start : start + WRITE_CHUNK],
+                         types={"new_signals": JSON_TYPE, "new_times": JSON_TYPE})  # fmt: skip
+        return set(changed)

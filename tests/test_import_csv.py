@@ -328,12 +328,12 @@ def test_a_plan_without_step3_is_refused(bot: BotHarness, database_url: str, mon
 
 
 def test_an_interrupted_run_applies_nothing(planned: BotHarness, cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.imports
+    import storage.health_scores
 
     def interrupted(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt  # Ctrl-C after the rows were written, while the customers are rescored
+        raise KeyboardInterrupt  # Ctrl-C after the rows were written, while the new customers' scores are saved
 
-    monkeypatch.setattr(bot.imports, "score_customers", interrupted)
+    monkeypatch.setattr(storage.health_scores, "record_scores", interrupted)
     status, out, err = cli("customers", CUSTOMERS)
     assert status == 130 and out == "" and "nothing was imported" in err
     assert _customers(planned) == {} and _table(planned, "CustomerMilestone", "id") == []
