@@ -151,7 +151,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     """Apply a CSV file's valid rows to a channel's plan in one transaction, and report every rejected row."""
     from bot.customers import require_runnable
     from bot.imports import import_customers, import_signals
-    from steps.csv_rows import check_size, read_csv
+    from steps.csv_rows import check_size, iter_csv
     from steps.errors import UserError
     from steps.imports import Kind
     from storage.db import make_engine, make_session_factory, transaction
@@ -159,12 +159,13 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     kind, path = Kind(args.kind), Path(args.file)
     try:
         check_size(path.stat().st_size)  # before reading it: a huge file is refused without loading it
-        csv_file = read_csv(kind, path.read_bytes())
+        content = path.read_bytes()
+        csv_file = iter_csv(kind, content)  # rows read as they are checked: never the whole file as dicts
     except OSError as exc:
         print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return REFUSED
     except UserError as exc:
-        print(f"error: {path.name}: {exc.plain()} Nothing was imported.", file=sys.stderr)
+        _refused(path, exc.plain())
         return REFUSED
     now = datetime.now(UTC)
     try:
@@ -174,7 +175,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
             if plan is None:
                 return REFUSED
             ready = require_runnable(session, plan)
-            with _progress(len(csv_file.rows)) as rows:
+            with _progress(content.count(b"\n")) as rows:  # lines: about the rows, for the bar's total
                 numbered = rows(csv_file.rows)
                 if kind is Kind.CUSTOMERS:
                     report = import_customers(
@@ -185,8 +186,8 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
                     report = import_signals(
                         session, ready, numbered, source=source, user_id=CLI_USER, now=now, dry_run=args.dry_run
                     )
-    except UserError as exc:
-        print(f"error: {exc.plain()} Nothing was imported.", file=sys.stderr)
+    except UserError as exc:  # no runnable plan, or a malformed line found while reading the rows
+        _refused(path, exc.plain())
         return REFUSED
     except KeyboardInterrupt:
         print("interrupted: nothing was imported", file=sys.stderr)
@@ -195,6 +196,11 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     if args.rejected:
         _write_rejected(report, Path(args.rejected))
     return SOME_REJECTED if report.rejected else IMPORTED
+
+
+def _refused(path: Path, reason: str) -> None:
+    said = "nothing was imported" in reason.lower()
+    print(f"error: {path.name}: {reason}" + ("" if said else " Nothing was imported."), file=sys.stderr)
 
 
 def _print_report(report: ImportReport, name: str) -> None:
@@ -224,11 +230,16 @@ def _progress(total: int) -> Iterator[Any]:
         delay=PROGRESS_AFTER_S, unit_scale=True, leave=False,
     )  # fmt: skip
 
-    def rows(items: list[tuple[int, dict[str, str | None]]]) -> Iterable[tuple[int, dict[str, str | None]]]:
-        step = 1000  # one bar update per thousand rows: a call per row would cost more than the bar is worth
-        for start in range(0, len(items), step):
-            yield from items[start : start + step]
-            bar.update(min(step, len(items) - start))
+    def rows(items: Iterable[tuple[int, dict[str, str | None]]]) -> Iterator[tuple[int, dict[str, str | None]]]:
+        step, count = 1000, 0  # one bar update per thousand rows: a call per row would cost more than the bar is worth
+        for item in items:
+            yield item
+            count += 1
+            if count == step:
+                bar.update(count)
+                count = 0
+        bar.update(count)
+        bar.total = bar.n  # the line count was an estimate (a quoted cell may hold a newline)
         bar.set_description("saving")
 
     try:

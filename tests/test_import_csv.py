@@ -359,3 +359,13 @@ def test_a_progress_bar_only_on_a_terminal(planned: BotHarness, cli: Run, monkey
     status, _, _ = cli("customers", rows, name="again.csv")
     assert status == 0
     assert "3.00k/3.00k" in terminal.getvalue() and "row" in terminal.getvalue()
+
+
+def test_a_malformed_line_after_the_first_chunk_refuses_the_whole_file(planned: BotHarness, cli: Run) -> None:
+    # 25,000 good rows (more than one chunk of bot.imports.CHUNK, already written when the bad line is read), then
+    # a quote never closed: the cell runs on past the csv module's field limit.
+    good = "".join(f"crm-{n},Customer {n}\n" for n in range(25_000))
+    status, out, err = cli("customers", "id,name\n" + good + 'crm-x,"Unclosed\n' + "more,rows\n" * 20_000)
+    assert status == 2 and out == ""
+    assert "is not valid CSV" in err and err.count("othing was imported") == 1
+    assert _customers(planned) == {}
