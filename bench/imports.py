@@ -61,9 +61,7 @@ def write_customers(path: Path, count: int, rng: random.Random) -> None:
         writer.writerow(["id", "name", "start", "owner", "segment"])
         for n in range(count):
             day = start + timedelta(days=rng.randint(0, 90))
-            writer.writerow(
-                [f"crm-{n:07d}", f"Customer {n:07d} Inc", day.isoformat(), OWNERS[n % 3], SEGMENTS[n % 4]]
-            )
+            writer.writerow([f"crm-{n:07d}", f"Customer {n:07d} Inc", day.isoformat(), OWNERS[n % 3], SEGMENTS[n % 4]])
 
 
 def write_signals(path: Path, customers: int, rows: int, rng: random.Random) -> None:

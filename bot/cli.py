@@ -178,9 +178,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
             with _progress(content.count(b"\n")) as rows:  # lines: about the rows, for the bar's total
                 numbered = rows(csv_file.rows)
                 if kind is Kind.CUSTOMERS:
-                    report = import_customers(
-                        session, ready, numbered, user_id=CLI_USER, now=now, dry_run=args.dry_run
-                    )
+                    report = import_customers(session, ready, numbered, user_id=CLI_USER, now=now, dry_run=args.dry_run)
                 else:
                     source = f"csv:{path.name}"[:120]  # signal_readings.source is 120 characters
                     report = import_signals(

@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.arguments import NewCustomer
 from bot.customers import RunnablePlan
-from bot.jobs import score_customers
+from bot.jobs import score_customers, score_in_chunks
 from steps.deadlines import deadline
 from steps.errors import UserError
 from steps.health import MilestoneState, ScoreBreakdown, compute_score, scoring_factors, signal_factors
@@ -119,20 +119,25 @@ def import_signals(
     dry_run: bool = False,
 ) -> ImportReport:
     """Keep every observation; each customer's score moves with its newer values."""
-    checker = RowChecker(Kind.SIGNALS, factors=list(signal_factors(ready.health)), now=now)
-    invalid: list[Rejected] = []
     with session.begin_nested() as savepoint:
         batch = store.SignalBatch(session, ready.plan, source=source, user_id=user_id, now=now)
-        for chunk in _chunks(rows):
-            checked = checker.check(chunk)
-            invalid += checked.rejected
-            batch.add(checked.valid)
+        invalid = _stage(batch, rows, RowChecker(Kind.SIGNALS, factors=list(signal_factors(ready.health)), now=now))
         results, rejected, changed = batch.finish()
-        if changed:
-            score_customers(session, ready, now, changed, reported=False)
+        for _ in score_in_chunks(session, ready, now, changed, reported=False):
+            pass  # each chunk is saved as it is scored; none is needed here
         if dry_run:
             savepoint.rollback()
     return _report(Kind.SIGNALS, results, [*invalid, *rejected], dry_run)
+
+
+def _stage(batch: store.SignalBatch, rows: Rows, checker: RowChecker) -> list[Rejected]:
+    """Check and stage the rows a chunk at a time; the checker (every observation seen) is let go on return."""
+    invalid: list[Rejected] = []
+    for chunk in _chunks(rows):
+        checked = checker.check(chunk)
+        invalid += checked.rejected
+        batch.add(checked.valid)
+    return invalid
 
 
 def _report(kind: Kind, results: dict[int, str], rejected: list[Any], dry_run: bool) -> ImportReport:

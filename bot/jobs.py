@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -64,11 +64,18 @@ def score_customers(
 
     ``reported`` marks the new bands as told to the team (a health update), so only later drops alert.
     """
+    return [s for chunk in score_in_chunks(session, ready, now, customer_ids, reported=reported) for s in chunk]
+
+
+def score_in_chunks(
+    session: Session, ready: RunnablePlan, now: datetime, customer_ids: Iterable[int] | None = None, *, reported: bool
+) -> Iterator[list[Scored]]:
+    """``score_customers`` a chunk at a time, each chunk saved before it is yielded: a caller that needs no list of
+    every score (an import rescoring 100,000 customers) holds one chunk of them at a time."""
     today = ready.today(now)
     # Points per plan position, read once: pydantic attribute access per milestone row adds up at 500k rows.
     points = [(m.points_on_time, m.points_missed) for m in ready.milestones.milestones]
     factors = scoring_factors(ready.health)
-    scored: list[Scored] = []
     for chunk in health_scores.customers_to_score(session, ready.plan.id, points, customer_ids):
         results = [
             Scored(c.id, c.name, c.owner_id, compute_score(ready.health, c.signals, c.milestones, today, factors),
@@ -79,8 +86,7 @@ def score_customers(
             session, ready.plan.team_id, ready.plan.id, ((s.customer_id, s.breakdown) for s in results), now,
             reported=reported,
         )  # fmt: skip
-        scored += results
-    return scored
+        yield results
 
 
 # --- missed milestones -------------------------------------------------------------------------

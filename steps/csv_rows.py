@@ -74,9 +74,7 @@ def iter_csv(kind: Kind, content: bytes) -> CsvRows:
     return CsvRows(kind, tuple(c for _, c in columns if c), _rows(reader, columns))
 
 
-def _rows(
-    reader: Any, columns: list[tuple[int, str | None]]
-) -> Iterator[tuple[int, dict[str, str | None]]]:
+def _rows(reader: Any, columns: list[tuple[int, str | None]]) -> Iterator[tuple[int, dict[str, str | None]]]:
     read = [(i, column) for i, column in columns if column]
     try:
         for values in reader:

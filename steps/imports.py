@@ -156,8 +156,11 @@ class RowChecker:
         self._factor = {factor: factor for factor in factors if len(factor) <= MAX_FACTOR}
         self.now = now
         self._first_row: dict[str, int] = {}
-        self._seen_signals: dict[tuple[str, str, datetime], int] = {}
-        self._instants: dict[datetime, datetime] = {}
+        # Observations seen, by (id, factor, instant number): a file repeats few instants, so each distinct one is
+        # numbered once (equal instants in any notation get one number) and the keys hash quickly.
+        self._seen_signals: dict[tuple[str, str, int], int] = {}
+        self._instant_numbers: dict[datetime, int] = {}
+        self._instant_texts: dict[str, datetime] = {}
 
     def check(self, rows: Iterable[tuple[int, Mapping[str, Any]]]) -> Checked[Any]:
         checked: Checked[Any] = Checked()
@@ -176,8 +179,6 @@ class RowChecker:
                         checked.rejected.append(Rejected(number, column, error.message))
                     continue
                 row = _data(validated)
-            # One string per id however many rows name it: a big file repeats each id many times.
-            row = row._replace(id=sys.intern(row.id))
             if isinstance(row, CustomerData):
                 first = self._first_row.setdefault(row.id, number)
                 if first != number:
@@ -189,8 +190,8 @@ class RowChecker:
                     checked.rejected.append(Rejected(number, *problem))
                     continue
                 if row.observed_at is not None:
-                    at = self._instants.setdefault(row.observed_at, row.observed_at)
-                    first = self._seen_signals.setdefault((row.id, row.factor, at), number)
+                    instant = self._instant_numbers.setdefault(row.observed_at, len(self._instant_numbers))
+                    first = self._seen_signals.setdefault((row.id, row.factor, instant), number)
                     if first != number:
                         reason = f"The same observation is already on row {first}."
                         checked.rejected.append(Rejected(number, "observed_at", reason))
@@ -202,8 +203,11 @@ class RowChecker:
         factor = self._factor.get(_text(raw.get("factor")) or "")
         if factor is None:
             raise _Slow
-        return SignalData(_quick_id(raw.get("id")), factor, _quick_value(raw.get("value")),
-                          _quick_instant(raw.get("observed_at")))  # fmt: skip
+        text = _text(raw.get("observed_at"))
+        at = None if text is None else self._instant_texts.get(text)
+        if at is None and text is not None:
+            at = self._instant_texts[text] = _quick_instant(text)
+        return SignalData(_quick_id(raw.get("id")), factor, _quick_value(raw.get("value")), at)
 
 
 # What the quick reading accepts: a subset of what the models accept (ASCII ids, plain decimals, ISO instants).
@@ -229,7 +233,7 @@ def _quick_id(value: Any) -> str:
     text = _text(value)
     if text is None or not _QUICK_ID.fullmatch(text):
         raise _Slow
-    return text
+    return sys.intern(text)  # one string per id however many rows name it
 
 
 def _quick_value(value: Any) -> float:
@@ -247,10 +251,7 @@ def _quick_value(value: Any) -> float:
     return number
 
 
-def _quick_instant(value: Any) -> datetime | None:
-    text = _text(value)
-    if text is None:
-        return None
+def _quick_instant(text: str) -> datetime:
     if not _QUICK_INSTANT.fullmatch(text):
         raise _Slow
     try:
@@ -286,9 +287,9 @@ def _quick_customer(raw: Mapping[str, Any]) -> CustomerData:
 
 def _data(row: BaseModel) -> CustomerData | SignalData:
     if isinstance(row, CustomerRow):
-        return CustomerData(row.id, row.name, row.start, row.owner, row.segment)
+        return CustomerData(sys.intern(row.id), row.name, row.start, row.owner, row.segment)
     if isinstance(row, SignalRow):
-        return SignalData(row.id, row.factor, row.value, row.observed_at)
+        return SignalData(sys.intern(row.id), row.factor, row.value, row.observed_at)
     raise TypeError(f"not an import row: {type(row).__name__}")
 
 

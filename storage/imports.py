@@ -275,6 +275,7 @@ class SignalBatch:
             execute_many(session, rewrite, changes, types={})
         moved = self._move_latest()
         stage.drop(session.connection())
+        self.latest = {}  # the rescoring that follows reads the customers again; let these go
         return self.results, sorted(self.rejected, key=lambda r: r.row), moved
 
     def _newest(self) -> Iterator[tuple[int, str, datetime, float]]:
@@ -294,29 +295,46 @@ class SignalBatch:
             yield previous
 
     def _move_latest(self) -> set[int]:
-        """Each customer's latest value per factor, from the observations newer than what it has."""
+        """Each customer's latest value per factor, from the observations newer than what it has.
+
+        The newest observations come in customer order, so each customer's new values are written (a chunk of
+        customers at a time) as soon as its last factor is seen.
+        """
         by_id = {customer.id: customer for customer in self.latest.values()}
-        changed: dict[int, Latest] = {}
+        moved: set[int] = set()
+        pending: list[dict[str, Any]] = []
+        current: Latest | None = None
         for customer_id, factor, at, value in self._newest():
-            customer = changed.get(customer_id) or by_id[customer_id]
-            known = customer.times.get(factor)
+            if current is None or current.id != customer_id:
+                self._changed(current, by_id, pending, moved)
+                current = by_id[customer_id]
+            known = current.times.get(factor)
             if known is not None:
                 known_at = datetime.fromisoformat(known)
                 if known_at > at:
                     continue  # an older observation arriving late stays history
-                if known_at == at and customer.values.get(factor) == value:
+                if known_at == at and current.values.get(factor) == value:
                     continue
-            values = {**customer.values, factor: value}
-            times = {**customer.times, factor: at.isoformat()}
-            changed[customer_id] = Latest(customer_id, values, times)
-        rows = [{"cid": c.id, "new_signals": c.values, "new_times": c.times} for c in changed.values()]
+            current = Latest(customer_id, {**current.values, factor: value}, {**current.times, factor: at.isoformat()})
+        self._changed(current, by_id, pending, moved)
+        self._write_latest(pending)
+        return moved
+
+    def _changed(self, customer: Latest | None, by_id: dict[int, Latest], pending: list[dict[str, Any]],
+                 moved: set[int]) -> None:  # fmt: skip
+        if customer is None or customer is by_id[customer.id]:
+            return  # nothing newer for this customer
+        moved.add(customer.id)
+        pending.append({"cid": customer.id, "new_signals": customer.values, "new_times": customer.times})
+        if len(pending) >= WRITE_CHUNK:
+            self._write_latest(pending)
+            pending.clear()
+
+    def _write_latest(self, rows: list[dict[str, Any]]) -> None:
         table = CUSTOMERS
         latest = (
             update(table)
             .where(table.c.id == bindparam("cid"))
             .values(signals=bindparam("new_signals"), signal_times=bindparam("new_times"))
         )
-        for start in range(0, len(rows), WRITE_CHUNK):
-            execute_many(self.session, latest, rows[start : start + WRITE_CHUNK],
-                         types={"new_signals": JSON_TYPE, "new_times": JSON_TYPE})  # fmt: skip
-        return set(changed)
+        execute_many(self.session, latest, rows, types={"new_signals": JSON_TYPE, "new_times": JSON_TYPE})

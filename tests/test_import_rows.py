@@ -98,4 +98,6 @@ def test_a_file_checked_in_parts_is_checked_as_if_whole() -> None:
     checker = RowChecker(Kind.CUSTOMERS)
     first = checker.check([(2, {"id": "crm-1", "name": "Acme"})])
     second = checker.check([(3, {"id": "crm-1", "name": "Acme again"})])
-    assert len(first.valid) == 1 and [(r.row, r.reason) for r in second.rejected] == [(3, "“crm-1” is already on row 2.")]
+    assert len(first.valid) == 1 and [(r.row, r.reason) for r in second.rejected] == [
+        (3, "“crm-1” is already on row 2.")
+    ]
