@@ -78,7 +78,7 @@ def _rows(reader: Any, columns: list[tuple[int, str | None]]) -> Iterator[tuple[
     read = [(i, column) for i, column in columns if column]
     try:
         for values in reader:
-            if not any(value.strip() for value in values):
+            if not (values and values[0].strip()) and not any(value.strip() for value in values):
                 continue  # blank lines (a trailing newline, a spacer row) are not rows
             count = len(values)
             yield reader.line_num, {column: (values[i] if i < count else None) for i, column in read}

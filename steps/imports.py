@@ -200,13 +200,19 @@ class RowChecker:
         return checked
 
     def _quick_signal(self, raw: Mapping[str, Any]) -> SignalData:
-        factor = self._factor.get(_text(raw.get("factor")) or "")
+        # Cells are looked up as given first: a file repeats its few factors and instants on every row.
+        given = raw.get("factor")
+        factor = self._factor.get(given) if type(given) is str else None
         if factor is None:
-            raise _Slow
-        text = _text(raw.get("observed_at"))
-        at = None if text is None else self._instant_texts.get(text)
-        if at is None and text is not None:
-            at = self._instant_texts[text] = _quick_instant(text)
+            factor = self._factor.get(_text(given) or "")
+            if factor is None:
+                raise _Slow
+        given = raw.get("observed_at")
+        at = self._instant_texts.get(given) if type(given) is str else None
+        if at is None:
+            text = _text(given)
+            if text is not None:
+                at = self._instant_texts[str(given)] = _quick_instant(text)  # text, so given is a str
         return SignalData(_quick_id(raw.get("id")), factor, _quick_value(raw.get("value")), at)
 
 

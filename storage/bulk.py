@@ -11,7 +11,7 @@ database is what the ORM would have stored, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -30,12 +30,15 @@ def execute_many(
     *,
     types: Mapping[str, TypeEngine[Any]],
     shared: Mapping[str, Any] | None = None,
+    repeated: Collection[str] = (),
 ) -> None:
     """Run ``statement`` once per row; its bind names are the rows' keys plus ``shared``'s.
 
     ``types`` names the SQL type of every value that needs converting (datetimes, JSON), so values are
     stored exactly as the ORM would store them. The statement must not need per-execution rendering
-    (no expanding ``IN`` parameters): its SQL string goes to the driver as compiled.
+    (no expanding ``IN`` parameters): its SQL string goes to the driver as compiled. The values of the
+    columns named in ``repeated`` (hashable, and few distinct ones, like the instants of an import) are
+    converted once per distinct value.
     """
     if not rows:
         return
@@ -46,7 +49,8 @@ def execute_many(
     processors = {name: fn for name, type_ in types.items() if (fn := _bind_processor(type_, dialect)) is not None}
 
     fixed = {name: processors[name](value) if name in processors else value for name, value in shared.items()}
-    per_row = [(name, processors[name]) for name in rows[0] if name in processors]
+    per_row = [(name, _memoized(processors[name]) if name in repeated else processors[name])
+               for name in rows[0] if name in processors]  # fmt: skip
     converted = []
     for row in rows:
         values = {**row, **fixed}
@@ -58,6 +62,19 @@ def execute_many(
         connection.exec_driver_sql(compiled.string, [tuple(row[name] for name in order) for row in converted])
     else:
         connection.exec_driver_sql(compiled.string, converted)
+
+
+def _memoized(fn: BindProcessor) -> BindProcessor:
+    done: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            converted = done[value] = fn(value)
+            return converted
+
+    return convert
 
 
 def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> BindProcessor | None:

@@ -203,13 +203,16 @@ class SignalBatch:
         self.latest = latest_signals(session, plan.id)
         self.results: dict[int, str] = {}
         self.rejected: list[Rejected] = []
+        # Each distinct instant is numbered, so reading the staged rows back parses no dates (few instants, many rows).
+        self._instants: dict[datetime, int] = {}
+        self._instant_list: list[datetime] = []
         # Rows without a time are all observed "now": (customer id, factor) → (first row, value) spots repeats.
         self._untimed: dict[tuple[int, str], tuple[int, float]] = {}
         # A name of its own: the same connection may stage another batch in this transaction.
         self.staging = Table(
             f"import_signals_{uuid.uuid4().hex[:12]}", MetaData(),
             Column("row", Integer, primary_key=True), Column("customer_id", Integer), Column("factor", String(100)),
-            Column("value", Float), Column("observed_at", UTCDateTime()),
+            Column("value", Float), Column("observed_at", UTCDateTime()), Column("instant", Integer),
             prefixes=["TEMPORARY"],
         )  # fmt: skip
         self.staging.create(session.connection())
@@ -235,10 +238,15 @@ class SignalBatch:
                         )
                     continue
                 self._untimed[(customer.id, row.factor)] = (number, row.value)
+            at = observed(row, self.now)
+            instant = self._instants.get(at)
+            if instant is None:
+                instant = self._instants[at] = len(self._instant_list)
+                self._instant_list.append(at)
             staged.append({"row": number, "customer_id": customer.id, "factor": row.factor, "value": row.value,
-                           "observed_at": observed(row, self.now)})  # fmt: skip
+                           "observed_at": at, "instant": instant})  # fmt: skip
             self.results[number] = CREATED  # until finish() finds it already kept
-        execute_many(self.session, insert(self.staging), staged, types={"observed_at": AT})
+        execute_many(self.session, insert(self.staging), staged, types={"observed_at": AT}, repeated={"observed_at"})
 
     def finish(self) -> tuple[dict[int, str], list[Rejected], set[int]]:
         """Write what the batch holds; (row → result, rows refused, customers whose latest values changed)."""
@@ -282,17 +290,18 @@ class SignalBatch:
         """Per (customer, factor), the staged observation with the latest time (the last row of equal times)."""
         stage = self.staging
         rows = self.session.connection().execute(
-            select(stage.c.customer_id, stage.c.factor, stage.c.observed_at, stage.c.value).order_by(
+            select(stage.c.customer_id, stage.c.factor, stage.c.instant, stage.c.value).order_by(
                 stage.c.customer_id, stage.c.factor, stage.c.observed_at, stage.c.row
             )
         )
-        previous: tuple[int, str, datetime, float] | None = None
-        for customer_id, factor, at, value in rows:
-            if previous is not None and (previous[0], previous[1]) != (customer_id, factor):
-                yield previous
-            previous = (customer_id, factor, at, value)
+        instants = self._instant_list
+        previous: tuple[int, str, int, float] | None = None
+        for customer_id, factor, instant, value in rows:
+            if previous is not None and (previous[0] != customer_id or previous[1] != factor):
+                yield previous[0], previous[1], instants[previous[2]], previous[3]
+            previous = (customer_id, factor, instant, value)
         if previous is not None:
-            yield previous
+            yield previous[0], previous[1], instants[previous[2]], previous[3]
 
     def _move_latest(self) -> set[int]:
         """Each customer's latest value per factor, from the observations newer than what it has.
@@ -304,18 +313,21 @@ class SignalBatch:
         moved: set[int] = set()
         pending: list[dict[str, Any]] = []
         current: Latest | None = None
+        parsed: dict[str, datetime] = {}  # the customers' times repeat as much as the file's: parse each once
+        written: dict[datetime, str] = {}
         for customer_id, factor, at, value in self._newest():
             if current is None or current.id != customer_id:
                 self._changed(current, by_id, pending, moved)
                 current = by_id[customer_id]
             known = current.times.get(factor)
             if known is not None:
-                known_at = datetime.fromisoformat(known)
+                known_at = parsed.get(known) or parsed.setdefault(known, datetime.fromisoformat(known))
                 if known_at > at:
                     continue  # an older observation arriving late stays history
                 if known_at == at and current.values.get(factor) == value:
                     continue
-            current = Latest(customer_id, {**current.values, factor: value}, {**current.times, factor: at.isoformat()})
+            text = written.get(at) or written.setdefault(at, at.isoformat())
+            current = Latest(customer_id, {**current.values, factor: value}, {**current.times, factor: text})
         self._changed(current, by_id, pending, moved)
         self._write_latest(pending)
         return moved
