@@ -23,6 +23,7 @@ from storage.records import PlanRecord
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 WRITE_CHUNK = 50_000  # rows per executemany: bounded memory whatever the file's size
+LATEST_CHUNK = 5_000  # customers whose latest values are compared and written at a time
 # Core tables: executemany straight to the driver (storage.bulk), at 500,000 rows the ORM's per-row work dominates.
 CUSTOMERS = cast(Table, Customer.__table__)
 MILESTONES = cast(Table, CustomerMilestone.__table__)
@@ -152,24 +153,6 @@ def starts(session: Session, plan_id: int, external_ids: set[str]) -> list[tuple
     return [(customer_id, start) for external_id, customer_id, start in rows if external_id in external_ids]
 
 
-@dataclass(frozen=True)
-class Latest:
-    """A customer's latest value per factor and when it was true."""
-
-    id: int
-    values: dict[str, float]
-    times: dict[str, str]
-
-
-def latest_signals(session: Session, plan_id: int) -> dict[str, Latest]:
-    rows = session.execute(
-        select(Customer.external_id, Customer.id, Customer.signals, Customer.signal_times).where(
-            Customer.plan_id == plan_id
-        )
-    )
-    return {ext: Latest(cid, dict(values or {}), dict(times or {})) for ext, cid, values, times in rows}
-
-
 def record_signals(
     session: Session,
     plan: PlanRecord,
@@ -195,12 +178,18 @@ class SignalBatch:
 
     The rows are staged in a temporary table; matching them with the observations already kept, inserting the new
     ones and finding each customer's newest value are then a few set-based statements, not Python dicts of every
-    reading. Only the plan's customers (id and latest values) and each row's result are held in memory.
+    reading. Only the plan's customers (id and latest values) and each row's result are held in memory; the times of
+    the latest values are read a chunk of customers at a time, when they are compared.
     """
 
     def __init__(self, session: Session, plan: PlanRecord, *, source: str, user_id: str, now: datetime) -> None:
         self.session, self.plan, self.source, self.user_id, self.now = session, plan, source, user_id, now
-        self.latest = latest_signals(session, plan.id)
+        rows = session.execute(
+            select(Customer.external_id, Customer.id, Customer.signals).where(Customer.plan_id == plan.id)
+        )
+        self.customers: dict[str, tuple[int, dict[str, float]]] = {
+            ext: (cid, values or {}) for ext, cid, values in rows
+        }
         self.results: dict[int, str] = {}
         self.rejected: list[Rejected] = []
         # Each distinct instant is numbered, so reading the staged rows back parses no dates (few instants, many rows).
@@ -208,6 +197,8 @@ class SignalBatch:
         self._instant_list: list[datetime] = []
         # Rows without a time are all observed "now": (customer id, factor) → (first row, value) spots repeats.
         self._untimed: dict[tuple[int, str], tuple[int, float]] = {}
+        self._parsed: dict[str, datetime] = {}
+        self._written: dict[datetime, str] = {}
         # A name of its own: the same connection may stage another batch in this transaction.
         self.staging = Table(
             f"import_signals_{uuid.uuid4().hex[:12]}", MetaData(),
@@ -220,30 +211,31 @@ class SignalBatch:
     def add(self, rows: Sequence[tuple[int, SignalData]]) -> None:
         staged: list[dict[str, Any]] = []
         for number, row in rows:
-            customer = self.latest.get(row.id)
+            customer = self.customers.get(row.id)
             if customer is None:
                 self.rejected.append(Rejected(number, "id", f"No customer of this plan has the id “{row.id}”."))
                 continue
+            customer_id, values = customer
             if row.observed_at is None:
-                if customer.values.get(row.factor) == row.value:
+                if values.get(row.factor) == row.value:
                     self.results[number] = UNCHANGED
                     continue
-                first = self._untimed.get((customer.id, row.factor))
+                first = self._untimed.get((customer_id, row.factor))
                 if first is not None:  # the same observation again (both "now"): the later value is the one kept
                     self.results[number] = UNCHANGED if first[1] == row.value else UPDATED
                     if first[1] != row.value:
-                        self._untimed[(customer.id, row.factor)] = (first[0], row.value)
+                        self._untimed[(customer_id, row.factor)] = (first[0], row.value)
                         self.session.execute(
                             update(self.staging).where(self.staging.c.row == first[0]).values(value=row.value)
                         )
                     continue
-                self._untimed[(customer.id, row.factor)] = (number, row.value)
+                self._untimed[(customer_id, row.factor)] = (number, row.value)
             at = observed(row, self.now)
             instant = self._instants.get(at)
             if instant is None:
                 instant = self._instants[at] = len(self._instant_list)
                 self._instant_list.append(at)
-            staged.append({"row": number, "customer_id": customer.id, "factor": row.factor, "value": row.value,
+            staged.append({"row": number, "customer_id": customer_id, "factor": row.factor, "value": row.value,
                            "observed_at": at, "instant": instant})  # fmt: skip
             self.results[number] = CREATED  # until finish() finds it already kept
         execute_many(self.session, insert(self.staging), staged, types={"observed_at": AT}, repeated={"observed_at"})
@@ -283,7 +275,7 @@ class SignalBatch:
             execute_many(session, rewrite, changes, types={})
         moved = self._move_latest()
         stage.drop(session.connection())
-        self.latest = {}  # the rescoring that follows reads the customers again; let these go
+        self.customers = {}  # the rescoring that follows reads the customers again; let these go
         return self.results, sorted(self.rejected, key=lambda r: r.row), moved
 
     def _newest(self) -> Iterator[tuple[int, str, datetime, float]]:
@@ -306,43 +298,46 @@ class SignalBatch:
     def _move_latest(self) -> set[int]:
         """Each customer's latest value per factor, from the observations newer than what it has.
 
-        The newest observations come in customer order, so each customer's new values are written (a chunk of
-        customers at a time) as soon as its last factor is seen.
+        The newest observations come in customer order: a chunk of customers at a time, their latest values are
+        read, compared and written.
         """
-        by_id = {customer.id: customer for customer in self.latest.values()}
         moved: set[int] = set()
-        pending: list[dict[str, Any]] = []
-        current: Latest | None = None
-        parsed: dict[str, datetime] = {}  # the customers' times repeat as much as the file's: parse each once
-        written: dict[datetime, str] = {}
+        group: dict[int, list[tuple[str, datetime, float]]] = {}
         for customer_id, factor, at, value in self._newest():
-            if current is None or current.id != customer_id:
-                self._changed(current, by_id, pending, moved)
-                current = by_id[customer_id]
-            known = current.times.get(factor)
-            if known is not None:
-                known_at = parsed.get(known) or parsed.setdefault(known, datetime.fromisoformat(known))
-                if known_at > at:
-                    continue  # an older observation arriving late stays history
-                if known_at == at and current.values.get(factor) == value:
-                    continue
-            text = written.get(at) or written.setdefault(at, at.isoformat())
-            current = Latest(customer_id, {**current.values, factor: value}, {**current.times, factor: text})
-        self._changed(current, by_id, pending, moved)
-        self._write_latest(pending)
-        return moved
+            if customer_id not in group and len(group) >= LATEST_CHUNK:
+                moved |= self._move_chunk(group)
+                group = {}
+            group.setdefault(customer_id, []).append((factor, at, value))
+        return moved | self._move_chunk(group)
 
-    def _changed(self, customer: Latest | None, by_id: dict[int, Latest], pending: list[dict[str, Any]],
-                 moved: set[int]) -> None:  # fmt: skip
-        if customer is None or customer is by_id[customer.id]:
-            return  # nothing newer for this customer
-        moved.add(customer.id)
-        pending.append({"cid": customer.id, "new_signals": customer.values, "new_times": customer.times})
-        if len(pending) >= WRITE_CHUNK:
-            self._write_latest(pending)
-            pending.clear()
+    def _move_chunk(self, group: dict[int, list[tuple[str, datetime, float]]]) -> set[int]:
+        if not group:
+            return set()
+        rows = self.session.execute(
+            select(Customer.id, Customer.signals, Customer.signal_times).where(Customer.id.in_(list(group)))
+        )
+        parsed, written = self._parsed, self._written  # times repeat as much as the file's: convert each once
+        pending: list[dict[str, Any]] = []
+        for customer_id, old_values, old_times in rows:
+            values, times = dict(old_values or {}), dict(old_times or {})
+            for factor, at, value in group[customer_id]:
+                known = times.get(factor)
+                if known is not None:
+                    known_at = parsed.get(known) or parsed.setdefault(known, datetime.fromisoformat(known))
+                    if known_at > at:
+                        continue  # an older observation arriving late stays history
+                    if known_at == at and values.get(factor) == value:
+                        continue
+                values[factor] = value
+                times[factor] = written.get(at) or written.setdefault(at, at.isoformat())
+            if values != (old_values or {}) or times != (old_times or {}):
+                pending.append({"cid": customer_id, "new_signals": values, "new_times": times})
+        self._write_latest(pending)
+        return {row["cid"] for row in pending}
 
     def _write_latest(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
         table = CUSTOMERS
         latest = (
             update(table)
