@@ -103,9 +103,11 @@ def _score_new(session: Session, ready: RunnablePlan, now: datetime, new: list[t
             for position, m in enumerate(plan)
         ]
         by_start[start] = compute_score(ready.health, {}, states, today, factors)
-    health_scores.record_scores(
-        session, ready.plan.team_id, ready.plan.id, ((cid, by_start[start]) for cid, start in new), now, reported=False
-    )
+    for first in range(0, len(new), health_scores.SCORE_CHUNK):  # a chunk of rows to write at a time, as rescoring
+        scores = [
+            (customer_id, by_start[start]) for customer_id, start in new[first : first + health_scores.SCORE_CHUNK]
+        ]
+        health_scores.record_scores(session, ready.plan.team_id, ready.plan.id, scores, now, reported=False)
 
 
 def import_signals(
