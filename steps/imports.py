@@ -25,6 +25,7 @@ MAX_EXTERNAL_ID = 100
 MAX_NAME = 200
 MAX_SEGMENT = 200
 MAX_FACTOR = 100
+MAX_REMEMBERED_IDS = 1_000_000  # distinct id cells a checker remembers: a plan's customers, with room to spare
 
 
 class Kind(StrEnum):
@@ -161,6 +162,7 @@ class RowChecker:
         self._seen_signals: dict[tuple[str, str, int], int] = {}
         self._instant_numbers: dict[datetime, int] = {}
         self._instant_texts: dict[str, datetime] = {}
+        self._ids: dict[str, str] = {}  # an id cell as given → the id it reads as (a customer's rows repeat it)
 
     def check(self, rows: Iterable[tuple[int, Mapping[str, Any]]]) -> Checked[Any]:
         checked: Checked[Any] = Checked()
@@ -213,7 +215,13 @@ class RowChecker:
             text = _text(given)
             if text is not None:
                 at = self._instant_texts[str(given)] = _quick_instant(text)  # text, so given is a str
-        return SignalData(_quick_id(raw.get("id")), factor, _quick_value(raw.get("value")), at)
+        given = raw.get("id")
+        known = self._ids.get(given) if type(given) is str else None
+        if known is None:
+            known = _quick_id(given)
+            if len(self._ids) < MAX_REMEMBERED_IDS:
+                self._ids[str(given)] = known  # _quick_id took it, so it is a str
+        return SignalData(known, factor, _quick_value(raw.get("value")), at)
 
 
 # What the quick reading accepts: a subset of what the models accept (ASCII ids, plain decimals, ISO instants).
