@@ -12,12 +12,26 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, and_, bindparam, exists, insert, select, update
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from steps.deadlines import deadline
 from steps.imports import CustomerData, Rejected, SignalData, observed
 from storage.bulk import execute_many
+from storage.customers import _plus_days  # the plan's deadline rule in SQL, as rescheduling applies it
 from storage.models import Customer, CustomerMilestone, SignalReading, UTCDateTime
 from storage.records import PlanRecord
 
@@ -26,7 +40,6 @@ WRITE_CHUNK = 50_000  # rows per executemany: bounded memory whatever the file's
 LATEST_CHUNK = 5_000  # customers whose latest values are compared and written at a time
 # Core tables: executemany straight to the driver (storage.bulk), at 500,000 rows the ORM's per-row work dominates.
 CUSTOMERS = cast(Table, Customer.__table__)
-MILESTONES = cast(Table, CustomerMilestone.__table__)
 READINGS = cast(Table, SignalReading.__table__)
 JSON_TYPE = CUSTOMERS.c.signals.type
 AT = UTCDateTime()
@@ -128,19 +141,20 @@ def _insert_with_milestones(
     types = {"created_at": AT, "signals": JSON_TYPE, "signal_times": JSON_TYPE}
     for start in range(0, len(inserts), WRITE_CHUNK):
         execute_many(session, insert(CUSTOMERS), inserts[start : start + WRITE_CHUNK], types=types, shared=shared)
-    created = {row["external_id"] for row in inserts}
-    ids = session.execute(
-        select(Customer.external_id, Customer.id, Customer.start_date).where(Customer.plan_id == plan.id)
-    )
-    new = [(customer_id, start) for external_id, customer_id, start in ids if external_id in created]
-    shared = {"team_id": plan.team_id, "plan_id": plan.id}
-    for first in range(0, len(new), WRITE_CHUNK // max(len(milestones), 1)):
-        deadlines = [
-            {"customer_id": customer_id, "position": position, "name": name, "due_date": deadline(start, days)}
-            for customer_id, start in new[first : first + WRITE_CHUNK // max(len(milestones), 1)]
-            for position, (name, days) in enumerate(milestones)
-        ]
-        execute_many(session, insert(MILESTONES), deadlines, types={}, shared=shared)
+    # The deadlines, one INSERT ... SELECT per milestone over the customers this call created (the plan's, by this
+    # user, at this instant, without that milestone yet): no Python row per milestone, one statement each.
+    created = and_(Customer.plan_id == plan.id, Customer.created_at == now, Customer.created_by == user_id)
+    for position, (name, days) in enumerate(milestones):
+        missing = ~exists().where(CustomerMilestone.customer_id == Customer.id, CustomerMilestone.position == position)
+        session.execute(
+            insert(CustomerMilestone).from_select(
+                ["team_id", "plan_id", "customer_id", "position", "name", "due_date"],
+                select(
+                    Customer.team_id, Customer.plan_id, Customer.id, literal(position), literal(name),
+                    _plus_days(session, Customer.start_date, days),
+                ).where(created, missing),
+            )
+        )  # fmt: skip
 
 
 def starts(session: Session, plan_id: int, external_ids: set[str]) -> list[tuple[int, date]]:
