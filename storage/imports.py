@@ -37,6 +37,7 @@ from storage.records import PlanRecord
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 WRITE_CHUNK = 50_000  # rows per executemany: bounded memory whatever the file's size
+ID_LIST = 5_000  # ids per IN list
 LATEST_CHUNK = 5_000  # customers whose latest values are compared and written at a time
 # Core tables: executemany straight to the driver (storage.bulk), at 500,000 rows the ORM's per-row work dominates.
 CUSTOMERS = cast(Table, Customer.__table__)
@@ -141,21 +142,25 @@ def _insert_with_milestones(
     types = {"created_at": AT, "signals": JSON_TYPE, "signal_times": JSON_TYPE}
     for start in range(0, len(inserts), WRITE_CHUNK):
         execute_many(session, insert(CUSTOMERS), inserts[start : start + WRITE_CHUNK], types=types, shared=shared)
-    # The deadlines, one INSERT ... SELECT per milestone over the customers this call created (the plan's, by this
-    # user, at this very instant): no Python row per milestone. No NOT EXISTS guard: on rows inserted in this same
-    # transaction PostgreSQL's planner has no statistics and ran it as a nested loop (minutes for 100,000
-    # customers); the unique (customer, position) constraint stops a duplicate anyway.
-    created = and_(Customer.plan_id == plan.id, Customer.created_at == now, Customer.created_by == user_id)
-    for position, (name, days) in enumerate(milestones):
-        session.execute(
-            insert(CustomerMilestone).from_select(
-                ["team_id", "plan_id", "customer_id", "position", "name", "due_date"],
-                select(
-                    Customer.team_id, Customer.plan_id, Customer.id, literal(position), literal(name),
-                    _plus_days(session, Customer.start_date, days),
-                ).where(created),
-            )
-        )  # fmt: skip
+    # The deadlines: INSERT ... SELECT per milestone over the customers just created, named by id in bounded lists,
+    # so no Python row per milestone. (Not "created at this instant": two calls in one transaction share an
+    # instant. Not NOT EXISTS: on rows inserted in this same transaction PostgreSQL's planner has no statistics
+    # and ran that anti-join as a nested loop, minutes for 100,000 customers.)
+    created = {row["external_id"] for row in inserts}
+    rows = session.execute(select(Customer.external_id, Customer.id).where(Customer.plan_id == plan.id))
+    ids = sorted(customer_id for external_id, customer_id in rows if external_id in created)
+    for first in range(0, len(ids), ID_LIST):
+        chunk = ids[first : first + ID_LIST]
+        for position, (name, days) in enumerate(milestones):
+            session.execute(
+                insert(CustomerMilestone).from_select(
+                    ["team_id", "plan_id", "customer_id", "position", "name", "due_date"],
+                    select(
+                        Customer.team_id, Customer.plan_id, Customer.id, literal(position), literal(name),
+                        _plus_days(session, Customer.start_date, days),
+                    ).where(Customer.id.in_(chunk)),
+                )
+            )  # fmt: skip
 
 
 def starts(session: Session, plan_id: int, external_ids: set[str]) -> list[tuple[int, date]]:
