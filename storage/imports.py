@@ -198,18 +198,14 @@ class SignalBatch:
 
     The rows are staged in a temporary table; matching them with the observations already kept, inserting the new
     ones and finding each customer's newest value are then a few set-based statements, not Python dicts of every
-    reading. Only the plan's customers (id and latest values) and each row's result are held in memory; the times of
-    the latest values are read a chunk of customers at a time, when they are compared.
+    reading. Only the plan's customer ids and each row's result are held in memory; the customers' latest values are
+    read a chunk at a time, when they are compared.
     """
 
     def __init__(self, session: Session, plan: PlanRecord, *, source: str, user_id: str, now: datetime) -> None:
         self.session, self.plan, self.source, self.user_id, self.now = session, plan, source, user_id, now
-        rows = session.execute(
-            select(Customer.external_id, Customer.id, Customer.signals).where(Customer.plan_id == plan.id)
-        )
-        self.customers: dict[str, tuple[int, dict[str, float]]] = {
-            ext: (cid, values or {}) for ext, cid, values in rows
-        }
+        rows = session.execute(select(Customer.external_id, Customer.id).where(Customer.plan_id == plan.id))
+        self.customers: dict[str, int] = {external_id: customer_id for external_id, customer_id in rows}
         self.results: dict[int, str] = {}
         self.rejected: list[Rejected] = []
         # Each distinct instant is numbered, so reading the staged rows back parses no dates (few instants, many rows).
@@ -230,35 +226,53 @@ class SignalBatch:
 
     def add(self, rows: Sequence[tuple[int, SignalData]]) -> None:
         staged: list[dict[str, Any]] = []
+        untimed: list[tuple[int, int, SignalData]] = []
         for number, row in rows:
-            customer = self.customers.get(row.id)
-            if customer is None:
+            customer_id = self.customers.get(row.id)
+            if customer_id is None:
                 self.rejected.append(Rejected(number, "id", f"No customer of this plan has the id “{row.id}”."))
+            elif row.observed_at is None:
+                untimed.append((number, customer_id, row))  # compared with the customer's values below
+            else:
+                self._stage(staged, number, customer_id, row)
+        current = self._values({customer_id for _, customer_id, _ in untimed})
+        for number, customer_id, row in untimed:
+            if current[customer_id].get(row.factor) == row.value:
+                self.results[number] = UNCHANGED
                 continue
-            customer_id, values = customer
-            if row.observed_at is None:
-                if values.get(row.factor) == row.value:
-                    self.results[number] = UNCHANGED
-                    continue
-                first = self._untimed.get((customer_id, row.factor))
-                if first is not None:  # the same observation again (both "now"): the later value is the one kept
-                    self.results[number] = UNCHANGED if first[1] == row.value else UPDATED
-                    if first[1] != row.value:
-                        self._untimed[(customer_id, row.factor)] = (first[0], row.value)
-                        self.session.execute(
-                            update(self.staging).where(self.staging.c.row == first[0]).values(value=row.value)
-                        )
-                    continue
-                self._untimed[(customer_id, row.factor)] = (number, row.value)
-            at = observed(row, self.now)
-            instant = self._instants.get(at)
-            if instant is None:
-                instant = self._instants[at] = len(self._instant_list)
-                self._instant_list.append(at)
-            staged.append({"row": number, "customer_id": customer_id, "factor": row.factor, "value": row.value,
-                           "observed_at": at, "instant": instant})  # fmt: skip
-            self.results[number] = CREATED  # until finish() finds it already kept
+            first = self._untimed.get((customer_id, row.factor))
+            if first is not None:  # the same observation again (both "now"): the later value is the one kept
+                self.results[number] = UNCHANGED if first[1] == row.value else UPDATED
+                if first[1] != row.value:
+                    self._untimed[(customer_id, row.factor)] = (first[0], row.value)
+                    self.session.execute(
+                        update(self.staging).where(self.staging.c.row == first[0]).values(value=row.value)
+                    )
+                continue
+            self._untimed[(customer_id, row.factor)] = (number, row.value)
+            self._stage(staged, number, customer_id, row)
         execute_many(self.session, insert(self.staging), staged, types={"observed_at": AT}, repeated={"observed_at"})
+
+    def _values(self, customer_ids: set[int]) -> dict[int, dict[str, float]]:
+        """The customers' latest values as the plan has them (this batch writes them only when it finishes)."""
+        found: dict[int, dict[str, float]] = {}
+        ordered = sorted(customer_ids)
+        for first in range(0, len(ordered), ID_LIST):
+            rows = self.session.execute(
+                select(Customer.id, Customer.signals).where(Customer.id.in_(ordered[first : first + ID_LIST]))
+            )
+            found.update((customer_id, values or {}) for customer_id, values in rows)
+        return found
+
+    def _stage(self, staged: list[dict[str, Any]], number: int, customer_id: int, row: SignalData) -> None:
+        at = observed(row, self.now)
+        instant = self._instants.get(at)
+        if instant is None:
+            instant = self._instants[at] = len(self._instant_list)
+            self._instant_list.append(at)
+        staged.append({"row": number, "customer_id": customer_id, "factor": row.factor, "value": row.value,
+                       "observed_at": at, "instant": instant})  # fmt: skip
+        self.results[number] = CREATED  # until finish() finds it already kept
 
     def finish(self) -> tuple[dict[int, str], list[Rejected], set[int]]:
         """Write what the batch holds; (row → result, rows refused, customers whose latest values changed)."""
