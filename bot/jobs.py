@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot import announcements, customers
+from bot import announcements, customers, tokens
 from bot.customers import RunnablePlan, runnable
 from bot.services import Services
 from steps.health import ScoreBreakdown, compute_score, is_worse, scoring_factors
@@ -199,6 +199,7 @@ def check(services: Services, now: datetime) -> CheckReport:
     report = CheckReport()
     with transaction(services.sessions) as session:
         repo.prune_processed_requests(session, now - PROCESSED_REQUESTS_KEPT)
+        tokens.prune_answers(session, now)  # Idempotency-Key answers past their 24 hours
         plan_ids = [p.id for p in repo.all_plans(session)]
     for plan_id in plan_ids:
         with transaction(services.sessions) as session:

@@ -30,6 +30,11 @@ COMMANDS = [
     ("alerts here [plan=#channel]", "Send the plan's missed-milestone alerts and health updates to this channel."),
     ("history", "Recent changes to the plan: who changed which field of which section, and when."),
     ('rename "<name>"', "Give the plan a name of the team's choosing (it starts with the channel's name)."),
+    (
+        "token create <name> | token list | token revoke <name>",
+        "API tokens of this channel's plan, for `POST /api/v1/customers` and `/api/v1/signals`: a new token is "
+        "shown once, only to you; the list never shows tokens.",
+    ),
     ("help", "This help."),
 ]
 

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot import access, customers, discussion, imports, plans
+from bot import access, customers, discussion, imports, plans, tokens
 from bot.arguments import (
     CUSTOMER_ADD_USAGE,
     parse_alerts_here,
@@ -23,6 +23,7 @@ from bot.blocks.common import esc
 from bot.blocks.customers import alerts_here, customer_added, customer_list, milestone_done, signals_recorded
 from bot.blocks.help import help_message, notice, status_message
 from bot.blocks.hub import hub_message, thread_starter
+from bot.blocks.tokens import TOKEN_USAGE, token_created, token_list, token_revoked
 from bot.documents import upload_document
 from bot.ids import COMMAND
 from bot.listeners.common import Requester, refresh_hub, requester, retire_hub
@@ -163,6 +164,26 @@ def rename(ack: Ack, context: BoltContext, who: Requester, client: WebClient, ar
     refresh_hub(client, services_of(context), state)
 
 
+def token(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
+    """API tokens of this channel's plan; every reply is ephemeral, and a new token is shown only to its creator."""
+    action = args[0].lower() if args else ""
+    services = services_of(context)
+    named = action in ("create", "revoke")
+    if action not in ("create", "list", "revoke") or len(args) != (2 if named else 1):
+        raise UserError(TOKEN_USAGE)
+    with transaction(services.sessions) as session:
+        if action == "create":
+            new = tokens.create_in_channel(session, who.team_id, who.channel(), args[1], who.user_id, services.clock())
+            reply = token_created(new.record.name, new.token, new.plan.name)
+        elif action == "list":
+            plan, live = tokens.list_tokens(session, who.team_id, who.channel())
+            reply = token_list(plan.name, live)
+        else:
+            plan, revoked = tokens.revoke_token(session, who.team_id, who.channel(), args[1], services.clock())
+            reply = token_revoked(revoked.name, plan.name)
+    ack(**reply)
+
+
 HANDLERS: dict[str, Handler] = {
     "history": history,
     "step3": step3,
@@ -173,6 +194,7 @@ HANDLERS: dict[str, Handler] = {
     "signal": signal,
     "alerts": alerts,
     "rename": rename,
+    "token": token,
 }
 
 
