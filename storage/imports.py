@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, true, update
 from sqlalchemy.orm import Session
 
 from steps.deadlines import deadline
@@ -20,6 +20,7 @@ from storage.models import Customer, CustomerMilestone, SignalReading
 from storage.records import PlanRecord
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
+MAX_TIMES_FILTERED = 1000  # distinct observation times a batch may name in an IN list; more read every reading
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def record_signals(
             results[number] = UNCHANGED
             continue
         wanted.append((number, customer.id, row, observed(row, now)))
-    existing = _existing_readings(session, {customer_id for _, customer_id, _, _ in wanted})
+    existing = _existing_readings(session, {customer_id for _, customer_id, _, _ in wanted}, {at for *_, at in wanted})
     inserts: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     for number, customer_id, row, at in wanted:
@@ -202,9 +203,14 @@ def record_signals(
     return results, rejected, moved
 
 
-def _existing_readings(session: Session, customer_ids: set[int]) -> dict[tuple[int, str, datetime], tuple[int, float]]:
+def _existing_readings(
+    session: Session, customer_ids: set[int], times: set[datetime]
+) -> dict[tuple[int, str, datetime], tuple[int, float]]:
+    """The readings the observations could repeat. A batch of a few observation times (an API batch, a nightly
+    file) reads only readings at those times, so its cost does not grow with the customers' history."""
     if not customer_ids:
         return {}
+    at_times = SignalReading.observed_at.in_(sorted(times)) if len(times) <= MAX_TIMES_FILTERED else true()
     found: dict[tuple[int, str, datetime], tuple[int, float]] = {}
     ordered = sorted(customer_ids)
     for start in range(0, len(ordered), 5000):  # bounded IN lists
@@ -213,7 +219,7 @@ def _existing_readings(session: Session, customer_ids: set[int]) -> dict[tuple[i
             select(
                 SignalReading.id, SignalReading.customer_id, SignalReading.factor, SignalReading.observed_at,
                 SignalReading.value,
-            ).where(SignalReading.customer_id.in_(chunk))
+            ).where(SignalReading.customer_id.in_(chunk), at_times)
         )  # fmt: skip
         for reading_id, customer_id, factor, at, value in rows:
             found[(customer_id, factor, at.astimezone(UTC))] = (reading_id, value)

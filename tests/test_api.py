@@ -146,6 +146,13 @@ def test_signals_are_recorded_with_the_tokens_name_as_source(planned: BotHarness
     assert latest == {"acme": {"adoption": 70, "engagement": 55}, "globex": {}}
     assert "*Customer acme* · score 40.6" in planned.command("customer list").json()["text"]  # rescored
 
+    # The same observation again, its time written in another zone: unchanged; with another value: updated.
+    same = {"id": "acme", "factor": "adoption", "value": 70, "observed_at": "2026-11-26T10:00:00+01:00"}
+    assert call(planned, SIGNALS, {"items": [same]}, token=token).body["results"][0]["status"] == "unchanged"
+    changed = {**same, "value": 75}
+    assert call(planned, SIGNALS, {"items": [changed]}, token=token).body["results"][0]["status"] == "updated"
+    assert count(planned, models.SignalReading) == 2
+
 
 def test_valid_items_are_applied_together_or_not_at_all(
     planned: BotHarness, token: str, monkeypatch: pytest.MonkeyPatch
