@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 import bot.imports
 import storage.models as models
 from bot.cli import main
+from bot.settings import ConfigError, load_settings
 from sandbox import payloads as sr
 from sandbox.slack_api import FakeSlack
 from steps.api import MAX_BODY_BYTES, MAX_ITEMS
@@ -249,6 +250,14 @@ def test_a_token_over_its_rate_gets_429_with_retry_after(fake: FakeSlack, databa
         assert call(harness, CUSTOMERS, customers("b"), token=other).status == 200  # a bucket per token
     finally:
         harness.close()
+
+
+def test_the_rate_is_the_api_rate_limit_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_RATE_LIMIT", "5")
+    assert load_settings().api_rate_limit == 5
+    monkeypatch.setenv("API_RATE_LIMIT", "0")
+    with pytest.raises(ConfigError, match="API_RATE_LIMIT"):
+        load_settings()
 
 
 # --- Idempotency-Key ------------------------------------------------------------------------------------------------
