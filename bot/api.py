@@ -169,7 +169,7 @@ def api_app(services: Services, *, rate_per_minute: int, monotonic: Callable[[],
         if isinstance(routed, bytes):
             start_response("200 OK", [JSON, ("Content-Length", str(len(routed)))])
             return [routed]
-        body = json.dumps(routed.body, ensure_ascii=False).encode()
+        body = json.dumps(routed.body).encode()  # ASCII: whatever text an item had, the answer can be sent
         status = f"{routed.status} {STATUS_TEXT.get(routed.status, '')}".rstrip()
         start_response(status, [JSON, ("Content-Length", str(len(body))), *routed.headers])
         return [body]

@@ -70,6 +70,8 @@ class TooManyItems(Exception):
         self.count = count
 
 
+# JSON may escape half of a UTF-16 pair (\ud800) alone: Python reads it into a string no database or UTF-8 can hold.
+LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 MAX_SHAPE_ERRORS = 50  # a body wrong in every item says so in the first fifty; the rest repeat them
 
 
@@ -80,9 +82,11 @@ def parse_batch(kind: Kind, raw: bytes) -> list[dict[str, Any]]:
     # JSONDecodeError and UnicodeDecodeError are ValueErrors; a body of "[[[[..." nests past the recursion limit.
     except (ValueError, RecursionError) as exc:
         raise BadBatch([ShapeError("$", f"The body is not JSON ({exc}).")]) from None
+    if LONE_SURROGATE.search(raw) and not _encodable(body):
+        raise BadBatch([ShapeError("$", "The body has a \\u escape that is half of a character (a lone surrogate).")])
     if not isinstance(body, dict):
         raise BadBatch([ShapeError("$", 'The body must be an object: {"items": [...]}.')])
-    errors = [ShapeError(f"$.{_key(k)}", "Unknown field; the body has only `items`.") for k in body if k != "items"]
+    errors = [ShapeError(f"${_member(k)}", "Unknown field; the body has only `items`.") for k in body if k != "items"]
     items = body.get("items")
     if not isinstance(items, list):
         errors.append(ShapeError("$.items", "Required: an array of up to 1,000 items."))
@@ -95,7 +99,7 @@ def parse_batch(kind: Kind, raw: bytes) -> list[dict[str, Any]]:
             errors.append(ShapeError(f"$.items[{index}]", "Each item must be an object."))
             continue
         errors += [
-            ShapeError(f"$.items[{index}].{_key(k)}", f"Unknown field; {kind.value} have {', '.join(columns)}.")
+            ShapeError(f"$.items[{index}]{_member(k)}", f"Unknown field; {kind.value} have {', '.join(columns)}.")
             for k in item
             if k not in columns
         ]
@@ -104,9 +108,17 @@ def parse_batch(kind: Kind, raw: bytes) -> list[dict[str, Any]]:
     return items
 
 
-def _key(name: str) -> str:
-    """A member of a JSONPath: dotted when it is a plain name, else bracketed and quoted."""
-    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else "[" + json.dumps(name) + "]"
+def _encodable(body: Any) -> bool:
+    try:
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _member(name: str) -> str:
+    """A member of a JSONPath: ``.name`` when it is a plain name, else ``["any text"]``."""
+    return f".{name}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else "[" + json.dumps(name) + "]"
 
 
 def batch_answer(kind: Kind, items: Sequence[Mapping[str, Any]], report: ImportReport) -> dict[str, Any]:

@@ -101,7 +101,7 @@ def test_a_customer_batch_answers_per_item(planned: BotHarness, token: str) -> N
     batch = {
         "items": [
             {"id": "acme", "name": "Acme Corp", "start": "2026-11-01", "owner": sr.BOB, "segment": "enterprise"},
-            {"id": "globex", "name": "Globex"},
+            {"id": "globex", "name": "Globex 😀"},  # sent as \ud83d\ude00, a pair
             {"id": "initech"},  # no name
             {"id": "umbrella", "name": "Umbrella", "start": "2026-02-30"},
         ]
@@ -116,7 +116,7 @@ def test_a_customer_batch_answers_per_item(planned: BotHarness, token: str) -> N
     assert [(e["field"], e["path"]) for e in results[2]["errors"]] == [("name", "$.items[2].name")]
     assert [(e["field"], e["path"]) for e in results[3]["errors"]] == [("start", "$.items[3].start")]
     listing = planned.command("customer list").json()["text"]
-    assert "*Acme Corp*" in listing and "*Globex*" in listing and "Initech" not in listing
+    assert "*Acme Corp*" in listing and "*Globex 😀*" in listing and "Initech" not in listing
 
     batch["items"][1]["segment"] = "smb"
     again = call(planned, CUSTOMERS, batch, token=token).body
@@ -219,7 +219,8 @@ def test_too_large_batches_get_413(planned: BotHarness, token: str) -> None:
         (b'{"items": {"id": "acme"}}', ["$.items"]),
         (b'{"itmes": []}', ["$.itmes", "$.items"]),
         (b'{"items": [{"id": "acme", "name": "Acme"}, "globex", {"id": "x", "nmae": "X", "a b": 1}]}',
-         ["$.items[1]", "$.items[2].nmae", '$.items[2].["a b"]']),
+         ["$.items[1]", "$.items[2].nmae", '$.items[2]["a b"]']),
+        (b'{"items": [{"id": "a\\ud800", "name": "Half a character"}]}', ["$"]),
     ],
 )  # fmt: skip
 def test_malformed_bodies_get_422_with_the_path_of_each_error(
