@@ -31,12 +31,16 @@ def _reply(text: str, *, in_channel: bool) -> dict[str, Any]:
     return {"response_type": "in_channel" if in_channel else "ephemeral", "text": text, "blocks": sections(text)}
 
 
-def customer_added(customer: CustomerRecord, milestones: list[MilestoneRecord], user_id: str) -> dict[str, Any]:
+def customer_added(
+    customer: CustomerRecord, milestones: list[MilestoneRecord], user_id: str, result: str = "created"
+) -> dict[str, Any]:
+    """``result``: created, updated or unchanged (`customer add` with the id of a customer the plan has)."""
     owner = f", owner {mention(customer.owner_id)}" if customer.owner_id else ""
     segment = f", segment {esc(customer.segment)}" if customer.segment else ""
+    verb = {"created": "added", "updated": "updated"}.get(result, "re-added, unchanged,")
     lines = [
-        f"{mention(user_id)} added customer *{esc(customer.name)}* (onboarding starts {customer.start_date:%Y-%m-%d}"
-        f"{owner}{segment}). Milestone deadlines:"
+        f"{mention(user_id)} {verb} customer *{esc(customer.name)}* (id `{esc(customer.external_id)}`, onboarding "
+        f"starts {customer.start_date:%Y-%m-%d}{owner}{segment}). Milestone deadlines:"
     ]
     lines += [f"{m.position + 1}. {esc(m.name)} — {m.due_date:%Y-%m-%d}" for m in milestones]
     return _reply("\n".join(lines), in_channel=True)

@@ -25,6 +25,7 @@ from bot.blocks.help import help_message, notice, status_message
 from bot.blocks.hub import hub_message, thread_starter
 from bot.documents import upload_document
 from bot.ids import COMMAND
+from bot.listeners import imports as import_listener
 from bot.listeners.common import Requester, refresh_hub, requester, retire_hub
 from bot.listeners.context import services_of
 from bot.listeners.errors import replies_to_errors
@@ -90,8 +91,8 @@ def customer(ack: Ack, context: BoltContext, who: Requester, client: WebClient, 
     with transaction(services.sessions) as session:
         ready = customers.require_runnable(session, plans.require(session, who.team_id, who.channel()).plan)
         if action == "add":
-            added = imports.add_customer(session, ready, parse_customer_add(args[1:]), who.user_id, now)
-            reply = customer_added(added, customers.customer_milestones(session, added), who.user_id)
+            added, result = imports.add_customer(session, ready, parse_customer_add(args[1:]), who.user_id, now)
+            reply = customer_added(added, customers.customer_milestones(session, added), who.user_id, result)
         elif action == "list":
             rows = customers.customers_of(session, ready.plan)
             reply = customer_list(
@@ -173,6 +174,7 @@ HANDLERS: dict[str, Handler] = {
     "signal": signal,
     "alerts": alerts,
     "rename": rename,
+    "import": import_listener.open_import,
 }
 
 
