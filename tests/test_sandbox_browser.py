@@ -178,6 +178,21 @@ def test_the_message_shortcut_adds_a_message_to_the_plan(page: Any, sandbox: San
     assert chosen, "the bot announced the change in the channel"
 
 
+def test_a_milestone_is_removed_from_the_hub_only_once_confirmed(page: Any) -> None:
+    start_step3(page)
+    answer(page, "milestones", MILESTONES)
+    hub = page.locator(".msg", has=page.locator(".bk-header", has_text="Step 3")).last
+    menu = hub.locator('[data-action-id="remove_milestone"]')
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    menu.select_option(label="2. First integration live")
+    expect(menu).to_have_value("")
+    expect(hub).to_contain_text("First integration live")
+    page.once("dialog", lambda dialog: dialog.accept())
+    menu.select_option(label="2. First integration live")
+    expect(hub).not_to_contain_text("First integration live")
+    expect(hub).to_contain_text("2. Team trained")
+
+
 def test_a_csv_file_uploaded_in_the_import_form_is_imported(page: Any, tmp_path: Path) -> None:
     start_step3(page)
     for section, values in (("milestones", MILESTONES), ("health", HEALTH), ("training", TRAINING)):

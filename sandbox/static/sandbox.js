@@ -352,6 +352,11 @@
     }
     const action = control.dataset.action;
     if (action === "overflow" || action === "static_select" || action === "datepicker") {
+      // A confirm dialog on a menu asks after the pick, as in Slack; declining puts the menu back.
+      if (control.value && !confirmed(control)) {
+        control.value = "";
+        return;
+      }
       if (control.value) elementAction(control, { selected: control.value });
     }
   });
