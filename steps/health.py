@@ -53,6 +53,7 @@ __all__ = [
     "milestone_completion",
     "scoring_factors",
     "signal_factors",
+    "stale_factors",
 ]
 
 MILESTONES_KEY = StandardFactor.MILESTONES.value
@@ -256,6 +257,19 @@ class StaleFactor:
             f"Stale: {self.label} {_short(self.value)} observed {self.since} "
             f"(older than {self.window_days} {'day' if self.window_days == 1 else 'days'})"
         )
+
+
+def stale_factors(
+    labels: Mapping[str, str], signals: Mapping[str, Any], observed: Mapping[str, str], freshness: Freshness
+) -> tuple[StaleFactor, ...]:
+    """The factors (key → label) whose latest value is stale at the freshness's instant, in ``labels`` order: for
+    what shows a kept score without computing it again (lists, the App Home)."""
+    found = []
+    for key, label in labels.items():
+        at, cutoff, value = observed.get(key), freshness.cutoffs.get(key), signals.get(key)
+        if at is not None and cutoff is not None and value is not None and observed_time(at) < cutoff:
+            found.append(StaleFactor(key, label, float(value), at, freshness.windows[key]))
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
