@@ -145,8 +145,12 @@ def record_scores(
         bands = {change["cid"]: change["new_band"] for change in changes}
         execute_many(
             session,
-            update(CUSTOMERS).where(CUSTOMERS.c.id == bindparam("cid")).values(reported_band=bindparam("band")),
-            [{"cid": customer_id, "band": bands[customer_id]} for customer_id in absorbed if customer_id in bands],
+            update(CUSTOMERS).where(CUSTOMERS.c.id == bindparam("cid")).values(reported_band=bindparam("heard_band")),
+            [
+                {"cid": customer_id, "heard_band": bands[customer_id]}
+                for customer_id in absorbed
+                if customer_id in bands
+            ],
             types={},
         )
 
