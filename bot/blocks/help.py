@@ -32,6 +32,11 @@ COMMANDS = [
     ("import", "Upload a CSV file of customers or signals; you get a report of what was imported or rejected."),
     ("history", "Recent changes to the plan: who changed which field of which section, and when."),
     ('rename "<name>"', "Give the plan a name of the team's choosing (it starts with the channel's name)."),
+    (
+        "freshness [<factor>=<days>|default ...] [share=<1-100>|default]",
+        "How old a health signal may be before it counts as missing, and the share of the weights a score needs "
+        "(only to you); with values, sets them.",
+    ),
     ("help", "This help."),
 ]
 
