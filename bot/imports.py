@@ -27,9 +27,10 @@ Rows = Iterable[tuple[int, Mapping[str, Any]]]
 
 def add_customer(
     session: Session, ready: RunnablePlan, new: NewCustomer, user_id: str, now: datetime
-) -> CustomerRecord:
+) -> tuple[CustomerRecord, str]:
     """A new customer, or, with the id of one the plan has, that customer updated (every write path upserts by
-    external id). Without an id, the bot gives one from the name."""
+    external id), and which of created / updated / unchanged happened. Without an id, the bot gives one from the
+    name."""
     external_id = new.external_id
     if external_id is None:
         if customers_store.find(session, ready.plan.id, new.name.casefold()) is not None:
@@ -42,7 +43,7 @@ def add_customer(
     customer = customers_store.by_external_id(session, ready.plan.id, external_id)
     if customer is None:  # the import just wrote it
         raise RuntimeError(f"customer {external_id} was not saved")
-    return customer
+    return customer, report.results[1]
 
 
 def import_customers(

@@ -23,6 +23,10 @@ class PlanRecord:
     alert_channel_id: str | None
     canvas_id: str | None
     canvas_unavailable: str | None
+    # Staleness windows the team set, as (factor key, days) pairs so the record stays hashable (factors not listed use
+    # the cadence's default), and the share of the weights (percent) a score must rest on (None: the default).
+    freshness: tuple[tuple[str, int], ...] = ()
+    min_data_share: int | None = None
 
 
 @dataclass(frozen=True)

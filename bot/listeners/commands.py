@@ -9,10 +9,12 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot import access, customers, discussion, imports, plans, tokens
+from bot import freshness as data_freshness
 from bot.arguments import (
     CUSTOMER_ADD_USAGE,
     parse_alerts_here,
     parse_customer_add,
+    parse_freshness,
     parse_milestone_done,
     parse_plan_name,
     parse_signal,
@@ -20,12 +22,20 @@ from bot.arguments import (
 )
 from bot.blocks.changes import history_message
 from bot.blocks.common import esc
-from bot.blocks.customers import alerts_here, customer_added, customer_list, milestone_done, signals_recorded
+from bot.blocks.customers import (
+    alerts_here,
+    customer_added,
+    customer_list,
+    freshness_settings,
+    milestone_done,
+    signals_recorded,
+)
 from bot.blocks.help import help_message, notice, status_message
 from bot.blocks.hub import hub_message, thread_starter
 from bot.blocks.tokens import TOKEN_USAGE, token_created, token_list, token_revoked
 from bot.documents import upload_document
 from bot.ids import COMMAND
+from bot.listeners import imports as import_listener
 from bot.listeners.common import Requester, refresh_hub, requester, retire_hub
 from bot.listeners.context import services_of
 from bot.listeners.errors import replies_to_errors
@@ -91,13 +101,14 @@ def customer(ack: Ack, context: BoltContext, who: Requester, client: WebClient, 
     with transaction(services.sessions) as session:
         ready = customers.require_runnable(session, plans.require(session, who.team_id, who.channel()).plan)
         if action == "add":
-            added = imports.add_customer(session, ready, parse_customer_add(args[1:]), who.user_id, now)
-            reply = customer_added(added, customers.customer_milestones(session, added), who.user_id)
+            added, result = imports.add_customer(session, ready, parse_customer_add(args[1:]), who.user_id, now)
+            reply = customer_added(added, customers.customer_milestones(session, added), who.user_id, result)
         elif action == "list":
             rows = customers.customers_of(session, ready.plan)
             reply = customer_list(
-                ready.plan.name, rows, customers.overdue_counts(session, ready.plan, ready.today(now))
-            )
+                ready.plan.name, rows, customers.overdue_counts(session, ready.plan, ready.today(now)),
+                customers.data_notes(ready, rows, now),
+            )  # fmt: skip
         else:
             raise UserError(f"Usage: {CUSTOMER_ADD_USAGE} or `{COMMAND} customer list`.")
     ack(**reply)
@@ -164,6 +175,27 @@ def rename(ack: Ack, context: BoltContext, who: Requester, client: WebClient, ar
     refresh_hub(client, services_of(context), state)
 
 
+def freshness(
+    ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict
+) -> None:
+    """Only this channel's plan: the plan is found from the envelope's team and channel, never from an argument."""
+    wanted = parse_freshness(args)
+    services = services_of(context)
+    with transaction(services.sessions) as session:
+        ready = customers.require_runnable(session, plans.require(session, who.team_id, who.channel()).plan)
+        data_freshness.check(ready, wanted)
+    if not wanted.windows and not wanted.share_given:
+        ack(**freshness_settings(data_freshness.settings(ready)))
+        return
+    # Rescoring every customer of a large plan may take longer than Slack waits: ack first, answer via response_url.
+    ack()
+    with transaction(services.sessions) as session:
+        ready = customers.require_runnable(session, plans.require(session, who.team_id, who.channel()).plan)
+        found = data_freshness.change(session, ready, wanted, services.clock())
+    if context.respond is not None:
+        context.respond(**freshness_settings(found))
+
+
 def token(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
     """API tokens of this channel's plan; every reply is ephemeral, and a new token is shown only to its creator."""
     action = args[0].lower() if args else ""
@@ -194,6 +226,8 @@ HANDLERS: dict[str, Handler] = {
     "signal": signal,
     "alerts": alerts,
     "rename": rename,
+    "import": import_listener.open_import,
+    "freshness": freshness,
     "token": token,
 }
 
