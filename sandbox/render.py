@@ -32,6 +32,7 @@ EMOJI = {
     "thread": "🧵",
     "page_facing_up": "📄",
     "hourglass_flowing_sand": "⏳",
+    "hourglass": "⌛",
     "tada": "🎉",
     "wave": "👋",
     "+1": "👍",

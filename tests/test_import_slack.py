@@ -79,7 +79,8 @@ def test_signals_are_imported_with_their_source_and_time(bot: BotHarness) -> Non
         reading = session.query(SignalReading).one()
         assert (reading.source, reading.observed_at.isoformat()) == ("csv", "2026-11-20T09:00:00+00:00")
         acme = session.query(Customer).filter_by(external_id="crm-1").one()
-        assert acme.signals["adoption"] == 72 and acme.score is not None
+        assert acme.signals["adoption"] == 72 and acme.signal_times["adoption"] == "2026-11-20T09:00:00+00:00"
+        assert acme.scored_at is not None, "rescored with its new value"
 
 
 def test_a_file_that_cannot_be_imported_changes_nothing_and_says_why(bot: BotHarness) -> None:
