@@ -32,9 +32,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.ids import ADD_MILESTONE, CONFIRM_SAVE, OPEN_SECTION, REVIEW_SAVE
 from sandbox.payloads import ALICE
 from sandbox.slack_api import FakeSlack
-from tests.support.answers import ALL, with_rows
+from tests.support.answers import HEALTH, MILESTONES, TRAINING, across, milestone_rows, with_rows
 from tests.support.harness import BotHarness, Response
 
 SLACK_ACK_LIMIT_MS = 3000.0
@@ -90,18 +91,22 @@ class Recorder:
 
 
 def run_plan(bot: TimedHarness, recorder: Recorder, channel: str, channel_name: str) -> None:
-    """The Step 3 flow of one channel: command, the three modals, Review and save, confirm."""
+    """The Step 3 flow of one channel: the command; each milestone added in its own form from the hub, then the
+    questions across milestones, health and training, each in its form; Review and save; confirm."""
     recorder.record(SLASH_COMMAND, bot.command("step3", channel=channel, channel_name=channel_name))
-    for section, values in ALL.items():
-        response = bot.click(bot.hub(channel), f"open_section:{section}", section, channel=channel)
+    for row in milestone_rows(MILESTONES).values():
+        recorder.record(OPEN_MODAL, bot.click(bot.hub(channel), ADD_MILESTONE, "add", channel=channel))
+        recorder.record(SUBMIT_MODAL, bot.submit(bot.last_view(), row), expect_empty_body=True)
+    for section, values in (("milestones", across(MILESTONES)), ("health", HEALTH), ("training", TRAINING)):
+        response = bot.click(bot.hub(channel), f"{OPEN_SECTION}:{section}", section, channel=channel)
         recorder.record(OPEN_MODAL, response)
         view = with_rows(bot, bot.last_view(), values)  # custom factors come with "Add a custom factor"
         recorder.record(SUBMIT_MODAL, bot.submit(view, values), expect_empty_body=True)
-    recorder.record(CONTINUE, bot.click(bot.hub(channel), "review_save", channel=channel))
+    recorder.record(CONTINUE, bot.click(bot.hub(channel), REVIEW_SAVE, channel=channel))
     synthesis = bot.channel_messages(channel)[-1]
     if not synthesis["text"].startswith("Step 3 synthesis"):
         raise RuntimeError(f"{channel}: expected the synthesis message, got {synthesis['text']!r}")
-    recorder.record(CONFIRM, bot.click(synthesis, "confirm_save", channel=channel))
+    recorder.record(CONFIRM, bot.click(synthesis, CONFIRM_SAVE, channel=channel))
 
 
 def percentile(values: list[float], pct: float) -> float:
