@@ -31,7 +31,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
+from bench.ack_load import LoadReport, LoadResult, Plan, run_load
 from bot.ids import ADD_MILESTONE, CONFIRM_SAVE, OPEN_SECTION, REVIEW_SAVE
 from sandbox.payloads import ALICE
 from sandbox.slack_api import FakeSlack
@@ -148,6 +150,45 @@ def format_table(samples: dict[str, list[Timing]]) -> list[str]:
     return lines
 
 
+LOAD_COLUMNS = (("request kind", 28), ("server", 6), ("count", 5), ("p50", 7), ("p95", 7), ("p99", 7),
+                ("max", 7), ("req/s", 6))  # fmt: skip
+
+
+def _load_row(kind: str, server: str, result: LoadResult) -> str:
+    acks = result.latencies_ms
+    cells = [kind, server, str(len(acks))]
+    cells += [f"{value:.1f}" for value in (percentile(acks, 50), percentile(acks, 95), percentile(acks, 99), max(acks))]
+    cells.append(f"{result.throughput:.0f}")
+    padded = [
+        cell.ljust(width) if i < 2 else cell.rjust(width)
+        for i, (cell, (_, width)) in enumerate(zip(cells, LOAD_COLUMNS, strict=True))
+    ]
+    return "| " + " | ".join(padded) + " |"
+
+
+def format_load(report: LoadReport) -> list[str]:
+    header = "| " + " | ".join(name.ljust(w) if i < 2 else name.rjust(w) for i, (name, w) in enumerate(LOAD_COLUMNS))
+    lines = [
+        f"under load: {report.concurrency} concurrent clients on keep-alive connections, each sending its next",
+        "request when the last was answered; bot = `onboarding-bot run` (HTTP mode); floor = bare AsyncApp on uvicorn",
+        "latency in ms, from writing the request until the whole response is read",
+        header + " |",
+        "|" + "|".join("-" * (width + 2) for _, width in LOAD_COLUMNS) + "|",
+    ]
+    for c in report.comparisons:
+        lines += [_load_row(c.kind, "bot", c.bot), _load_row(c.kind, "floor", c.floor)]
+    lines.append("")
+    for c in report.comparisons:
+        ratio = percentile(c.bot.latencies_ms, 99) / percentile(c.floor.latencies_ms, 99)
+        lines.append(f"bot/floor p99 {c.kind}: {ratio:.2f}x")
+    lines += [
+        f"unexpected answers: {len(report.failures)}; response_url posts: {report.response_posts}; "
+        f"fake Slack problems: {len(report.problems)}",
+        f"server logs:   {report.log_dir}",
+    ]
+    return lines
+
+
 @contextmanager
 def database(url: str | None) -> Iterator[str]:
     if url is not None:
@@ -169,9 +210,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--plans", type=int, default=30, help="channels to run the Step 3 flow in (default 30)")
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: a SQLite file in a temp dir)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=0,
+        help="after the flow, this many concurrent clients against the bot and a bare async Bolt floor (default: off)",
+    )
+    parser.add_argument("--requests", type=int, default=2000, help="recorded requests per kind and server (2000)")
+    parser.add_argument("--warmup", type=int, default=200, help="unrecorded requests first, per kind and server (200)")
     args = parser.parse_args(argv)
     if args.plans < 1:
         parser.error("--plans must be at least 1")
+    if args.concurrency < 0 or args.requests < 1 or args.warmup < 0:
+        parser.error("--concurrency, --requests and --warmup must be positive")
 
     with FakeSlack() as fake, database(args.database_url) as url:
         channels = [(f"C0BENCH{i:03d}", f"onboarding-bench-{i:03d}") for i in range(args.plans)]
@@ -186,12 +237,19 @@ def main(argv: list[str] | None = None) -> int:
             for channel, name in channels:
                 run_plan(bot, recorder, channel, name)
             run_s = time.perf_counter() - started
+            plans = [Plan(channel, name, bot.hub(channel)) for channel, name in channels]
         finally:
             bot.close()
         if len(fake.uploads) != args.plans or fake.problems:
             raise RuntimeError(f"flow incomplete: {len(fake.uploads)} uploads, problems {fake.problems}")
         api_calls = len(fake.calls)
         response_url_calls = len(fake.response_calls)
+        load: LoadReport | None = None
+        if args.concurrency:
+            log_dir = Path(tempfile.mkdtemp(prefix="bench-ack-logs-"))
+            load = run_load(
+                plans, url, concurrency=args.concurrency, count=args.requests, warmup=args.warmup, log_dir=log_dir
+            )
 
     lines = [
         f"database:      {redact(url) if args.database_url else 'sqlite (file in a temp dir)'}",
@@ -207,14 +265,21 @@ def main(argv: list[str] | None = None) -> int:
         f"peak RSS:      {peak_rss_mib():.1f} MiB (whole process: bot, waitress, fake Slack, client)",
         f"Slack calls:   {api_calls} Web API calls, {response_url_calls} response_url posts",
     ]
+    if load is not None:
+        lines += ["", *format_load(load)]
     print("\n".join(lines))
 
+    if load is not None and (load.failures or load.problems):
+        print(f"FAIL under load: {load.failures[:3]}; fake Slack problems: {load.problems[:3]}", file=sys.stderr)
+        return 1
     slow = [
         (kind, t.ack_ms)
         for kind, timings in recorder.samples.items()
         for t in timings
         if t.ack_ms >= SLACK_ACK_LIMIT_MS
     ]
+    if load is not None:
+        slow += [(c.kind, ms) for c in load.comparisons for ms in c.bot.latencies_ms if ms >= SLACK_ACK_LIMIT_MS]
     if slow:
         print(f"FAIL: {len(slow)} ack(s) took >= {SLACK_ACK_LIMIT_MS:.0f} ms: {slow[:5]}", file=sys.stderr)
         return 1
