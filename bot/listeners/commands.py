@@ -30,7 +30,7 @@ from bot.listeners.context import services_of
 from bot.listeners.errors import replies_to_errors
 from steps.errors import UserError, channel_ref
 from steps.step3 import Section
-from storage.db import transaction
+from storage.db import read_only, transaction
 
 Handler = Callable[[Ack, BoltContext, Requester, WebClient, list[str], dict[str, Any]], None]
 
@@ -60,7 +60,7 @@ def step3(ack: Ack, context: BoltContext, who: Requester, client: WebClient, arg
 
 def status(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
     services = services_of(context)
-    with transaction(services.sessions) as session:
+    with read_only(services.sessions) as session:
         state = plans.require(session, who.team_id, who.channel())
         found = plans.status(session, state)
     plan = state.plan
@@ -74,7 +74,7 @@ def status(ack: Ack, context: BoltContext, who: Requester, client: WebClient, ar
 
 def doc(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
     services = services_of(context)
-    with transaction(services.sessions) as session:
+    with read_only(services.sessions) as session:
         state = plans.load(session, who.team_id, who.channel())
         document = plans.latest_document(session, state.plan) if state is not None else None
     if state is None or document is None:
@@ -149,7 +149,7 @@ def alerts(ack: Ack, context: BoltContext, who: Requester, client: WebClient, ar
 
 
 def history(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
-    with transaction(services_of(context).sessions) as session:
+    with read_only(services_of(context).sessions) as session:
         state = plans.require(session, who.team_id, who.channel())
         changes = plans.recent_changes(session, state.plan)
     ack(**history_message(state.plan.name, changes))
