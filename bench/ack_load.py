@@ -36,6 +36,7 @@ HELP = "/onboarding help"
 STATUS = "/onboarding status"
 BUTTON = f"block_actions {MENU_HELP}"
 LOAD_KINDS = (HELP, STATUS, BUTTON)
+ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -160,10 +161,25 @@ async def _load(port: int, kind: str, requests: Requests, count: int, concurrenc
     return result
 
 
-def measure(port: int, kind: str, requests: Requests, *, count: int, warmup: int, concurrency: int) -> LoadResult:
-    """``warmup`` requests not recorded (connections, caches, lazily imported code), then ``count`` recorded."""
-    asyncio.run(_load(port, kind, requests, warmup, concurrency, record=False))
+def measure(port: int, kind: str, requests: Requests, *, count: int, concurrency: int) -> LoadResult:
     return asyncio.run(_load(port, kind, requests, count, concurrency, record=True))
+
+
+def _shares(count: int, rounds: int) -> list[int]:
+    return [count // rounds + (1 if i < count % rounds else 0) for i in range(rounds) if count // rounds or i < count]
+
+
+def warm_up(port: int, kind: str, requests: Requests, *, count: int, concurrency: int) -> None:
+    """Requests not recorded: connections, caches, lazily imported code."""
+    asyncio.run(_load(port, kind, requests, count, concurrency, record=False))
+
+
+def merge(results: list[LoadResult]) -> LoadResult:
+    return LoadResult(
+        [ms for r in results for ms in r.latencies_ms],
+        sum(r.wall_s for r in results),
+        [f for r in results for f in r.failures],
+    )
 
 
 def _serve_fake(conn: Connection) -> None:
@@ -284,9 +300,14 @@ def run_load(
             serving(floor_cmd, f"http://127.0.0.1:{floor_port}/", floor_env, log_dir / "floor.log"),
         ):
             for kind in LOAD_KINDS:
-                options = {"count": count, "warmup": warmup, "concurrency": concurrency}
-                bot = measure(bot_port, kind, requests, **options)
-                floor = measure(floor_port, kind, requests, **options)
-                comparisons.append(Comparison(kind, bot, floor))
+                for port in (bot_port, floor_port):
+                    warm_up(port, kind, requests, count=warmup, concurrency=concurrency)
+                # Bot and floor take turns, a round each, so that whatever else the machine runs meanwhile
+                # weighs on both alike.
+                bot, floor = [], []
+                for share in _shares(count, ROUNDS):
+                    bot.append(measure(bot_port, kind, requests, count=share, concurrency=concurrency))
+                    floor.append(measure(floor_port, kind, requests, count=share, concurrency=concurrency))
+                comparisons.append(Comparison(kind, merge(bot), merge(floor)))
         response_posts, problems = stop_fake()
     return LoadReport(concurrency, comparisons, response_posts, problems, log_dir)
