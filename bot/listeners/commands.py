@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
 
 from bot import access, customers, discussion, plans
@@ -191,5 +191,30 @@ def onboarding(ack: Ack, context: BoltContext, command: dict[str, Any], client: 
     handler(ack, context, who, client, words[1:], command)
 
 
+answer_onboarding = replies_to_errors(onboarding)
+# Subcommands that only read and answer in the ack ("" is help).
+IN_REQUEST_THREAD = frozenset({"", "help", "status", "history"})
+
+
+def in_request_thread(
+    ack: Ack,
+    context: BoltContext,
+    body: dict[str, Any],
+    command: dict[str, Any],
+    client: WebClient,
+    respond: Respond,
+    next: Callable[[], BoltResponse],
+) -> BoltResponse | None:
+    """Listener middleware: help, status and history run here, in the request's own thread, and their ack is the
+    response (a listener middleware that answers ends the request). Handed to Bolt's listener pool instead, the
+    request waits for a free worker (behind the after-ack work of other requests) and then finds the ack only at
+    Bolt's next 10 ms look (slack_bolt/listener/thread_runner.py). Anything else goes to the pool as usual."""
+    words = (command.get("text") or "").split(maxsplit=1)
+    if (words[0].lower() if words else "") not in IN_REQUEST_THREAD:
+        return next()
+    answer_onboarding(ack=ack, context=context, body=body, command=command, client=client, respond=respond)
+    return ack.response or BoltResponse(status=200, body="")
+
+
 def register(app: App) -> None:
-    app.command(COMMAND)(replies_to_errors(onboarding))
+    app.command(COMMAND, middleware=[in_request_thread])(answer_onboarding)
