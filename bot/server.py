@@ -51,7 +51,6 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 # Slack's largest payloads (a 100-block modal with its state) are a few hundred kilobytes.
 MAX_BODY_BYTES = 4 * 1024 * 1024
-SERVER_THREADS = 32
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -234,8 +233,7 @@ def serve(application: WsgiApp, port: int, host: str = "0.0.0.0") -> None:
     from waitress import serve as waitress_serve
 
     logger.info("listening on http://%s:%s%s", host, port, EVENTS_PATH)
-    # Each request holds its thread until the listener acks, and Bolt looks for the ack every 10 ms
-    # (slack_bolt/listener/thread_runner.py), so a thread answers at most about 80 acks a second. With 8 threads
-    # 20 concurrent /onboarding help requests got ~650 acks/s at p50 28 ms; with 32, ~1,450/s at p50 13 ms, as
-    # fast as a bare async Bolt app (bench/README.md). Waiting threads cost no CPU.
-    waitress_serve(application, host=host, port=port, threads=SERVER_THREADS, ident="onboarding-bot")
+    # 8 threads, measured against 32 at 20 concurrent requests (bench/README.md, "Under load"): with `help` answered
+    # in its request thread, 32 threads were no faster for it and slower for `status` (p99 91-95 ms against 68-84):
+    # more threads only contend for the GIL.
+    waitress_serve(application, host=host, port=port, threads=8, ident="onboarding-bot")
