@@ -9,9 +9,11 @@ on loopback (``tests.support.harness.BotHarness``) and talking to the fake Slack
 
 Run from the repository root::
 
-    .venv/bin/python -m bench.ack_latency [--plans N] [--database-url URL]
+    .venv/bin/python -m bench.ack_latency [--plans N] [--database-url URL] [--concurrency N]
 
-Exits 1 if any ack took 3000 ms or more.
+With ``--concurrency N`` it then sends N concurrent clients' requests to the bot and to a bare async Bolt floor
+(``bench.ack_load``, ``bench.ack_floor``) and reports both. Exits 1 if any ack took 3000 ms or more, or an answer
+under load was not the expected one.
 """
 
 from __future__ import annotations

@@ -67,25 +67,23 @@ class Requests:
         self.response_url_base = response_url_base
         self._n = itertools.count()
 
-    def body(self, kind: str) -> tuple[str, str]:
+    def body(self, kind: str) -> str:
+        """A form-encoded body, as Slack sends commands and interactions."""
         n = next(self._n)
         plan = self.plans[n % len(self.plans)]
         response_url = f"{self.response_url_base}/response/{sr.next_id('load')}"
         where = {"channel": plan.channel, "channel_name": plan.channel_name}
         if kind == BUTTON:
-            payload = sr.message_action(plan.hub, MENU_HELP, response_url=response_url, **where)
-            return sr.interactive_body(payload), "application/x-www-form-urlencoded"
+            return sr.interactive_body(sr.message_action(plan.hub, MENU_HELP, response_url=response_url, **where))
         text = "help" if kind == HELP else "status"
-        return sr.form_body(sr.slash_command(text, response_url=response_url, **where)), (
-            "application/x-www-form-urlencoded"
-        )
+        return sr.form_body(sr.slash_command(text, response_url=response_url, **where))
 
     def http(self, kind: str, port: int) -> bytes:
-        body, content_type = self.body(kind)
+        body = self.body(kind)
         raw = body.encode()
         headers = {
             "Host": f"127.0.0.1:{port}",
-            "Content-Type": content_type,
+            "Content-Type": "application/x-www-form-urlencoded",
             "Content-Length": str(len(raw)),
             **sr.sign(body),
         }
@@ -166,7 +164,8 @@ def measure(port: int, kind: str, requests: Requests, *, count: int, concurrency
 
 
 def _shares(count: int, rounds: int) -> list[int]:
-    return [count // rounds + (1 if i < count % rounds else 0) for i in range(rounds) if count // rounds or i < count]
+    """``count`` split into ``rounds`` near-equal parts, none empty (fewer parts when count < rounds)."""
+    return [count // rounds + (1 if i < count % rounds else 0) for i in range(min(count, rounds))]
 
 
 def warm_up(port: int, kind: str, requests: Requests, *, count: int, concurrency: int) -> None:
