@@ -233,7 +233,4 @@ def serve(application: WsgiApp, port: int, host: str = "0.0.0.0") -> None:
     from waitress import serve as waitress_serve
 
     logger.info("listening on http://%s:%s%s", host, port, EVENTS_PATH)
-    # 8 threads, measured against 32 at 20 concurrent requests (bench/README.md, "Under load"): with `help` answered
-    # in its request thread, 32 threads were no faster for it and slower for `status` (p99 91-95 ms against 68-84):
-    # more threads only contend for the GIL.
     waitress_serve(application, host=host, port=port, threads=8, ident="onboarding-bot")
