@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
 
 from bot import access, customers, discussion, imports, plans, tokens
@@ -41,7 +41,7 @@ from bot.listeners.context import services_of
 from bot.listeners.errors import replies_to_errors
 from steps.errors import UserError, channel_ref
 from steps.step3 import Section
-from storage.db import transaction
+from storage.db import read_only, transaction
 
 Handler = Callable[[Ack, BoltContext, Requester, WebClient, list[str], dict[str, Any]], None]
 
@@ -71,7 +71,7 @@ def step3(ack: Ack, context: BoltContext, who: Requester, client: WebClient, arg
 
 def status(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
     services = services_of(context)
-    with transaction(services.sessions) as session:
+    with read_only(services.sessions) as session:
         state = plans.require(session, who.team_id, who.channel())
         found = plans.status(session, state)
     plan = state.plan
@@ -85,7 +85,7 @@ def status(ack: Ack, context: BoltContext, who: Requester, client: WebClient, ar
 
 def doc(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
     services = services_of(context)
-    with transaction(services.sessions) as session:
+    with read_only(services.sessions) as session:
         state = plans.load(session, who.team_id, who.channel())
         document = plans.latest_document(session, state.plan) if state is not None else None
     if state is None or document is None:
@@ -161,7 +161,7 @@ def alerts(ack: Ack, context: BoltContext, who: Requester, client: WebClient, ar
 
 
 def history(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
-    with transaction(services_of(context).sessions) as session:
+    with read_only(services_of(context).sessions) as session:
         state = plans.require(session, who.team_id, who.channel())
         changes = plans.recent_changes(session, state.plan)
     ack(**history_message(state.plan.name, changes))
@@ -247,5 +247,32 @@ def onboarding(ack: Ack, context: BoltContext, command: dict[str, Any], client: 
     handler(ack, context, who, client, words[1:], command)
 
 
+answer_onboarding = replies_to_errors(onboarding)
+# What answers in the request's own thread: help, which reads nothing ("" is help too).
+IN_REQUEST_THREAD = frozenset({"", "help"})
+
+
+def in_request_thread(
+    ack: Ack,
+    context: BoltContext,
+    body: dict[str, Any],
+    command: dict[str, Any],
+    client: WebClient,
+    respond: Respond,
+    next: Callable[[], BoltResponse],
+) -> BoltResponse | None:
+    """Listener middleware: `/onboarding help` runs here, in the request's own thread, and its ack is the response
+    (a listener middleware that answers ends the request). Handed to Bolt's listener pool instead, it waited for a
+    free worker, behind other requests' after-ack work, then for Bolt's next look for the ack, every 10 ms
+    (slack_bolt/listener/thread_runner.py). Subcommands that read the database stay in the pool: its 5 workers
+    keep that many reads at once, which measured faster under load than one per request thread
+    (bench/README.md, "Under load")."""
+    words = (command.get("text") or "").split(maxsplit=1)
+    if (words[0].lower() if words else "") not in IN_REQUEST_THREAD:
+        return next()
+    answer_onboarding(ack=ack, context=context, body=body, command=command, client=client, respond=respond)
+    return ack.response or BoltResponse(status=200, body="")
+
+
 def register(app: App) -> None:
-    app.command(COMMAND)(replies_to_errors(onboarding))
+    app.command(COMMAND, middleware=[in_request_thread])(answer_onboarding)
