@@ -9,9 +9,11 @@ on loopback (``tests.support.harness.BotHarness``) and talking to the fake Slack
 
 Run from the repository root::
 
-    .venv/bin/python -m bench.ack_latency [--plans N] [--database-url URL]
+    .venv/bin/python -m bench.ack_latency [--plans N] [--database-url URL] [--concurrency N]
 
-Exits 1 if any ack took 3000 ms or more.
+With ``--concurrency N`` it then sends N concurrent clients' requests to the bot and to a bare async Bolt floor
+(``bench.ack_load``, ``bench.ack_floor``) and reports both. Exits 1 if any ack took 3000 ms or more, or an answer
+under load was not the expected one.
 """
 
 from __future__ import annotations
@@ -31,10 +33,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
+from bench.ack_load import LoadReport, LoadResult, Plan, run_load
+from bot.ids import ADD_MILESTONE, CONFIRM_SAVE, OPEN_SECTION, REVIEW_SAVE
 from sandbox.payloads import ALICE
 from sandbox.slack_api import FakeSlack
-from tests.support.answers import ALL, with_rows
+from tests.support.answers import HEALTH, MILESTONES, TRAINING, across, milestone_rows, with_rows
 from tests.support.harness import BotHarness, Response
 
 SLACK_ACK_LIMIT_MS = 3000.0
@@ -90,18 +95,22 @@ class Recorder:
 
 
 def run_plan(bot: TimedHarness, recorder: Recorder, channel: str, channel_name: str) -> None:
-    """The Step 3 flow of one channel: command, the three modals, Review and save, confirm."""
+    """The Step 3 flow of one channel: the command; each milestone added in its own form from the hub, then the
+    questions across milestones, health and training, each in its form; Review and save; confirm."""
     recorder.record(SLASH_COMMAND, bot.command("step3", channel=channel, channel_name=channel_name))
-    for section, values in ALL.items():
-        response = bot.click(bot.hub(channel), f"open_section:{section}", section, channel=channel)
+    for row in milestone_rows(MILESTONES).values():
+        recorder.record(OPEN_MODAL, bot.click(bot.hub(channel), ADD_MILESTONE, "add", channel=channel))
+        recorder.record(SUBMIT_MODAL, bot.submit(bot.last_view(), row), expect_empty_body=True)
+    for section, values in (("milestones", across(MILESTONES)), ("health", HEALTH), ("training", TRAINING)):
+        response = bot.click(bot.hub(channel), f"{OPEN_SECTION}:{section}", section, channel=channel)
         recorder.record(OPEN_MODAL, response)
         view = with_rows(bot, bot.last_view(), values)  # custom factors come with "Add a custom factor"
         recorder.record(SUBMIT_MODAL, bot.submit(view, values), expect_empty_body=True)
-    recorder.record(CONTINUE, bot.click(bot.hub(channel), "review_save", channel=channel))
+    recorder.record(CONTINUE, bot.click(bot.hub(channel), REVIEW_SAVE, channel=channel))
     synthesis = bot.channel_messages(channel)[-1]
     if not synthesis["text"].startswith("Step 3 synthesis"):
         raise RuntimeError(f"{channel}: expected the synthesis message, got {synthesis['text']!r}")
-    recorder.record(CONFIRM, bot.click(synthesis, "confirm_save", channel=channel))
+    recorder.record(CONFIRM, bot.click(synthesis, CONFIRM_SAVE, channel=channel))
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -143,6 +152,45 @@ def format_table(samples: dict[str, list[Timing]]) -> list[str]:
     return lines
 
 
+LOAD_COLUMNS = (("request kind", 28), ("server", 6), ("count", 5), ("p50", 7), ("p95", 7), ("p99", 7),
+                ("max", 7), ("req/s", 6))  # fmt: skip
+
+
+def _load_row(kind: str, server: str, result: LoadResult) -> str:
+    acks = result.latencies_ms
+    cells = [kind, server, str(len(acks))]
+    cells += [f"{value:.1f}" for value in (percentile(acks, 50), percentile(acks, 95), percentile(acks, 99), max(acks))]
+    cells.append(f"{result.throughput:.0f}")
+    padded = [
+        cell.ljust(width) if i < 2 else cell.rjust(width)
+        for i, (cell, (_, width)) in enumerate(zip(cells, LOAD_COLUMNS, strict=True))
+    ]
+    return "| " + " | ".join(padded) + " |"
+
+
+def format_load(report: LoadReport) -> list[str]:
+    header = "| " + " | ".join(name.ljust(w) if i < 2 else name.rjust(w) for i, (name, w) in enumerate(LOAD_COLUMNS))
+    lines = [
+        f"under load: {report.concurrency} concurrent clients on keep-alive connections, each sending its next",
+        "request when the last was answered; bot = `onboarding-bot run` (HTTP mode); floor = bare AsyncApp on uvicorn",
+        "latency in ms, from writing the request until the whole response is read",
+        header + " |",
+        "|" + "|".join("-" * (width + 2) for _, width in LOAD_COLUMNS) + "|",
+    ]
+    for c in report.comparisons:
+        lines += [_load_row(c.kind, "bot", c.bot), _load_row(c.kind, "floor", c.floor)]
+    lines.append("")
+    for c in report.comparisons:
+        ratio = percentile(c.bot.latencies_ms, 99) / percentile(c.floor.latencies_ms, 99)
+        lines.append(f"bot/floor p99 {c.kind}: {ratio:.2f}x")
+    lines += [
+        f"unexpected answers: {len(report.failures)}; response_url posts: {report.response_posts}; "
+        f"fake Slack problems: {len(report.problems)}",
+        f"server logs:   {report.log_dir}",
+    ]
+    return lines
+
+
 @contextmanager
 def database(url: str | None) -> Iterator[str]:
     if url is not None:
@@ -164,9 +212,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--plans", type=int, default=30, help="channels to run the Step 3 flow in (default 30)")
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: a SQLite file in a temp dir)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=0,
+        help="after the flow, this many concurrent clients against the bot and a bare async Bolt floor (default: off)",
+    )
+    parser.add_argument("--requests", type=int, default=2000, help="recorded requests per kind and server (2000)")
+    parser.add_argument("--warmup", type=int, default=200, help="unrecorded requests first, per kind and server (200)")
     args = parser.parse_args(argv)
     if args.plans < 1:
         parser.error("--plans must be at least 1")
+    if args.concurrency < 0 or args.requests < 1 or args.warmup < 0:
+        parser.error("--concurrency, --requests and --warmup must be positive")
 
     with FakeSlack() as fake, database(args.database_url) as url:
         channels = [(f"C0BENCH{i:03d}", f"onboarding-bench-{i:03d}") for i in range(args.plans)]
@@ -181,12 +239,19 @@ def main(argv: list[str] | None = None) -> int:
             for channel, name in channels:
                 run_plan(bot, recorder, channel, name)
             run_s = time.perf_counter() - started
+            plans = [Plan(channel, name, bot.hub(channel)) for channel, name in channels]
         finally:
             bot.close()
         if len(fake.uploads) != args.plans or fake.problems:
             raise RuntimeError(f"flow incomplete: {len(fake.uploads)} uploads, problems {fake.problems}")
         api_calls = len(fake.calls)
         response_url_calls = len(fake.response_calls)
+        load: LoadReport | None = None
+        if args.concurrency:
+            log_dir = Path(tempfile.mkdtemp(prefix="bench-ack-logs-"))
+            load = run_load(
+                plans, url, concurrency=args.concurrency, count=args.requests, warmup=args.warmup, log_dir=log_dir
+            )
 
     lines = [
         f"database:      {redact(url) if args.database_url else 'sqlite (file in a temp dir)'}",
@@ -202,14 +267,21 @@ def main(argv: list[str] | None = None) -> int:
         f"peak RSS:      {peak_rss_mib():.1f} MiB (whole process: bot, waitress, fake Slack, client)",
         f"Slack calls:   {api_calls} Web API calls, {response_url_calls} response_url posts",
     ]
+    if load is not None:
+        lines += ["", *format_load(load)]
     print("\n".join(lines))
 
+    if load is not None and (load.failures or load.problems):
+        print(f"FAIL under load: {load.failures[:3]}; fake Slack problems: {load.problems[:3]}", file=sys.stderr)
+        return 1
     slow = [
         (kind, t.ack_ms)
         for kind, timings in recorder.samples.items()
         for t in timings
         if t.ack_ms >= SLACK_ACK_LIMIT_MS
     ]
+    if load is not None:
+        slow += [(c.kind, ms) for c in load.comparisons for ms in c.bot.latencies_ms if ms >= SLACK_ACK_LIMIT_MS]
     if slow:
         print(f"FAIL: {len(slow)} ack(s) took >= {SLACK_ACK_LIMIT_MS:.0f} ms: {slow[:5]}", file=sys.stderr)
         return 1

@@ -231,6 +231,9 @@ def generate(
 ) -> Generated:
     started = time.perf_counter()
     rng = random.Random(seed)
+    # Observation times from their own generator, so the rest of the data is what it was before they existed: up to
+    # 20 days old, so at NOW about 30% of the values are past the weekly plans' 14-day window (stale).
+    ages = random.Random(seed + 1)
     today = NOW.date()
     stats = Generated()
     with transaction(sessions) as session:
@@ -251,7 +254,8 @@ def generate(
             name = f"Bench Customer {customer_id:06d}"
             customer_rows.append({
                 "id": customer_id, "team_id": TEAM_ID, "plan_id": plan_id, "name": name, "name_key": name.casefold(),
-                "external_id": f"bench-{customer_id:06d}", "signal_times": {},
+                "external_id": f"bench-{customer_id:06d}",
+                "signal_times": {key: (NOW - timedelta(days=ages.uniform(0, 20))).isoformat() for key in signals},
                 "segment": SEGMENTS[n % len(SEGMENTS)], "owner_id": OWNERS[n % len(OWNERS)], "start_date": start,
                 "created_by": ALICE, "created_at": datetime.combine(start, clock_time(10), tzinfo=UTC),
                 "signals": signals, "score": breakdown.score, "band": band, "scored_at": PREVIOUS_UPDATE,

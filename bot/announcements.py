@@ -114,6 +114,9 @@ def health_update(
         flagged,
         {band: health.protocols.get(band) for band in Band},
         list(health.monitors),
+        [_digest_line(s, with_weakest=False) for s in digest.insufficient[: digest_blocks.LIST_LIMIT]],
+        len(digest.insufficient),
+        digest.stale_or_insufficient,
     )
     key = f"health:{ready.plan.id}:{instant.isoformat()}"
     common = _alert_channel(ready, now)
@@ -125,9 +128,14 @@ def health_update(
 def _digest_line(scored: Scored, *, with_weakest: bool) -> digest_blocks.DigestLine:
     breakdown = scored.breakdown
     weakest = breakdown.weakest(WEAKEST_SHOWN) if with_weakest else ()
+    missing: tuple[str, ...] = ()
+    if breakdown.insufficient is not None:
+        stale = {factor.key for factor in breakdown.stale}
+        missing = tuple(f.label for f in breakdown.factors if f.value is None and f.key not in stale)
     return digest_blocks.DigestLine(
-        scored.name, breakdown.score, breakdown.band, scored.previous_score, scored.previous_band, weakest
-    )
+        scored.name, breakdown.score, breakdown.band, scored.previous_score, scored.previous_band, weakest,
+        breakdown.stale, breakdown.insufficient, missing,
+    )  # fmt: skip
 
 
 def bands_dropped(session: Session, ready: RunnablePlan, drops: Sequence[BandDrop], now: datetime) -> None:

@@ -184,3 +184,45 @@ def parse_plan_name(words: list[str]) -> str:
     if len(name) > PLAN_NAME_LENGTH:
         raise UserError(f"Keep the plan's name to {PLAN_NAME_LENGTH} characters or fewer.")
     return name
+
+
+FRESHNESS_USAGE = "`/onboarding freshness [<factor>=<days>|default ...] [share=<1-100>|default]`"
+MAX_WINDOW_DAYS = 3650  # ten years: a longer window is no window, and the date arithmetic stays in range
+
+
+@dataclass(frozen=True)
+class FreshnessChange:
+    """Staleness windows to set (factor key -> days; None: back to the cadence's default) and the minimum data
+    share (percent; None: back to the default), each only when given."""
+
+    windows: dict[str, int | None]
+    share: int | None
+    share_given: bool
+
+
+def parse_freshness(words: list[str]) -> FreshnessChange:
+    """``<factor>=<days>`` pairs and ``share=<percent>``; whether the factors exist is the plan's to say."""
+    windows: dict[str, int | None] = {}
+    share: int | None = None
+    share_given = False
+    for pair in words:
+        key, sep, raw = pair.partition("=")
+        key, raw = key.lower(), raw.strip().lower()
+        if not sep or not key or not raw:
+            raise UserError(f"`{{pair}}` is not `<factor>=<days>`. Usage: {FRESHNESS_USAGE}", pair=pair)
+        if key in windows or (key == "share" and share_given):
+            raise UserError("`{key}` is given twice.", key=key)
+        if key == "share":
+            share_given = True
+            share = None if raw == "default" else _whole(pair, raw, 1, 100, "a whole percentage from 1 to 100")
+            continue
+        wanted = f"a whole number of days from 1 to {MAX_WINDOW_DAYS}"
+        windows[key] = None if raw == "default" else _whole(pair, raw, 1, MAX_WINDOW_DAYS, wanted)
+    return FreshnessChange(windows, share, share_given)
+
+
+def _whole(pair: str, raw: str, low: int, high: int, wanted: str) -> int:
+    # Only ASCII digits (int() also reads "²" and "٣"), and few of them: int() of thousands of digits raises.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not low <= int(raw) <= high:
+        raise UserError(f"`{{pair}}`: the value must be {wanted}, or `default`.", pair=pair)
+    return int(raw)

@@ -1,4 +1,4 @@
-"""`onboarding-bot` command line: run, tick, export, import, sandbox, db upgrade."""
+"""`onboarding-bot` command line: run, tick, export, import, token create, sandbox, db upgrade."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ PROGRESS_AFTER_S = 0.5  # a bar only for files long enough to wait for
 
 
 def _run(settings: Settings) -> int:
+    from bot.api import api_app
     from bot.app import create_app
     from bot.scheduler import Scheduler
     from bot.server import serve, wsgi_app
@@ -61,7 +62,8 @@ def _run(settings: Settings) -> int:
 
             SocketModeHandler(app, app_token=settings.slack_app_token, web_client=client).start()
         else:
-            serve(wsgi_app(app, engine), settings.port, settings.host)
+            api = api_app(services, rate_per_minute=settings.api_rate_limit)
+            serve(wsgi_app(app, engine, api=api), settings.port, settings.host)
     finally:
         scheduler.shutdown()
     return 0
@@ -246,6 +248,33 @@ def _progress(total: int) -> Iterator[Any]:
         bar.close()
 
 
+def _token_create(settings: Settings, channel: str, name: str, team: str | None) -> int:
+    from bot import tokens
+    from steps.api import CLI_CREATOR
+    from steps.errors import UserError
+    from storage import repo
+    from storage.db import make_engine, make_session_factory, transaction
+
+    with transaction(make_session_factory(make_engine(settings.database_url))) as session:
+        candidates = [p for p in repo.plans_in_channel(session, channel) if team is None or p.team_id == team]
+        if not candidates:
+            print(f"error: no plan for channel {channel}", file=sys.stderr)
+            return 1
+        if len(candidates) > 1:
+            teams = ", ".join(p.team_id for p in candidates)
+            print(f"error: channel {channel} has plans in several workspaces ({teams}); add --team", file=sys.stderr)
+            return 1
+        try:
+            created = tokens.create_token(session, candidates[0], name, CLI_CREATOR, datetime.now(UTC))
+        except UserError as exc:
+            print(f"error: {exc.plain()}", file=sys.stderr)
+            return 1
+    # The token alone on stdout, for a script to capture; it is shown this once and not kept.
+    print(f"API token “{name}” for the plan {created.plan.name} ({channel}); it is shown only now:", file=sys.stderr)
+    print(created.token)
+    return 0
+
+
 def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
     # The only place the bot's code names the sandbox: this command starts it. The sandbox then runs
     # `onboarding-bot run` as a process of its own and talks to it over HTTP, as Slack would.
@@ -279,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
     sandbox.add_argument("--reset", action="store_true", help="start from an empty workspace and database")
     sandbox.add_argument("--dir", default=".sandbox", help="where the sandbox keeps its files (default .sandbox)")
+    token = sub.add_parser("token", help="API tokens of a plan")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    token_create = token_sub.add_parser("create", help="create an API token for a channel's plan; prints it once")
+    token_create.add_argument("--channel", required=True, help="Slack channel id of the plan, e.g. C0123456789")
+    token_create.add_argument("--name", required=True, help="the token's name, e.g. warehouse-nightly")
+    token_create.add_argument("--team", help="Slack team id, when the channel id exists in several workspaces")
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply database migrations")
@@ -302,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
             return _export(settings, args.channel, args.version, args.team)
         if args.command == "import":
             return _import(settings, args)
+        if args.command == "token":
+            return _token_create(settings, args.channel, args.name, args.team)
         from storage.db import upgrade
 
         upgrade(settings.database_url)

@@ -13,7 +13,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from steps.errors import UserError, channel_ref
-from steps.health import MilestoneState, ScoreBreakdown, compute_score, signal_factors
+from steps.health import (
+    Freshness,
+    MilestoneState,
+    ScoreBreakdown,
+    StaleFactor,
+    compute_score,
+    drop_from_staleness,
+    freshness_at,
+    signal_factors,
+    stale_factors,
+)
 from steps.step3 import STEP_ID, HealthModel, MilestonesSection
 from storage import alerts, health_scores, outbox, repo
 from storage import customers as store
@@ -40,6 +50,10 @@ class RunnablePlan:
     @property
     def alert_channel(self) -> str:
         return self.plan.alert_channel_id or self.plan.channel_id
+
+    def freshness(self, now: datetime) -> Freshness:
+        """Which values count at ``now``: the plan's staleness windows and minimum data share."""
+        return freshness_at(self.health, dict(self.plan.freshness), self.plan.min_data_share, now)
 
 
 def runnable(session: Session, plan: PlanRecord) -> RunnablePlan | None:
@@ -175,10 +189,18 @@ def rescore(session: Session, ready: RunnablePlan, customer: CustomerRecord, now
         customer.signals,
         milestone_states(ready, customer_milestones(session, customer)),
         ready.today(now),
+        observed=customer.signal_times,
+        freshness=ready.freshness(now),
+    )
+    absorbed = (
+        [customer.id]
+        if breakdown.stale and drop_from_staleness(health_scores.reported_band(session, customer.id), breakdown)
+        else []
     )
     health_scores.record_scores(
-        session, customer.team_id, customer.plan_id, [(customer.id, breakdown)], now, reported=False
-    )
+        session, customer.team_id, customer.plan_id, [(customer.id, breakdown)], now, reported=False,
+        absorbed=absorbed,
+    )  # fmt: skip
     return breakdown
 
 
@@ -262,6 +284,30 @@ def follow_milestones(session: Session, plan: PlanRecord, now: datetime) -> bool
 
 def customers_of(session: Session, plan: PlanRecord) -> list[CustomerRecord]:
     return store.of_plan(session, plan.id)
+
+
+@dataclass(frozen=True)
+class DataNote:
+    """What a listed customer's score leaves out: stale values, and for insufficient data the factors never
+    measured (by label)."""
+
+    stale: tuple[StaleFactor, ...]
+    missing: tuple[str, ...]
+    insufficient: bool
+
+
+def data_notes(ready: RunnablePlan, rows: Iterable[CustomerRecord], now: datetime) -> dict[int, DataNote]:
+    """By customer id, for the customers whose data is stale (at ``now``) or insufficient; the others have none."""
+    fresh, labels = ready.freshness(now), signal_factors(ready.health)
+    notes = {}
+    for customer in rows:
+        stale = stale_factors(labels, customer.signals, customer.signal_times or {}, fresh)
+        # No score although something was measured: the data is too thin or too old (no signal at all is "no data").
+        insufficient = customer.score is None and any(key in customer.signals for key in labels)
+        if stale or insufficient:
+            missing = tuple(label for key, label in labels.items() if key not in customer.signals)
+            notes[customer.id] = DataNote(stale, missing if insufficient else (), insufficient)
+    return notes
 
 
 def overdue_counts(session: Session, plan: PlanRecord, today: date) -> dict[int, int]:

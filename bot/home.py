@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from bot.customers import runnable
+from steps.health import StaleFactor, signal_factors, stale_factors
 from steps.step3 import Section
-from storage import customers, outbox, repo
+from storage import customers, freshness, outbox, repo
 from storage.db import Session
 from storage.records import Backlog
 
@@ -21,8 +22,11 @@ class PlanSummary:
     channel_id: str
     steps_completed: list[str]
     sections_answered: list[Section]
-    band_counts: dict[str | None, int] = field(default_factory=dict)
-    lowest: list[tuple[str, float | None, str | None]] = field(default_factory=list)  # name, score, band
+    band_counts: dict[str | None, int] = field(default_factory=dict)  # None: no score (no data or insufficient)
+    insufficient: int = 0  # customers without a score for too little fresh data
+    stale_or_insufficient: int = 0  # ... and those whose score leaves a stale value out
+    # name, score, band, stale factors
+    lowest: list[tuple[str, float | None, str | None, tuple[StaleFactor, ...]]] = field(default_factory=list)
     overdue: list[tuple[str, str, date]] = field(default_factory=list)  # customer, milestone, due
     overdue_total: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # summary, error
@@ -43,7 +47,15 @@ def plan_summaries(session: Session, team_id: str, now: datetime, channels: Coll
         ready = runnable(session, plan)
         if ready is not None:
             summary.band_counts = customers.band_counts(session, plan.id)
-            summary.lowest = customers.lowest_scores(session, plan.id, PER_LIST)
+            fresh = ready.freshness(now)
+            summary.insufficient, summary.stale_or_insufficient = freshness.data_counts(
+                session, plan.id, fresh.windows, now
+            )
+            labels = signal_factors(ready.health)
+            summary.lowest = [
+                (name, score, band, stale_factors(labels, signals, times, fresh))
+                for name, score, band, signals, times in customers.lowest_scores(session, plan.id, PER_LIST)
+            ]
             summary.overdue, summary.overdue_total = customers.overdue_milestones(
                 session, plan.id, ready.today(now), PER_LIST
             )

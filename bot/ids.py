@@ -39,6 +39,11 @@ DONE_CALLBACK = "mark_done"  # the Mark done form: on which date the milestone w
 ALERT_BLOCK_PREFIX = "alert:"  # + alert id: the actions block of one alert, rewritten whenever it is acted on
 ALERT_TEXT_PREFIX = "alert-text:"  # + alert id: its text (customer, milestone, due date, status), rewritten too
 
+# `/onboarding import`: a CSV file of customers or signals, uploaded in a form
+IMPORT_CALLBACK = "import_file"
+IMPORT_KIND = "import_kind"  # block id: customers or signals
+IMPORT_FILE = "import_file"  # block id: the file input
+
 # Message shortcut "Add to onboarding plan"
 ADD_TO_PLAN = "add_to_plan"
 ADD_TO_PLAN_SUBMIT = "add_to_plan_submit"

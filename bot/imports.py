@@ -41,9 +41,10 @@ def _chunks(rows: Rows) -> Iterator[list[tuple[int, Mapping[str, Any]]]]:
 
 def add_customer(
     session: Session, ready: RunnablePlan, new: NewCustomer, user_id: str, now: datetime
-) -> CustomerRecord:
+) -> tuple[CustomerRecord, str]:
     """A new customer, or, with the id of one the plan has, that customer updated (every write path upserts by
-    external id). Without an id, the bot gives one from the name."""
+    external id), and which of created / updated / unchanged happened. Without an id, the bot gives one from the
+    name."""
     external_id = new.external_id
     if external_id is None:
         if customers_store.find(session, ready.plan.id, new.name.casefold()) is not None:
@@ -56,7 +57,7 @@ def add_customer(
     customer = customers_store.by_external_id(session, ready.plan.id, external_id)
     if customer is None:  # the import just wrote it
         raise RuntimeError(f"customer {external_id} was not saved")
-    return customer
+    return customer, report.results[1]
 
 
 def import_customers(
@@ -96,13 +97,14 @@ def _score_new(session: Session, ready: RunnablePlan, now: datetime, new: list[t
     today = ready.today(now)
     plan = ready.milestones.milestones
     factors = scoring_factors(ready.health)
+    fresh = ready.freshness(now)
     by_start: dict[date, ScoreBreakdown] = {}
     for start in {start for _, start in new}:
         states = [
             MilestoneState(position, m.name, deadline(start, m.timeline_days), None, m.points_on_time, m.points_missed)
             for position, m in enumerate(plan)
         ]
-        by_start[start] = compute_score(ready.health, {}, states, today, factors)
+        by_start[start] = compute_score(ready.health, {}, states, today, factors, observed={}, freshness=fresh)
     for first in range(0, len(new), health_scores.SCORE_CHUNK):  # a chunk of rows to write at a time, as rescoring
         scores = [
             (customer_id, by_start[start]) for customer_id, start in new[first : first + health_scores.SCORE_CHUNK]

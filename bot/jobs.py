@@ -14,13 +14,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot import announcements, customers
+from bot import announcements, customers, tokens
 from bot.customers import RunnablePlan, runnable
 from bot.services import Services
-from steps.health import ScoreBreakdown, compute_score, is_worse, scoring_factors
+from steps.health import ScoreBreakdown, compute_score, drop_from_staleness, freshness_windows, is_drop, scoring_factors
 from steps.schedule import latest_update_due
 from steps.step3 import Band
-from storage import alerts, health_scores, repo
+from storage import alerts, freshness, health_scores, repo
 from storage.alerts import MissedAlert, UnreportedBand
 from storage.db import Session, transaction
 
@@ -35,6 +35,7 @@ class CheckReport:
     band_alerts: int = 0
     health_updates: int = 0
     scored: int = 0
+    gone_stale: int = 0  # customers rescored between updates because a factor's value became stale
     plans: list[str] = field(default_factory=list)
 
 
@@ -62,7 +63,8 @@ def score_customers(
 ) -> list[Scored]:
     """Rescore a plan's customers (or the ones named), keeping every score in the history.
 
-    ``reported`` marks the new bands as told to the team (a health update), so only later drops alert.
+    ``reported`` marks the new bands as told to the team (a health update), so only later drops alert. Otherwise a
+    band that only staleness made worse is recorded as heard (stale is not a worse band): it never alerts.
     """
     return [s for chunk in score_in_chunks(session, ready, now, customer_ids, reported=reported) for s in chunk]
 
@@ -76,17 +78,42 @@ def score_in_chunks(
     # Points per plan position, read once: pydantic attribute access per milestone row adds up at 500k rows.
     points = [(m.points_on_time, m.points_missed) for m in ready.milestones.milestones]
     factors = scoring_factors(ready.health)
+    fresh = ready.freshness(now)  # cutoffs computed once per plan, not per customer
     for chunk in health_scores.customers_to_score(session, ready.plan.id, points, customer_ids):
         results = [
-            Scored(c.id, c.name, c.owner_id, compute_score(ready.health, c.signals, c.milestones, today, factors),
+            Scored(c.id, c.name, c.owner_id,
+                   compute_score(ready.health, c.signals, c.milestones, today, factors, observed=c.signal_times,
+                                 freshness=fresh),
                    c.reported_score, c.reported_band)
             for c in chunk
         ]  # fmt: skip
+        absorbed = (
+            ()
+            if reported
+            else [
+                s.customer_id
+                for s in results
+                if s.breakdown.stale and drop_from_staleness(s.previous_band, s.breakdown)
+            ]
+        )
         health_scores.record_scores(
             session, ready.plan.team_id, ready.plan.id, ((s.customer_id, s.breakdown) for s in results), now,
-            reported=reported,
+            reported=reported, absorbed=absorbed,
         )  # fmt: skip
         yield results
+
+
+def rescore_gone_stale(session: Session, ready: RunnablePlan, now: datetime) -> int:
+    """Between health updates: rescore the customers a factor of which became stale since their last score.
+
+    Staleness changes with time alone, so every check looks; the health update rescores everyone anyway.
+    """
+    since = freshness.last_update_run(session, ready.plan.team_id, ready.plan.id)
+    windows = freshness_windows(ready.health, dict(ready.plan.freshness))
+    stale = freshness.gone_stale(session, ready.plan.id, windows, now, since)
+    if stale:
+        score_customers(session, ready, now, stale, reported=False)
+    return len(stale)
 
 
 # --- missed milestones -------------------------------------------------------------------------
@@ -107,9 +134,11 @@ def check_missed(session: Session, ready: RunnablePlan, now: datetime) -> list[M
 
 @dataclass(frozen=True)
 class HealthDigest:
-    counts: dict[Band | None, int]
+    counts: dict[Band | None, int]  # None: no data yet (insufficient data is counted apart)
     movers: list[Scored]  # the largest changes since the last report first, at most MOVERS_SHOWN
     flagged: dict[Band, list[Scored]]  # every at-risk and critical customer, lowest score first
+    insufficient: list[Scored] = field(default_factory=list)  # no score for too little fresh data, by name
+    stale_or_insufficient: int = 0  # customers whose score leaves out stale values, or has too little data
 
 
 def health_update_due(session: Session, ready: RunnablePlan, now: datetime) -> datetime | None:
@@ -140,9 +169,16 @@ def build_health_digest(scored: Iterable[Scored]) -> HealthDigest:
     counts: dict[Band | None, int] = defaultdict(int)
     movers: list[tuple[float, int, Scored]] = []  # a heap of the MOVERS_SHOWN largest moves
     flagged: dict[Band, list[Scored]] = defaultdict(list)
+    insufficient: list[Scored] = []
+    stale_or_insufficient = 0
     for item in scored:
         band = item.breakdown.band
-        counts[band] += 1
+        if item.breakdown.insufficient is not None:
+            insufficient.append(item)
+        else:
+            counts[band] += 1
+        if item.breakdown.insufficient is not None or item.breakdown.stale:
+            stale_or_insufficient += 1
         change = abs(item.change)
         if change >= MOVER_POINTS or (item.previous_band is not None and item.previous_band != band):
             entry = (change, -item.customer_id, item)
@@ -154,7 +190,11 @@ def build_health_digest(scored: Iterable[Scored]) -> HealthDigest:
             flagged[band].append(item)
     for lines in flagged.values():
         lines.sort(key=lambda s: (s.breakdown.score or 0.0, s.name.casefold()))
-    return HealthDigest(dict(counts), [entry[2] for entry in sorted(movers, reverse=True)], dict(flagged))
+    insufficient.sort(key=lambda s: s.name.casefold())
+    return HealthDigest(
+        dict(counts), [entry[2] for entry in sorted(movers, reverse=True)], dict(flagged), insufficient,
+        stale_or_insufficient,
+    )  # fmt: skip
 
 
 # --- band drops between updates ----------------------------------------------------------------
@@ -192,9 +232,7 @@ def _band_drop(session: Session, customer: UnreportedBand, *, detailed: bool) ->
 
 
 def _is_drop(customer: UnreportedBand) -> bool:
-    if customer.band is Band.HEALTHY:
-        return False
-    return customer.reported_band is None or is_worse(customer.reported_band, customer.band)
+    return is_drop(customer.reported_band, customer.band)
 
 
 # --- one check over every plan -----------------------------------------------------------------
@@ -205,6 +243,7 @@ def check(services: Services, now: datetime) -> CheckReport:
     report = CheckReport()
     with transaction(services.sessions) as session:
         repo.prune_processed_requests(session, now - PROCESSED_REQUESTS_KEPT)
+        tokens.prune_answers(session, now)  # Idempotency-Key answers past their 24 hours
         plan_ids = [p.id for p in repo.all_plans(session)]
     for plan_id in plan_ids:
         with transaction(services.sessions) as session:
@@ -229,5 +268,7 @@ def _check_plan(session: Session, ready: RunnablePlan, now: datetime, report: Ch
     if scored is not None:
         report.health_updates += 1
         report.scored += scored
+    else:
+        report.gone_stale += rescore_gone_stale(session, ready, now)
     report.band_alerts += check_band_drops(session, ready, now)
     report.plans.append(ready.plan.name)

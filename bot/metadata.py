@@ -93,6 +93,13 @@ class ExtendMetadata(Metadata):
     message_ts: str
 
 
+class ImportMetadata(Metadata):
+    """The import form: which plan the file goes into."""
+
+    plan_id: int
+    channel_id: str
+
+
 class ShortcutMetadata(Metadata):
     """The Add to onboarding plan modal: the message, and the section versions it was opened on."""
 

@@ -1,4 +1,5 @@
-"""HTTP mode: Bolt behind waitress, a front door that checks Slack's signature first, and a health check.
+"""HTTP mode: Bolt behind waitress, a front door that checks Slack's signature first, a health check, and the HTTP
+API under ``/api/`` (``bot.api``: bearer tokens, not Slack signatures).
 
 Order for ``POST /slack/events``:
 
@@ -42,7 +43,9 @@ from slack_bolt.request.payload_utils import (
 )
 from slack_sdk.signature import SignatureVerifier
 
+from bot.api import API_PREFIX
 from bot.app import failure_response
+from steps.api import MAX_BODY_BYTES as MAX_API_BODY_BYTES
 from storage.db import Engine, ping
 
 logger = logging.getLogger(__name__)
@@ -200,8 +203,9 @@ def slack_events(app: App, signing_secret: str) -> Callable[[dict[str, Any], Cal
     return application
 
 
-def wsgi_app(app: App, engine: Engine, signing_secret: str | None = None) -> WsgiApp:
-    """The WSGI app for waitress. ``signing_secret`` defaults to the one ``bot.app.create_app`` was given."""
+def wsgi_app(app: App, engine: Engine, signing_secret: str | None = None, *, api: WsgiApp | None = None) -> WsgiApp:
+    """The WSGI app for waitress. ``signing_secret`` defaults to the one ``bot.app.create_app`` was given; ``api``
+    (``bot.api.api_app``) serves every path under ``/api/``."""
     secret = signing_secret if signing_secret is not None else getattr(app, "signing_secret", None)
     if not secret:
         raise ValueError("HTTP mode needs the signing secret to verify requests from Slack")
@@ -224,6 +228,8 @@ def wsgi_app(app: App, engine: Engine, signing_secret: str | None = None) -> Wsg
             return health(start_response)
         if path == EVENTS_PATH and method == "POST":
             return events(environ, start_response)
+        if api is not None and isinstance(path, str) and path.startswith(API_PREFIX):
+            return api(environ, start_response)
         return slack(environ, start_response)
 
     return application
@@ -233,4 +239,6 @@ def serve(application: WsgiApp, port: int, host: str = "0.0.0.0") -> None:
     from waitress import serve as waitress_serve
 
     logger.info("listening on http://%s:%s%s", host, port, EVENTS_PATH)
-    waitress_serve(application, host=host, port=port, threads=8, ident="onboarding-bot")
+    # waitress refuses (413) a body over this before receiving it all; the app refuses smaller ones of its own kind.
+    largest = max(MAX_BODY_BYTES, MAX_API_BODY_BYTES)
+    waitress_serve(application, host=host, port=port, threads=8, ident="onboarding-bot", max_request_body_size=largest)

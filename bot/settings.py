@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     slack_client_id: str | None = None
     slack_client_secret: str | None = None
     log_format: Literal["text", "json"] = "text"
+    # Requests a minute per API token (a token bucket in each process: with several replicas, each allows this many).
+    api_rate_limit: int = Field(default=60, ge=1, le=100_000)
 
     @field_validator("slack_api_url")
     @classmethod

@@ -33,9 +33,11 @@ IDEMPOTENT_METHODS = frozenset(
         "bots.info",
         "chat.getPermalink",
         "conversations.history",
+        "conversations.open",  # the same DM every time
         "conversations.info",
         "conversations.members",
         "conversations.replies",
+        "files.info",
         "team.info",
         "users.conversations",
         "users.info",

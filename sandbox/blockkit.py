@@ -22,7 +22,16 @@ DEFAULT_MIN_QUERY_LENGTH = 3  # characters an external select waits for before a
 
 _SELECTS = ("static_select", "multi_static_select", "users_select", "multi_users_select", "external_select")
 _INPUT_ELEMENTS = frozenset(
-    {*_SELECTS, "plain_text_input", "number_input", "datepicker", "timepicker", "checkboxes", "radio_buttons"}
+    {
+        *_SELECTS,
+        "plain_text_input",
+        "number_input",
+        "datepicker",
+        "timepicker",
+        "checkboxes",
+        "radio_buttons",
+        "file_input",
+    }
 )
 _ACTIONS_ELEMENTS = frozenset(
     {*_SELECTS, "button", "overflow", "datepicker", "timepicker", "checkboxes", "radio_buttons"}
@@ -291,6 +300,19 @@ class _Checker:
             self.confirm(obj["confirm"], f"{path}.confirm")
         if "initial_option" in obj:
             self.option(obj["initial_option"], f"{path}.initial_option", mrkdwn_ok=False, url_ok=False)
+
+    def el_file_input(self, obj: dict[str, Any], path: str) -> None:
+        """Modals only (an input block); the files arrive in view.state.values, uploaded by the person."""
+        self.keys(obj, path, ("action_id", "filetypes", "max_files"))
+        filetypes = obj.get("filetypes")
+        if "filetypes" in obj and not (
+            isinstance(filetypes, list) and filetypes and all(isinstance(t, str) and t for t in filetypes)
+        ):
+            self.add(f"{path}.filetypes", "must be a non-empty list of file extensions")
+        if "max_files" in obj:
+            count = obj["max_files"]
+            if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10:
+                self.add(f"{path}.max_files", f"must be 1 to 10, got {count!r}")
 
     def el_users_select(self, obj: dict[str, Any], path: str) -> None:
         multi = obj.get("type") == "multi_users_select"
@@ -593,6 +615,7 @@ _ELEMENTS: dict[str, _Validator] = {
     "multi_users_select": _Checker.el_users_select,
     "plain_text_input": _Checker.el_plain_text_input,
     "number_input": _Checker.el_number_input,
+    "file_input": _Checker.el_file_input,
     "timepicker": _Checker.el_timepicker,
     "datepicker": _Checker.el_datepicker,
     "radio_buttons": _Checker.el_radio_or_checkboxes,

@@ -191,6 +191,8 @@ def _state_entry(element: dict[str, Any], value: Any) -> dict[str, Any]:
         entry["selected_time"] = value
     elif kind == "datepicker":
         entry["selected_date"] = value
+    elif kind == "file_input":
+        entry["files"] = list(value or [])  # file objects, as files.info describes them (FakeSlack.user_file)
     else:
         raise ValueError(f"no state shape for {kind}")
     return entry

@@ -32,6 +32,7 @@ EMOJI = {
     "thread": "🧵",
     "page_facing_up": "📄",
     "hourglass_flowing_sand": "⏳",
+    "hourglass": "⌛",
     "tada": "🎉",
     "wave": "👋",
     "+1": "👍",
@@ -44,6 +45,9 @@ EMOJI = {
     "large_green_circle": "🟢",
     "large_yellow_circle": "🟡",
     "rocket": "🚀",
+    "inbox_tray": "📥",
+    "arrow_down": "⬇️",
+    "information_source": "ℹ️",
 }
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -525,6 +529,11 @@ def _form_control(element: Mapping[str, Any], block_id: str, required: bool, ctx
         return _tag("input", type="date" if date else "time", class_="bk-control", value=value, **data)
     if kind == "external_select":
         return _external_select(element, placeholder, data)
+    if kind == "file_input":
+        # The file goes to Slack when picked (as in Slack); the files the submission carries travel in data-files.
+        types = element.get("filetypes")
+        accept = ",".join(f".{t}" for t in types) if isinstance(types, list) else None
+        return _tag("input", type="file", class_="bk-control bk-file", accept=accept, data_files="[]", **data)
     if kind in ("radio_buttons", "checkboxes"):
         del data["name"]  # each box has its own, and the group keeps the id for the label
         return _choices(element, block_id, ctx, **data)

@@ -424,6 +424,25 @@ class FakeSlack:
             view_id = self.home_views.get(user)
             return json.loads(json.dumps(self.views[view_id])) if view_id is not None else None
 
+    def user_file(self, user: str, filename: str, content: bytes) -> JsonDict:
+        """A file ``user`` picked in a form's file input: uploaded to Slack, shared nowhere, readable by the app
+        with files:read (files.info, then its url_private_download). Returns the file object the submission carries."""
+        with self._lock:
+            file_id = f"F{self._next('file'):06d}"
+            self.uploads[file_id] = {
+                "content": content, "filename": filename, "title": filename, "channel_id": None,
+                "initial_comment": None, "thread_ts": None, "completed": True, "uploaded": True,
+                "length": len(content), "user": user,
+            }  # fmt: skip
+            return self._file(file_id)
+
+    def _file(self, file_id: str) -> JsonDict:
+        upload = self.uploads[file_id]
+        found = _file_object(file_id, upload)
+        # Downloads come back to this server (Slack's files.slack.com), with the bot token, as Slack requires.
+        found["url_private_download"] = f"{self.url}/files-pri/{TEAM_ID}-{file_id}/download/{upload['filename']}"
+        return found
+
     def upload(self, file_id: str) -> JsonDict | None:
         with self._lock:
             found = self.uploads.get(file_id)
@@ -1067,6 +1086,37 @@ class FakeSlack:
         next_cursor = str(start + limit) if start + limit < len(ids) else ""
         return {"channels": page, "response_metadata": {"next_cursor": next_cursor}}
 
+    def m_files_info(self, args: JsonDict) -> JsonDict:
+        self._require(args, "file", error="file_not_found")
+        upload = self.uploads.get(str(args["file"]))
+        if upload is None or not upload["completed"]:
+            raise SlackError("file_not_found", f"no file {args['file']!r}")
+        return {"file": self._file(str(args["file"]))}
+
+    def m_conversations_open(self, args: JsonDict) -> JsonDict:
+        """The app's DM with one person (``users``): where it sends what only they should get as a file."""
+        self._require(args, "users", error="users_list_not_supplied")
+        users = str(args["users"]).split(",")
+        if len(users) != 1 or users[0][:1] not in ("U", "W"):
+            raise SlackError("not_implemented", f"only a DM with one user is modelled, got {args['users']!r}")
+        return {"channel": {"id": _dm_channel(users[0])}}
+
+    def download(self, file_id: str, token: str | None) -> tuple[int, bytes]:
+        """GET of a file's url_private_download: the bytes, for a bot token only (Slack answers others with a
+        login page, never the file)."""
+        with self._lock:
+            upload = self.uploads.get(file_id)
+            if upload is None or not upload["completed"]:
+                return 404, b"Not Found"
+            if (
+                not token
+                or not token.startswith("xoxb-")
+                or (self._valid_tokens is not None and token not in self._valid_tokens)
+            ):
+                self._problem("download", f"{file_id} downloaded without the bot token")
+                return 403, b"<html>Sign in to Slack</html>"
+            return 200, bytes(upload["content"])
+
     def m_users_info(self, args: JsonDict) -> JsonDict:
         self._require(args, "user", error="user_not_found")
         user = str(args["user"])
@@ -1339,9 +1389,10 @@ def _file_object(file_id: str, upload: JsonDict) -> JsonDict:
         "id": file_id,
         "name": filename,
         "title": upload["title"],
-        "user": BOT_USER_ID,
+        "user": upload.get("user", BOT_USER_ID),
         "size": len(upload["content"]),
         "mimetype": "text/markdown" if str(filename).endswith(".md") else "application/octet-stream",
+        "filetype": str(filename).rsplit(".", 1)[-1].lower() if "." in str(filename) else "binary",
         "url_private": f"https://files.slack.com/files-pri/{TEAM_ID}-{file_id}/{filename}",
         "permalink": f"https://{TEAM_DOMAIN}.slack.com/files/{BOT_USER_ID}/{file_id}/{filename}",
         "channels": [upload["channel_id"]] if upload["channel_id"] else [],
@@ -1413,6 +1464,8 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             path = parts.path
             if path.startswith("/api/"):
                 self._api(path.removeprefix("/api/"), parts.query, body)
+            elif path.startswith("/files-pri/") and self.command == "GET":
+                self._download(path)
             elif path.startswith("/upload/") and self.command == "POST":
                 self._upload(path.removeprefix("/upload/"), body)
             elif path.startswith("/response/") and self.command == "POST":
@@ -1472,6 +1525,16 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 self._send_json(answer.status, answer.body, answer.headers)
             except OSError:
                 pass  # the client gave up (timeout) or died while we stalled
+
+        def _download(self, path: str) -> None:
+            # /files-pri/<team>-<file id>/download/<name>
+            parts = path.split("/")
+            file_id = parts[2].rpartition("-")[2] if len(parts) > 2 else ""
+            auth = self.headers.get("Authorization", "")
+            token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
+            status, content = fake.download(file_id, token)
+            kind = "text/csv" if status == 200 else "text/html; charset=utf-8"
+            self._send(status, content, kind)
 
         def _upload(self, file_id: str, body: bytes) -> None:
             content_type = self.headers.get("Content-Type", "")

@@ -7,6 +7,7 @@ keystrokes into ``POST /ui/act``, which ``Workspace`` carries out as Slack would
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import threading
@@ -349,6 +350,7 @@ def _actions(ws: Workspace) -> dict[str, Callable[[JsonDict], JsonDict | None]]:
         "suggest": lambda a: {
             "options": ws.suggest(a["user"], a["view_id"], a["block_id"], str(a["query"]), a.get("values") or {})
         },
+        "upload": lambda a: {"file": ws.upload(a["user"], str(a["name"]), base64.b64decode(str(a["content"])))},
         "close-view": lambda a: ws.close(a["user"], a["view_id"]),
         "shortcut": lambda a: ws.shortcut(a["user"], a["channel"], a["ts"], a["callback_id"]),
         "home": lambda a: ws.open_home(a["user"]),

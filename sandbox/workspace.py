@@ -21,6 +21,7 @@ from .blockkit import DEFAULT_MIN_QUERY_LENGTH, validate_options
 from .slack_api import TEAM_ID, FakeSlack
 
 ACK_TIMEOUT = 3.0  # seconds Slack waits for an app's answer
+FILE_INPUT_LIMIT = 10 * 1024 * 1024  # Slack refuses bigger files in a form
 
 JsonDict = dict[str, Any]
 
@@ -156,6 +157,12 @@ class Workspace:
                 self.view_errors[view_id] = errors
             else:
                 self.view_errors.pop(view_id, None)
+
+    def upload(self, user: str, name: str, content: bytes) -> JsonDict:
+        """A file picked in a form's file input: Slack stores it (shared nowhere) and the form carries its object."""
+        if len(content) > FILE_INPUT_LIMIT:
+            raise ValueError(f"{name} is over Slack's {FILE_INPUT_LIMIT // 1_048_576} MB limit for a file input")
+        return self.fake.user_file(user, name, content)
 
     def suggest(self, user: str, view_id: str, block_id: str, query: str, values: JsonDict) -> list[JsonDict]:
         """Typing ``query`` in an external select of an open modal: Slack asks the app (``block_suggestion``) and shows

@@ -5,6 +5,12 @@ those factors (a factor without data is reported as missing, never counted as 0)
 of every milestone reached on time or missed, clamped to 0-100. The band follows the plan's
 thresholds.
 
+Freshness: a signal's latest value is stale once it is older than its factor's window (default: two
+update periods of the plan's cadence, see ``DEFAULT_WINDOW_DAYS``; overridable per factor). A stale
+value counts as missing, and the breakdown says which factors are stale and when they were observed.
+A score resting on less than the plan's minimum share of the weights (default 50%) is "insufficient
+data": no score and no band. Milestone completion is computed from the milestones, so it is never stale.
+
 A scheduler tick scores every customer of every plan, so everything here is plain functions over
 frozen slotted dataclasses; the pydantic ``HealthModel`` is only read, never built or validated.
 """
@@ -14,30 +20,40 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from steps.deadlines import is_missed, reached_on_time
-from steps.step3 import Band, HealthModel, StandardFactor
+from steps.step3 import Band, Cadence, HealthModel, StandardFactor
 
 __all__ = [
+    "DEFAULT_MIN_DATA_SHARE",
+    "DEFAULT_WINDOW_DAYS",
     "MILESTONES_KEY",
     "MISSED",
     "REACHED_ON_TIME",
     "Adjustment",
+    "DataShare",
     "FactorContribution",
+    "Freshness",
     "MilestoneState",
     "Reason",
     "ScoreBreakdown",
+    "StaleFactor",
     "band_change",
     "compute_score",
+    "drop_from_staleness",
     "factor_keys",
     "factor_slug",
+    "freshness_at",
+    "freshness_windows",
+    "is_drop",
     "is_worse",
     "milestone_adjustments",
     "milestone_completion",
     "scoring_factors",
     "signal_factors",
+    "stale_factors",
 ]
 
 MILESTONES_KEY = StandardFactor.MILESTONES.value
@@ -48,6 +64,11 @@ Reason = Literal["reached on time", "missed"]
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _SEVERITY: dict[Band, int] = {Band.HEALTHY: 0, Band.AT_RISK: 1, Band.CRITICAL: 2}
 _NO_SCORE = "No data yet"
+
+# Two update periods of the cadence: a value is stale once two updates have passed without a newer one. A month is
+# counted as 31 days, so a monthly plan's value is never stale before two updates went by.
+DEFAULT_WINDOW_DAYS: dict[Cadence, int] = {Cadence.DAILY: 2, Cadence.WEEKLY: 14, Cadence.MONTHLY: 62}
+DEFAULT_MIN_DATA_SHARE = 50  # percent of the weights a score must rest on to be shown as a number
 
 
 # --- factors -----------------------------------------------------------------------------------
@@ -165,6 +186,103 @@ def milestone_adjustments(milestones: Sequence[MilestoneState], today: date) -> 
     return _milestone_pass(milestones, today)[1]
 
 
+# --- freshness ---------------------------------------------------------------------------------
+
+
+def freshness_windows(model: HealthModel, overrides: Mapping[str, Any]) -> dict[str, int]:
+    """Days after which each signalled factor's value is stale: the plan's override, else the cadence's default.
+
+    Overrides for factors the model no longer has are ignored (a custom factor removed since keeps its entry).
+    """
+    default = DEFAULT_WINDOW_DAYS[model.cadence]
+    return {key: int(overrides.get(key, default)) for key in signal_factors(model)}
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """What counts at one instant: a value observed before its factor's cutoff is stale, and a score needs at least
+    ``min_share`` percent of the weights. Built once per plan and instant (``freshness_at``), then shared by every
+    customer scored."""
+
+    cutoffs: Mapping[str, datetime]  # factor key -> values observed before this are stale
+    windows: Mapping[str, int]  # factor key -> days, to explain a stale value
+    min_share: int
+
+
+def freshness_at(model: HealthModel, overrides: Mapping[str, Any], min_share: int | None, now: datetime) -> Freshness:
+    windows = freshness_windows(model, overrides)
+    cutoffs = {key: now - timedelta(days=days) for key, days in windows.items()}
+    return Freshness(cutoffs, windows, DEFAULT_MIN_DATA_SHARE if min_share is None else min_share)
+
+
+def observed_time(text: str) -> datetime:
+    """An observation time as stored (ISO 8601); one without an offset is UTC."""
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class StaleFactor:
+    """A factor whose latest value is older than its window: kept for the explanation, left out of the score."""
+
+    key: str
+    label: str
+    value: float
+    observed_at: str  # ISO 8601, as stored
+    window_days: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "value": self.value,
+            "observed_at": self.observed_at,
+            "window_days": self.window_days,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StaleFactor:
+        return cls(
+            str(data["key"]), str(data["label"]), float(data["value"]), str(data["observed_at"]),
+            int(data["window_days"]),
+        )  # fmt: skip
+
+    @property
+    def since(self) -> str:
+        """The day it was observed (UTC), e.g. "2026-01-02"."""
+        return f"{observed_time(self.observed_at).astimezone(UTC):%Y-%m-%d}"
+
+    def explain(self) -> str:
+        return (
+            f"Stale: {self.label} {_short(self.value)} observed {self.since} "
+            f"(older than {self.window_days} {'day' if self.window_days == 1 else 'days'})"
+        )
+
+
+def stale_factors(
+    labels: Mapping[str, str], signals: Mapping[str, Any], observed: Mapping[str, str], freshness: Freshness
+) -> tuple[StaleFactor, ...]:
+    """The factors (key → label) whose latest value is stale at the freshness's instant, in ``labels`` order: for
+    what shows a kept score without computing it again (lists, the App Home)."""
+    found = []
+    for key, label in labels.items():
+        at, cutoff, value = observed.get(key), freshness.cutoffs.get(key), signals.get(key)
+        if at is not None and cutoff is not None and value is not None and observed_time(at) < cutoff:
+            found.append(StaleFactor(key, label, float(value), at, freshness.windows[key]))
+    return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class DataShare:
+    """Why a score is "insufficient data": the share of the weights with fresh data, and the plan's minimum."""
+
+    share: float  # percent
+    needed: int  # percent
+
+    def explain(self) -> str:
+        return f"fresh data covers {_short(self.share)}% of the weights; the plan needs {self.needed}%"
+
+
 # --- score -------------------------------------------------------------------------------------
 
 
@@ -207,6 +325,10 @@ class FactorContribution:
             return f"Missing: {self.label} ({reason})"
         return f"{self.label} {_short(self.value)} × {_short(self.effective_weight * 100)}% = {self.contribution:.1f}"
 
+    def reading(self) -> str:
+        """The value alone, for a score too thin to weigh anything: "Feature adoption 70"."""
+        return f"{self.label} {_short(self.value or 0.0)}"
+
 
 def _short(number: float) -> str:
     """One decimal at most, none when it is 0: "70", "33.3"."""
@@ -216,13 +338,20 @@ def _short(number: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ScoreBreakdown:
-    """A computed score and how it was reached. ``score``/``band`` are None until a signal has data."""
+    """A computed score and how it was reached. ``score``/``band`` are None until a signal has data, and when the
+    data is insufficient (``insufficient`` says how much there is). ``missing`` lists every factor left out of the
+    score, stale ones included; ``stale`` says which of them are stale and when they were observed.
+    ``band_with_stale`` is the band had stale values still counted (the band itself when nothing is stale): a band
+    moved only by staleness is no news about the customer."""
 
     score: float | None
     band: Band | None
     factors: tuple[FactorContribution, ...]
     adjustments: tuple[Adjustment, ...]
     missing: tuple[str, ...]
+    stale: tuple[StaleFactor, ...] = ()
+    insufficient: DataShare | None = None
+    band_with_stale: Band | None = None
 
     def weakest(self, n: int = 2) -> tuple[FactorContribution, ...]:
         """The ``n`` factors with data and the lowest values, lowest first (ties by key)."""
@@ -230,15 +359,34 @@ class ScoreBreakdown:
         present.sort(key=lambda factor: (factor.value, factor.key))
         return tuple(present[: max(n, 0)])
 
-    def explain(self) -> list[str]:
-        """Short human-readable lines: the score, each factor's share, missing factors, milestone points."""
+    @property
+    def status(self) -> str:
+        """The first line's verdict in words: "no data yet", "insufficient data", or the score and band."""
+        if self.insufficient is not None:
+            return "insufficient data"
         if self.score is None or self.band is None:
-            lines = ["Score: no data yet (no health signal recorded)"]
+            return "no data yet"
+        return f"{self.score:.1f} ({self.band.label})"
+
+    def explain(self) -> list[str]:
+        """Short human-readable lines: the score, each factor's share, milestone points, stale and missing factors."""
+        if self.insufficient is not None:
+            lines = [f"Score: insufficient data ({self.insufficient.explain()})"]
+            # Too little data for a verdict: the values are facts, their weighted shares would read as one.
+            lines.extend(factor.reading() for factor in self.factors if factor.value is not None)
         else:
-            lines = [f"Score: {self.score:.1f} ({self.band.label}{self._clamp_note()})"]
-        lines.extend(factor.explain() for factor in self.factors if factor.value is not None)
+            if self.score is None or self.band is None:
+                lines = ["Score: no data yet (no health signal recorded)"]
+            else:
+                lines = [f"Score: {self.score:.1f} ({self.band.label}{self._clamp_note()})"]
+            lines.extend(factor.explain() for factor in self.factors if factor.value is not None)
         lines.extend(adjustment.explain() for adjustment in self.adjustments)
-        lines.extend(factor.explain() for factor in self.factors if factor.value is None)
+        stale = {factor.key: factor for factor in self.stale}
+        lines.extend(
+            stale[factor.key].explain() if factor.key in stale else factor.explain()
+            for factor in self.factors
+            if factor.value is None
+        )
         return lines
 
     def _clamp_note(self) -> str:
@@ -257,18 +405,32 @@ class ScoreBreakdown:
             "factors": [factor.to_dict() for factor in self.factors],
             "adjustments": [adjustment.to_dict() for adjustment in self.adjustments],
             "missing": list(self.missing),
-        }
+            "stale": [factor.to_dict() for factor in self.stale],
+            "insufficient": (
+                None if self.insufficient is None
+                else {"share": self.insufficient.share, "needed": self.insufficient.needed}
+            ),
+            "band_with_stale": None if self.band_with_stale is None else self.band_with_stale.value,
+        }  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScoreBreakdown:
+        """Also reads scores kept before freshness existed: nothing stale, the band as it was."""
         score = data["score"]
-        band = data["band"]
+        band = None if data["band"] is None else Band(data["band"])
+        insufficient = data.get("insufficient")
+        with_stale = data.get("band_with_stale", data["band"])
         return cls(
             score=None if score is None else float(score),
-            band=None if band is None else Band(band),
+            band=band,
             factors=tuple(FactorContribution.from_dict(item) for item in data["factors"]),
             adjustments=tuple(Adjustment.from_dict(item) for item in data["adjustments"]),
             missing=tuple(str(key) for key in data["missing"]),
+            stale=tuple(StaleFactor.from_dict(item) for item in data.get("stale", ())),
+            insufficient=(
+                None if insufficient is None else DataShare(float(insufficient["share"]), int(insufficient["needed"]))
+            ),
+            band_with_stale=None if with_stale is None else Band(with_stale),
         )
 
 
@@ -283,6 +445,9 @@ def compute_score(
     milestones: Sequence[MilestoneState],
     today: date,
     factors: Sequence[tuple[str, str, int]] | None = None,
+    *,
+    observed: Mapping[str, str] | None = None,
+    freshness: Freshness | None = None,
 ) -> ScoreBreakdown:
     """Score one customer.
 
@@ -290,14 +455,20 @@ def compute_score(
     ignored, and so is a "milestones" signal: milestone completion is always computed from
     ``milestones`` (see ``milestone_completion``). A value outside 0-100 raises ValueError.
 
+    With ``freshness``, a value whose ``observed`` time (ISO 8601, factor key → time) is before its factor's cutoff
+    is stale and counts as missing, and a score resting on less than the minimum share of the weights is
+    insufficient data. A value without an observed time is not stale: nothing says it is old. Without
+    ``freshness`` every value counts, whatever its age.
+
     The band is taken from the rounded score, so a shown "70.0" is never below "healthy from 70".
     """
     completion, adjustments = _milestone_pass(milestones, today)
     if factors is None:
         factors = _factors(model)
     values: list[float | None] = []
+    stale: list[StaleFactor] = []
     total_weight = 0
-    for key, _, weight in factors:
+    for key, label, weight in factors:
         raw = completion if key == MILESTONES_KEY else signals.get(key)
         if raw is None:
             values.append(None)
@@ -305,6 +476,13 @@ def compute_score(
         value = float(raw)
         if not 0.0 <= value <= 100.0:  # also rejects NaN
             raise ValueError(f"The value of factor {key!r} must be between 0 and 100, not {raw!r}.")
+        if freshness is not None and observed:
+            at = observed.get(key)
+            cutoff = freshness.cutoffs.get(key)  # milestone completion has none: it is computed, never stale
+            if at is not None and cutoff is not None and observed_time(at) < cutoff:
+                stale.append(StaleFactor(key, label, value, at, freshness.windows[key]))
+                values.append(None)
+                continue
         values.append(value)
         total_weight += weight
 
@@ -324,17 +502,45 @@ def compute_score(
 
     score: float | None = None
     band: Band | None = None
+    insufficient: DataShare | None = None
     # Milestone completion alone is not a health reading when the model weighs signals too: until one arrives the
     # customer has no score (a first missed deadline would otherwise read as a 0.0 critical customer nobody has
     # measured). A model of milestones only is measured by them.
     signal_factors = [(weight, value) for (key, _, weight), value in zip(factors, values, strict=True)
                       if key != MILESTONES_KEY and weight > 0]  # fmt: skip
     signalled = not signal_factors or any(value is not None for _, value in signal_factors)
-    if total_weight and signalled:
+    if freshness is not None and (stale or (total_weight and signalled)):
+        # Signals measured too long ago are not "no data yet": with too little fresh data, say so.
+        all_weight = sum(weight for _, _, weight in factors)
+        if not signalled or total_weight * 100 < freshness.min_share * all_weight:
+            insufficient = DataShare(total_weight * 100 / all_weight, freshness.min_share)
+    if total_weight and signalled and insufficient is None:
         exact = weighted + sum(adjustment.points for adjustment in adjustments)
         score = round(min(max(exact, 0.0), 100.0), 1)
         band = model.band_for(score)
-    return ScoreBreakdown(score, band, tuple(contributions), tuple(adjustments), tuple(missing))
+    with_stale = band
+    if stale and band is not None:
+        with_stale = _band_with_stale(model, factors, values, stale, adjustments)
+    return ScoreBreakdown(
+        score, band, tuple(contributions), tuple(adjustments), tuple(missing), tuple(stale), insufficient, with_stale
+    )
+
+
+def _band_with_stale(
+    model: HealthModel,
+    factors: Sequence[tuple[str, str, int]],
+    values: Sequence[float | None],
+    stale: Sequence[StaleFactor],
+    adjustments: Sequence[Adjustment],
+) -> Band:
+    """The band had the stale values still counted (only to tell a band moved by staleness from news)."""
+    old = {factor.key: factor.value for factor in stale}
+    counted = [(weight, old[key] if value is None else value)
+               for (key, _, weight), value in zip(factors, values, strict=True)
+               if value is not None or key in old]  # fmt: skip
+    total = sum(weight for weight, _ in counted)
+    exact = sum(weight * value for weight, value in counted) / total + sum(a.points for a in adjustments)
+    return model.band_for(round(min(max(exact, 0.0), 100.0), 1))
 
 
 # --- bands -------------------------------------------------------------------------------------
@@ -347,6 +553,22 @@ def band_change(previous: Band | None, current: Band | None) -> str | None:
     before = _NO_SCORE if previous is None else previous.label
     after = _NO_SCORE if current is None else current.label
     return f"{before} → {after}"
+
+
+def is_drop(reported: Band | None, band: Band | None) -> bool:
+    """Whether ``band`` is news worth an alert to a team that last heard ``reported``: an at-risk or critical band,
+    worse than the one reported or the first one reported."""
+    if band is None or band is Band.HEALTHY:
+        return False
+    return reported is None or is_worse(reported, band)
+
+
+def drop_from_staleness(reported: Band | None, breakdown: ScoreBreakdown) -> bool:
+    """True when the score's band is a drop only because stale values no longer count: stale is not a worse band,
+    so no alert is due (the next health update shows the band, saying what is stale)."""
+    if not breakdown.stale or breakdown.band == breakdown.band_with_stale:
+        return False
+    return is_drop(reported, breakdown.band) and not is_drop(reported, breakdown.band_with_stale)
 
 
 def is_worse(previous: Band | None, current: Band | None) -> bool:

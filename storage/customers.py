@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -106,7 +106,9 @@ def add_signals(
     )  # fmt: skip
     row = session.get_one(Customer, customer.id)
     row.signals = {**row.signals, **values}
-    row.signal_times = {**(row.signal_times or {}), **{key: now.isoformat() for key in values}}
+    # In UTC, as every writer stores them: storage.freshness compares these strings as instants.
+    at = now.astimezone(UTC).isoformat()
+    row.signal_times = {**(row.signal_times or {}), **dict.fromkeys(values, at)}
     session.flush()
     return _customer(row)
 
@@ -135,15 +137,17 @@ def band_counts(session: Session, plan_id: int) -> dict[str | None, int]:
     return {band: count for band, count in rows}
 
 
-def lowest_scores(session: Session, plan_id: int, limit: int) -> list[tuple[str, float | None, str | None]]:
-    """The weakest scored customers: name, score, band."""
+def lowest_scores(
+    session: Session, plan_id: int, limit: int
+) -> list[tuple[str, float | None, str | None, dict[str, Any], dict[str, Any]]]:
+    """The weakest scored customers: name, score, band, latest signals and when each was observed."""
     rows = session.execute(
-        select(Customer.name, Customer.score, Customer.band)
+        select(Customer.name, Customer.score, Customer.band, Customer.signals, Customer.signal_times)
         .where(Customer.plan_id == plan_id, Customer.score.is_not(None))
         .order_by(Customer.score, Customer.name_key)
         .limit(limit)
     )
-    return [(name, score, band) for name, score, band in rows]
+    return [(name, score, band, dict(signals or {}), dict(times or {})) for name, score, band, signals, times in rows]
 
 
 def overdue_milestones(

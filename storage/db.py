@@ -25,12 +25,15 @@ __all__ = [
     "make_engine",
     "make_session_factory",
     "ping",
+    "read_only",
     "rowcount",
     "transaction",
     "upgrade",
 ]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Execution option marking a connection whose transaction only reads (see ``read_only``).
+READ_ONLY = "onboarding_read_only"
 
 
 def _to_json(value: Any) -> str:
@@ -62,7 +65,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _begin(connection: Any) -> None:
             # ...and an explicit one here. IMMEDIATE takes the write lock up front, so a transaction that
             # reads then writes waits its turn instead of failing when another thread wrote in between.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read-only transaction (``read_only``) begins DEFERRED: in WAL mode it reads its snapshot
+            # while a writer holds the lock, instead of queueing behind every write. query_only makes a
+            # write in it fail at once, rather than take the lock late and risk SQLITE_BUSY.
+            reading = bool(connection.get_execution_options().get(READ_ONLY))
+            info = connection.connection.info
+            if info.get(READ_ONLY, False) != reading:
+                connection.exec_driver_sql(f"PRAGMA query_only={'ON' if reading else 'OFF'}")
+                info[READ_ONLY] = reading
+            connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -76,6 +87,19 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     with factory() as session, session.begin():
+        yield session
+
+
+@contextmanager
+def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A unit of work that only reads: on SQLite it does not take the write lock, and any write in it fails.
+
+    For what runs before an ack (a plan looked up, a status report): concurrent requests then read side by side
+    instead of waiting for each other's lock. On PostgreSQL it is an ordinary transaction (reads never lock there).
+    """
+    with factory() as session, session.begin():
+        # Options apply when the session first takes its connection, before the transaction begins.
+        session.connection(execution_options={READ_ONLY: True})
         yield session
 
 

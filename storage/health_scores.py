@@ -9,7 +9,7 @@ session, so the scheduler keeps one transaction per plan with the plan row locke
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -40,6 +40,7 @@ class CustomerToScore:
     name: str
     owner_id: str | None
     signals: dict[str, Any]
+    signal_times: dict[str, Any]  # factor key -> when its latest value was true (ISO 8601)
     reported_score: float | None  # what the team last heard, to tell movers apart
     reported_band: Band | None
     milestones: list[MilestoneState]
@@ -78,8 +79,9 @@ def _all_customers(session: Session, plan_id: int, points: MilestonePoints) -> I
 
 def _customer_rows(plan_id: int) -> Select[Any]:
     return select(
-        Customer.id, Customer.name, Customer.owner_id, Customer.signals, Customer.reported_score, Customer.reported_band
-    ).where(Customer.plan_id == plan_id)
+        Customer.id, Customer.name, Customer.owner_id, Customer.signals, Customer.signal_times,
+        Customer.reported_score, Customer.reported_band,
+    ).where(Customer.plan_id == plan_id)  # fmt: skip
 
 
 def _with_milestones(
@@ -105,8 +107,8 @@ def _with_milestones(
         states[customer_id].append(MilestoneState(position, name, due, done, on_time, missed))
     return [
         CustomerToScore(
-            row.id, row.name, row.owner_id, row.signals or {}, row.reported_score, BANDS.get(row.reported_band),
-            states[row.id],
+            row.id, row.name, row.owner_id, row.signals or {}, row.signal_times or {}, row.reported_score,
+            BANDS.get(row.reported_band), states[row.id],
         )
         for row in customers
     ]  # fmt: skip
@@ -120,10 +122,13 @@ def record_scores(
     now: datetime,
     *,
     reported: bool,
+    absorbed: Collection[int] = (),
 ) -> None:
     """Keep each (customer id, score) in the history and make it the customer's current score.
 
-    ``reported`` marks the new bands as told to the team (a health update), so only later drops alert.
+    ``reported`` marks the new bands as told to the team (a health update), so only later drops alert. ``absorbed``
+    names customers whose new band is no news (staleness alone moved it): it counts as reported, so it never
+    alerts, while their reported score stays what the team last heard.
     """
     history: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
@@ -140,6 +145,18 @@ def record_scores(
     shared = {"team_id": team_id, "plan_id": plan_id, "computed_at": now}
     execute_many(session, insert(HEALTH_SCORES), history, types=HISTORY_TYPES, shared=shared)
     execute_many(session, _score_update(reported), changes, types={"at": UTC_DATETIME}, shared={"at": now})
+    if absorbed and not reported:
+        bands = {change["cid"]: change["new_band"] for change in changes}
+        execute_many(
+            session,
+            update(CUSTOMERS).where(CUSTOMERS.c.id == bindparam("cid")).values(reported_band=bindparam("heard_band")),
+            [
+                {"cid": customer_id, "heard_band": bands[customer_id]}
+                for customer_id in absorbed
+                if customer_id in bands
+            ],
+            types={},
+        )
 
 
 def _score_update(reported: bool) -> Update:
@@ -152,6 +169,11 @@ def _score_update(reported: bool) -> Update:
     if reported:
         values |= {"reported_score": bindparam("new_score"), "reported_band": bindparam("new_band")}
     return update(table).where(table.c.id == bindparam("cid")).values(**values)
+
+
+def reported_band(session: Session, customer_id: int) -> Band | None:
+    """The band the team last heard of for this customer."""
+    return BANDS.get(session.scalar(select(Customer.reported_band).where(Customer.id == customer_id)))
 
 
 def latest_breakdown(session: Session, customer_id: int) -> ScoreBreakdown | None:

@@ -23,6 +23,10 @@ class PlanRecord:
     alert_channel_id: str | None
     canvas_id: str | None
     canvas_unavailable: str | None
+    # Staleness windows the team set, as (factor key, days) pairs so the record stays hashable (factors not listed use
+    # the cadence's default), and the share of the weights (percent) a score must rest on (None: the default).
+    freshness: tuple[tuple[str, int], ...] = ()
+    min_data_share: int | None = None
 
 
 @dataclass(frozen=True)
@@ -148,3 +152,25 @@ class Backlog:
     count: int
     oldest_queued_at: datetime
     error: str | None
+
+
+@dataclass(frozen=True)
+class ApiTokenRecord:
+    """A plan's API token as listed: never the token itself, which is shown once and not kept."""
+
+    id: int
+    plan_id: int
+    name: str
+    created_by: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ApiAnswer:
+    """The answer an API batch with an ``Idempotency-Key`` got, and a fingerprint of that batch."""
+
+    request_hash: str
+    status: int
+    response: dict[str, Any]

@@ -28,6 +28,7 @@ def _plan(row: Plan) -> PlanRecord:
     return PlanRecord(
         row.id, row.team_id, row.channel_id, row.name, row.hub_ts, tuple(row.steps_completed),
         row.alert_channel_id, row.canvas_id, row.canvas_unavailable,
+        tuple((str(key), int(days)) for key, days in sorted((row.freshness or {}).items())), row.min_data_share,
     )  # fmt: skip
 
 
@@ -77,6 +78,11 @@ def rename_plan(session: Session, plan_id: int, name: str) -> None:
 
 def set_alert_channel(session: Session, plan_id: int, channel_id: str) -> None:
     session.execute(update(Plan).where(Plan.id == plan_id).values(alert_channel_id=channel_id))
+
+
+def set_freshness(session: Session, plan_id: int, windows: dict[str, int], min_data_share: int | None) -> None:
+    """The plan's staleness windows (factor key -> days, replacing the previous ones) and minimum data share."""
+    session.execute(update(Plan).where(Plan.id == plan_id).values(freshness=windows, min_data_share=min_data_share))
 
 
 def set_canvas(session: Session, plan_id: int, canvas_id: str | None, unavailable: str | None) -> None:

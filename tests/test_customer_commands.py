@@ -171,3 +171,24 @@ def test_alerts_here(planned: BotHarness) -> None:
     assert bot.command("alerts here plan=<#C0PLAN001|onboarding-acme>", channel="C0ALERTS2").body == ""
     named = bot.fake.responses[-1]
     assert named["response_type"] == "in_channel"
+
+
+def test_customer_add_upserts_by_the_crm_id(planned: BotHarness) -> None:
+    bot = planned
+    added = bot.command('customer add "Acme Corp" id=crm-0042 start=2026-12-01').json()["text"]
+    assert "added customer *Acme Corp* (id `crm-0042`, onboarding starts 2026-12-01" in added
+    # The same id again is the same customer: renamed and re-segmented, not a second one.
+    updated = bot.command('customer add "Acme Corporation" id=crm-0042 segment=enterprise').json()["text"]
+    assert "updated customer *Acme Corporation* (id `crm-0042`" in updated and "segment enterprise" in updated
+    assigned = bot.command('customer add "Globex Inc"').json()["text"]
+    assert "(id `globex-inc`," in assigned, "without an id the bot gives one, and shows it"
+    assert "id=` is the customer's id in your CRM" in bot.command('customer add "X" id="a b"').json()["text"]
+    taken = bot.command('customer add "Globex Inc" id=crm-7').json()["text"]
+    assert "“Globex Inc” is already the name of customer “globex-inc”." in taken
+    with bot.sessions() as session:
+        from storage.models import Customer
+
+        assert sorted((c.external_id, c.name) for c in session.query(Customer)) == [
+            ("crm-0042", "Acme Corporation"),
+            ("globex-inc", "Globex Inc"),
+        ]

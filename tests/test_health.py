@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -16,15 +16,23 @@ from steps.health import (
     MISSED,
     REACHED_ON_TIME,
     Adjustment,
+    DataShare,
+    Freshness,
     MilestoneState,
     ScoreBreakdown,
+    StaleFactor,
     band_change,
     compute_score,
+    drop_from_staleness,
     factor_keys,
     factor_slug,
+    freshness_at,
+    freshness_windows,
+    is_drop,
     is_worse,
     milestone_adjustments,
     milestone_completion,
+    scoring_factors,
     signal_factors,
 )
 from steps.step3 import Band, HealthModel
@@ -492,3 +500,171 @@ def test_completion_and_adjustments_agree(milestones: list[MilestoneState]) -> N
         expected = milestone.points_on_time if adjustment.reason == REACHED_ON_TIME else -(milestone.points_missed or 0)
         assert adjustment.points == expected
         assert adjustment.points != 0
+
+
+# --- freshness ---------------------------------------------------------------------------------
+
+NOW = datetime(2026, 2, 10, 12, 0, tzinfo=UTC)
+FRESH = (NOW - timedelta(days=1)).isoformat()
+
+
+def ago(days: float) -> str:
+    return (NOW - timedelta(days=days)).isoformat()
+
+
+def fresh_at(model: HealthModel, overrides: Mapping[str, int] | None = None, share: int | None = None) -> Freshness:
+    return freshness_at(model, overrides or {}, share, NOW)
+
+
+@pytest.mark.parametrize(("cadence", "days"), [("daily", 2), ("weekly", 14), ("monthly", 62)])
+def test_default_window_is_two_update_periods_of_the_cadence(cadence: str, days: int) -> None:
+    model = make_model(custom=[("NPS", 0)]).model_copy(update={"cadence": cadence})
+    assert freshness_windows(model, {}) == {"adoption": days, "engagement": days, "tickets": days}
+    # Overridden per factor; a factor the model no longer has keeps no window, and milestones never have one.
+    assert freshness_windows(model, {"engagement": 3, "gone": 9, "milestones": 1})["engagement"] == 3
+    assert set(freshness_windows(model, {"gone": 9})) == {"adoption", "engagement", "tickets"}
+
+
+def test_stale_factor_counts_as_missing_with_weights_renormalised() -> None:
+    model = make_model()  # weekly: 14 days
+    signals = {"adoption": 70, "engagement": 50, "tickets": 80}
+    times = {"adoption": ago(3), "engagement": ago(15), "tickets": ago(14)}  # exactly 14 days old is still fresh
+    breakdown = compute_score(model, signals, MILESTONES, TODAY, observed=times, freshness=fresh_at(model))
+    # As if engagement had no data: (70×40 + 80×20 + 50×10) / 70 = 70; +10 −15 = 65.
+    assert breakdown.score == 65.0
+    assert breakdown.band is Band.AT_RISK
+    assert breakdown.missing == ("engagement",)
+    assert breakdown.stale == (StaleFactor("engagement", "Engagement", 50.0, times["engagement"], 14),)
+    assert [f.effective_weight for f in breakdown.factors] == pytest.approx([4 / 7, 0, 2 / 7, 1 / 7])
+    assert breakdown.explain()[-1] == "Stale: Engagement 50 observed 2026-01-26 (older than 14 days)"
+    # Exactly the score of a customer without an engagement value, plus the note of what is stale.
+    without = compute_score(model, {"adoption": 70, "tickets": 80}, MILESTONES, TODAY)
+    assert _fields(breakdown) == _fields(without) | {"stale": breakdown.stale}
+    assert ScoreBreakdown.from_dict(json.loads(json.dumps(breakdown.to_dict()))) == breakdown
+
+
+def _fields(breakdown: ScoreBreakdown) -> dict[str, Any]:
+    return {name: getattr(breakdown, name) for name in ScoreBreakdown.__slots__}
+
+
+def test_an_override_makes_a_factor_stale_sooner_and_a_value_without_time_is_not_stale() -> None:
+    model = make_model()
+    signals = {"adoption": 70, "engagement": 50, "tickets": 80}
+    times = {"adoption": ago(3), "engagement": ago(3)}  # tickets: recorded before observation times were kept
+    plain = compute_score(model, signals, MILESTONES, TODAY, observed=times, freshness=fresh_at(model))
+    assert plain.stale == () and plain.score == 59.0
+    short = compute_score(model, signals, MILESTONES, TODAY, observed=times, freshness=fresh_at(model, {"adoption": 2}))
+    assert [f.key for f in short.stale] == ["adoption"]
+
+
+def test_too_little_fresh_data_is_insufficient_not_a_score() -> None:
+    model = make_model()  # adoption 40, engagement 30, tickets 20, milestones 10
+    signals = {"adoption": 70, "engagement": 50, "tickets": 80}
+    times = {"adoption": ago(20), "engagement": ago(20), "tickets": FRESH}
+    breakdown = compute_score(model, signals, MILESTONES, TODAY, observed=times, freshness=fresh_at(model))
+    # Fresh: tickets 20 + milestones 10 = 30% of the weights, under the default 50%.
+    assert (breakdown.score, breakdown.band) == (None, None)
+    assert breakdown.insufficient == DataShare(30.0, 50)
+    assert breakdown.status == "insufficient data"
+    assert breakdown.explain() == [
+        "Score: insufficient data (fresh data covers 30% of the weights; the plan needs 50%)",
+        "Support tickets 80",
+        "Milestone completion 50",
+        "Milestone 1 “Onboarding call” reached on time: +10",
+        "Milestone 2 “Kickoff” missed: −15",
+        "Stale: Feature adoption 70 observed 2026-01-21 (older than 14 days)",
+        "Stale: Engagement 50 observed 2026-01-21 (older than 14 days)",
+    ]
+    # The plan may ask for less: 30% is then enough for a number.
+    lenient = compute_score(model, signals, MILESTONES, TODAY, observed=times, freshness=fresh_at(model, share=30))
+    assert lenient.insufficient is None and lenient.score is not None
+    # Missing data counts the same as stale data.
+    thin = compute_score(model, {"adoption": 70}, [], TODAY, observed={"adoption": FRESH}, freshness=fresh_at(model))
+    assert thin.insufficient == DataShare(40.0, 50) and thin.stale == ()
+
+
+def test_every_signal_stale_is_insufficient_data_not_no_data_yet() -> None:
+    model = make_model(50, 30, 20, 0)
+    signals = {"adoption": 70, "engagement": 50}
+    times = {"adoption": ago(30), "engagement": ago(30)}
+    breakdown = compute_score(model, signals, [], TODAY, observed=times, freshness=fresh_at(model))
+    assert breakdown.score is None and breakdown.insufficient == DataShare(0.0, 50)
+    assert (
+        breakdown.explain()[0] == "Score: insufficient data (fresh data covers 0% of the weights; the plan needs 50%)"
+    )
+    # Nothing measured at all is still "no data yet".
+    nothing = compute_score(model, {}, [], TODAY, observed={}, freshness=fresh_at(model))
+    assert nothing.insufficient is None and nothing.status == "no data yet"
+
+
+def test_milestone_completion_is_never_stale() -> None:
+    model = make_model(0, 0, 0, 100)
+    old = {"milestones": ago(400)}
+    breakdown = compute_score(model, {}, MILESTONES, TODAY, observed=old, freshness=fresh_at(model))
+    assert breakdown.stale == () and breakdown.score == 45.0  # 50% completion, +10 −15
+
+
+def test_a_band_moved_only_by_staleness_is_not_a_drop() -> None:
+    model = make_model()
+    signals = {"adoption": 95, "engagement": 10, "tickets": 90}
+    # Fresh: 95×.4 + 10×.3 + 90×.2 + 50×.1 − 5 = 59 (at-risk). Adoption stale: (10×30 + 90×20 + 50×10)/60 − 5 = 38.3.
+    everything = compute_score(model, signals, MILESTONES, TODAY)
+    assert everything.band is Band.AT_RISK
+    times = {"adoption": ago(20), "engagement": FRESH, "tickets": FRESH}
+    stale = compute_score(model, signals, MILESTONES, TODAY, observed=times, freshness=fresh_at(model))
+    assert (stale.band, stale.band_with_stale) == (Band.CRITICAL, Band.AT_RISK)
+    assert drop_from_staleness(Band.AT_RISK, stale)  # at-risk → critical only because adoption went stale
+    assert not drop_from_staleness(Band.HEALTHY, stale)  # at-risk would have been a drop from healthy anyway
+    assert not drop_from_staleness(Band.AT_RISK, everything)
+    assert is_drop(None, Band.AT_RISK) and is_drop(Band.HEALTHY, Band.CRITICAL)
+    assert not is_drop(Band.CRITICAL, Band.AT_RISK) and not is_drop(None, Band.HEALTHY) and not is_drop(None, None)
+
+
+def test_scores_kept_before_freshness_still_read() -> None:
+    old = compute_score(make_model(), {"adoption": 70, "tickets": 80}, MILESTONES, TODAY).to_dict()
+    for key in ("stale", "insufficient", "band_with_stale"):
+        del old[key]
+    read = ScoreBreakdown.from_dict(old)
+    assert read.stale == () and read.insufficient is None and read.band_with_stale is read.band
+
+
+times_of = st.fixed_dictionaries(
+    {
+        key: st.integers(0, 14 * 24 * 60).map(lambda minutes: (NOW - timedelta(minutes=minutes)).isoformat())
+        for key in SIGNALLED
+    }
+)
+
+
+@PROPERTY_EXAMPLES
+@given(models(), signal_maps, milestone_lists(), times_of, st.booleans())
+def test_with_every_factor_fresh_the_score_is_the_one_without_freshness(
+    model: HealthModel, signals: dict[str, float], milestones: list[MilestoneState], times: dict[str, str], lean: bool
+) -> None:
+    # The scheduler passes its factors precomputed (the lean path), a command lets compute_score find them.
+    factors = scoring_factors(model) if lean else None
+    reference = compute_score(model, signals, milestones, TODAY)
+    checked = compute_score(
+        model, signals, milestones, TODAY, factors, observed=times, freshness=fresh_at(model, share=0)
+    )
+    assert checked == reference
+    assert checked.stale == () and checked.insufficient is None and checked.band_with_stale is checked.band
+    with_share = compute_score(model, signals, milestones, TODAY, factors, observed=times, freshness=fresh_at(model))
+    present = sum(f.weight for f in reference.factors if f.value is not None)
+    if reference.score is not None and present * 2 >= sum(f.weight for f in reference.factors):
+        assert with_share == reference
+
+
+@PROPERTY_EXAMPLES
+@given(models(), full_signals, milestone_lists(), st.sampled_from(SIGNALLED), st.integers(15, 400))
+def test_a_stale_factor_scores_like_a_missing_one(
+    model: HealthModel, signals: dict[str, float], milestones: list[MilestoneState], key: str, age: int
+) -> None:
+    times = {name: FRESH for name in SIGNALLED} | {key: ago(age)}
+    stale = compute_score(model, signals, milestones, TODAY, observed=times, freshness=fresh_at(model, share=0))
+    missing = compute_score(model, {k: v for k, v in signals.items() if k != key}, milestones, TODAY)
+    assert (stale.score, stale.band, stale.factors, stale.missing) == (
+        missing.score, missing.band, missing.factors, missing.missing,
+    )  # fmt: skip
+    if model.weights.get(key):  # type: ignore[call-overload]
+        assert [f.key for f in stale.stale] == [key]

@@ -21,7 +21,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS_DIR = ROOT / "steps"
-USE_CASES = ("bot/plans.py", "bot/customers.py", "bot/discussion.py", "bot/jobs.py", "bot/home.py", "bot/imports.py")
+USE_CASES = (
+    "bot/plans.py", "bot/customers.py", "bot/discussion.py", "bot/jobs.py", "bot/home.py", "bot/imports.py",
+    "bot/tokens.py",
+)  # fmt: skip
 
 # The Slack surface may hold a transaction and read records; everything else in storage/ is the use cases' to call.
 STORAGE_INSIDE = frozenset(

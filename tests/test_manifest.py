@@ -47,6 +47,8 @@ def test_manifest_settings() -> None:
         "channels:read",
         "groups:read",
         "users:read",
+        "files:read",
+        "im:write",
     }
 
 

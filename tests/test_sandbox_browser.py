@@ -178,6 +178,39 @@ def test_the_message_shortcut_adds_a_message_to_the_plan(page: Any, sandbox: San
     assert chosen, "the bot announced the change in the channel"
 
 
+def test_a_milestone_is_removed_from_the_hub_only_once_confirmed(page: Any) -> None:
+    start_step3(page)
+    answer(page, "milestones", MILESTONES)
+    hub = page.locator(".msg", has=page.locator(".bk-header", has_text="Step 3")).last
+    menu = hub.locator('[data-action-id="remove_milestone"]')
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    menu.select_option(label="2. First integration live")
+    expect(menu).to_have_value("")
+    expect(hub).to_contain_text("First integration live")
+    page.once("dialog", lambda dialog: dialog.accept())
+    menu.select_option(label="2. First integration live")
+    expect(hub).not_to_contain_text("First integration live")
+    expect(hub).to_contain_text("2. Team trained")
+
+
+def test_a_csv_file_uploaded_in_the_import_form_is_imported(page: Any, tmp_path: Path) -> None:
+    start_step3(page)
+    for section, values in (("milestones", MILESTONES), ("health", HEALTH), ("training", TRAINING)):
+        answer(page, section, values)
+    review_and_save(page)
+    type_in_composer(page, "/onboarding import")
+    modal = page.locator(".sb-modal")
+    expect(modal).to_contain_text("Import a CSV file")
+    crm = tmp_path / "crm.csv"
+    crm.write_text("id,name,start\ncrm-1,Initech,2026-12-01\ncrm-2,,\n", encoding="utf-8")
+    picker = modal.locator('.bk-input[data-block-id="import_file"] input[type=file]')
+    picker.set_input_files(str(crm))
+    expect(picker).not_to_have_attribute("data-files", "[]")  # uploaded to Slack as soon as it is picked
+    modal.locator(".sb-submit").click()
+    expect(page.locator(".sb-modal")).to_have_count(0)
+    expect(page.locator(".msg", has_text="1 created, 0 updated, 0 unchanged, 1 rejected").last).to_be_visible()
+
+
 def test_an_alert_after_a_missed_deadline_is_marked_done(page: Any) -> None:
     start_step3(page)
     for section, values in (("milestones", MILESTONES), ("health", HEALTH), ("training", TRAINING)):

@@ -298,3 +298,15 @@ def test_message_chrome() -> None:
         '<span class="msg-file-meta">plan.md · 2.0 KB</span></div>'
     )
     assert file_html(plan) in message(bot_id="B1", text="", files=[plan])
+
+
+def test_every_emoji_the_bot_writes_is_drawn() -> None:
+    """The local Slack draws the bot's emoji as Slack would, so no `:name:` is left on the page."""
+    import re
+    from pathlib import Path
+
+    from sandbox.render import EMOJI
+
+    root = Path(__file__).resolve().parents[1] / "bot"
+    used = {m for path in root.rglob("*.py") for m in re.findall(r":([a-z][a-z0-9_+]*):", path.read_text())}
+    assert used - {"class"} <= set(EMOJI), used - set(EMOJI)

@@ -66,3 +66,50 @@ def test_a_name_is_kept_per_workspace_and_replaced_when_read_again(sessions) -> 
     with transaction(sessions) as session:
         assert people.known(session, "T1", ["U1", "U2"]) == {"U1": PersonRecord("U1", "Ann Smith", later)}
         assert people.known(session, "T1", []) == {}
+
+
+def test_customers_from_before_external_ids_get_one_and_their_values_keep_their_time(
+    unmigrated_database_url: str,
+) -> None:
+    from sqlalchemy import text
+
+    upgrade(unmigrated_database_url, "0006")
+    engine = make_engine(unmigrated_database_url)
+    typed = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO plans (id, team_id, channel_id, name, created_by, created_at, steps_completed) "
+                "VALUES (1, 'T1', 'C1', 'p', 'U1', :at, '[]')"
+            ),
+            {"at": typed},
+        )
+        for customer_id, name in ((1, "Acme Corp"), (2, "ACME  corp!"), (3, "Globex")):
+            connection.execute(
+                text(
+                    "INSERT INTO customers (id, team_id, plan_id, name, name_key, start_date, created_by, created_at,"
+                    " signals) VALUES (:id, 'T1', 1, :name, :key, '2026-11-01', 'U1', :at, '{\"adoption\": 70}')"
+                ),
+                {"id": customer_id, "name": name, "key": name.casefold(), "at": typed},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO signal_readings (team_id, customer_id, factor, value, recorded_by, recorded_at) "
+                "VALUES ('T1', 1, 'adoption', 60, 'U1', :early), ('T1', 1, 'adoption', 70, 'U1', :at)"
+            ),
+            {"early": datetime(2026, 10, 1, tzinfo=UTC), "at": typed},
+        )
+    engine.dispose()
+    upgrade(unmigrated_database_url)
+    sessions = make_session_factory(make_engine(unmigrated_database_url))
+    with transaction(sessions) as session:
+        from storage.models import Customer, SignalReading
+
+        found = {c.id: (c.external_id, c.signal_times) for c in session.scalars(select(Customer))}
+        assert found == {
+            1: ("acme-corp", {"adoption": typed.isoformat()}),  # the latest reading's time
+            2: ("acme-corp-2", {}),
+            3: ("globex", {}),
+        }
+        readings = session.scalars(select(SignalReading).order_by(SignalReading.id)).all()
+        assert [(r.source, r.observed_at) for r in readings] == [("slack", r.recorded_at) for r in readings]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.blocks.common import Block, context, divider, esc, header, mention, section, sections, shorten
-from steps.health import FactorContribution
+from steps.health import DataShare, FactorContribution, StaleFactor
 from steps.step3 import Band
 
 LIST_LIMIT = 15
@@ -24,6 +24,9 @@ class DigestLine:
     previous_score: float | None
     previous_band: Band | None
     weakest: tuple[FactorContribution, ...]  # empty for the lines that do not show them
+    stale: tuple[StaleFactor, ...] = ()  # left out of the score for their age
+    insufficient: DataShare | None = None  # no score: too little fresh data
+    missing: tuple[str, ...] = ()  # labels of the factors without any data, said of insufficient data
 
     @property
     def delta(self) -> float:
@@ -41,7 +44,21 @@ def _score(value: float | None) -> str:
     return "no data yet" if value is None else f"{value:.1f}"
 
 
+def stale_note(stale: tuple[StaleFactor, ...]) -> str:
+    """Plain text, e.g. "stale: Engagement (observed 2026-01-21)"; empty when nothing is stale."""
+    if not stale:
+        return ""
+    return "stale: " + ", ".join(f"{factor.label} (observed {factor.since})" for factor in stale)
+
+
 def _line(line: DigestLine, *, with_weakest: bool, bullet: str = "•") -> str:
+    if line.insufficient is not None:
+        text = f"{bullet} *{esc(line.customer)}* insufficient data ({_percent(line.insufficient)} of the weights fresh)"
+        if line.missing:
+            text += f" · missing: {esc(', '.join(line.missing))}"
+        if line.stale:
+            text += f" · {esc(stale_note(line.stale))}"
+        return text
     text = f"{bullet} *{esc(line.customer)}* {_score(line.score)}"
     if line.previous_score is not None and line.delta:
         text += f" ({'+' if line.delta > 0 else '−'}{abs(line.delta):.1f})"
@@ -50,7 +67,13 @@ def _line(line: DigestLine, *, with_weakest: bool, bullet: str = "•") -> str:
     weakest = weakest_factors(line.weakest) if with_weakest else ""
     if weakest:
         text += f" · weakest: {esc(weakest)}"
+    if line.stale:
+        text += f" · {esc(stale_note(line.stale))}"
     return text
+
+
+def _percent(share: DataShare) -> str:
+    return f"{share.share:.0f}%"
 
 
 def _listed(title: str, lines: list[DigestLine], with_weakest: bool) -> list[Block]:
@@ -70,14 +93,26 @@ def health_digest(
     flagged: dict[Band, list[DigestLine]],
     protocols: dict[Band, str | None],
     monitors: list[str],
+    insufficient: list[DigestLine] | None = None,
+    insufficient_count: int = 0,
+    stale_or_insufficient: int = 0,
 ) -> dict[str, Any]:
-    total = sum(counts.values())
+    """``insufficient`` holds the first lines of the ``insufficient_count`` customers without a score for too little
+    fresh data (LIST_LIMIT are shown)."""
+    insufficient = insufficient or []
+    total = sum(counts.values()) + insufficient_count
     summary = " · ".join(f"{band.label}: {counts.get(band, 0)}" for band in Band)
     if counts.get(None):
         summary += f" · No data yet: {counts[None]}"
+    if insufficient_count:
+        summary += f" · Insufficient data: {insufficient_count}"
+    top = f"*{total} customers* · {summary}"
+    if stale_or_insufficient:
+        customers = "customer" if stale_or_insufficient == 1 else "customers"
+        top += f"\n:hourglass: {stale_or_insufficient} {customers} with stale or insufficient data"
     blocks: list[Block] = [
         header(f"Health update · {plan_name}"),
-        section(f"*{total} customers* · {summary}"),
+        section(top),
     ]
     blocks += _listed("Movers since the last update", movers, with_weakest=False)
     for band in (Band.CRITICAL, Band.AT_RISK):
@@ -86,6 +121,11 @@ def health_digest(
         protocol = protocols.get(band)
         if lines and protocol:
             blocks.append(section(f"*{band.label} response protocol:* {esc(shorten(protocol, PROTOCOL_PREVIEW))}"))
+    if insufficient:
+        shown = [_line(line, with_weakest=False) for line in insufficient[:LIST_LIMIT]]
+        if insufficient_count > len(shown):
+            shown.append(f"…and {insufficient_count - len(shown)} more; `/onboarding customer list` shows them all")
+        blocks += sections("\n".join(["*Insufficient data*", *shown]))
     blocks.append(divider())
     footer = f"Updated {esc(schedule)}."
     if monitors:

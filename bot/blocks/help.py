@@ -18,8 +18,9 @@ COMMANDS = [
     ("status", "Which steps are completed, which sections are answered, posts waiting to go out, failed deliveries."),
     ("doc", "Post the current plan document to this channel."),
     (
-        'customer add "<name>" [start=YYYY-MM-DD] [owner=@user] [segment=<text>]',
-        "Add a customer; its milestone deadlines follow from the start date (default: today).",
+        'customer add "<name>" [id=<external id>] [start=YYYY-MM-DD] [owner=@user] [segment=<text>]',
+        "Add a customer, or update the one with that id (the customer's id in your CRM; without one, the bot "
+        "gives one from the name); its milestone deadlines follow from the start date (default: today).",
     ),
     ("customer list", "Customers with their health score, band and overdue milestones."),
     (
@@ -28,8 +29,19 @@ COMMANDS = [
     ),
     ('signal "<customer>" <factor>=<0-100> ...', "Record health signals, e.g. `adoption=70 engagement=55`."),
     ("alerts here [plan=#channel]", "Send the plan's missed-milestone alerts and health updates to this channel."),
+    ("import", "Upload a CSV file of customers or signals; you get a report of what was imported or rejected."),
     ("history", "Recent changes to the plan: who changed which field of which section, and when."),
     ('rename "<name>"', "Give the plan a name of the team's choosing (it starts with the channel's name)."),
+    (
+        "freshness [<factor>=<days>|default ...] [share=<1-100>|default]",
+        "How old a health signal may be before it counts as missing, and the share of the weights a score needs "
+        "(only to you); with values, sets them.",
+    ),
+    (
+        "token create <name> | token list | token revoke <name>",
+        "API tokens of this channel's plan, for `POST /api/v1/customers` and `/api/v1/signals`: a new token is "
+        "shown once, only to you; the list never shows tokens.",
+    ),
     ("help", "This help."),
 ]
 

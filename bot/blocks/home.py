@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.blocks.common import Block, context, divider, esc, header, section, sections
+from bot.blocks.digest import stale_note
 from bot.blocks.help import waiting_line
 from bot.home import PER_LIST, PlanSummary
 from steps.step3 import STEP_ID, Band
@@ -25,12 +26,21 @@ def _plan_blocks(plan: PlanSummary) -> list[Block]:
     blocks: list[Block] = [section(title)]
     if plan.band_counts:
         counts = " · ".join(f"{b.label} {plan.band_counts.get(b.value, 0)}" for b in Band)
-        if plan.band_counts.get(None):
-            counts += f" · No data yet {plan.band_counts[None]}"
+        # Customers without a score have no data yet or too little fresh data: the two are counted apart.
+        no_data = plan.band_counts.get(None, 0) - plan.insufficient
+        if no_data > 0:
+            counts += f" · No data yet {no_data}"
+        if plan.insufficient:
+            counts += f" · Insufficient data {plan.insufficient}"
         lines = [f"*Customers:* {counts}"]
-        for name, score, band in plan.lowest[:PER_LIST]:
+        if plan.stale_or_insufficient:
+            lines.append(f":hourglass: {plan.stale_or_insufficient} with stale or insufficient data")
+        for name, score, band, stale in plan.lowest[:PER_LIST]:
             shown = f"{score:.1f}" if score is not None else "–"
-            lines.append(f"• {esc(name)} {shown} ({Band(band).label if band else 'no data yet'})")
+            line = f"• {esc(name)} {shown} ({Band(band).label if band else 'no data yet'})"
+            if stale:
+                line += f" · {esc(stale_note(stale))}"
+            lines.append(line)
         blocks += sections("\n".join(lines))
     if plan.overdue_total:
         lines = [f"*Overdue milestones:* {plan.overdue_total}"]

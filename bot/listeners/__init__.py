@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, alerts, commands, events, messages, options, shortcuts, views
+from bot.listeners import actions, alerts, commands, events, imports, messages, options, shortcuts, views
 
 
 def register(app: App) -> None:
     commands.register(app)
     actions.register(app)
     views.register(app)
+    imports.register(app)
     options.register(app)
     alerts.register(app)
     events.register(app)

@@ -57,7 +57,7 @@ from bot.plans import PlanState
 from bot.services import Services
 from steps.errors import UserError
 from steps.step3 import MAX_MILESTONES, STEP_ID, Section
-from storage.db import transaction
+from storage.db import read_only, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def _open_form(context: BoltContext, body: dict[str, Any], client: WebClient, fo
     # Only the health model asks for a time zone: until one is saved, it starts at the opener's own.
     asks_zone = form.section is Section.HEALTH and not state.raw(form.section).get(ZONE)
     zone = slack_zone(client, who.user_id) if asks_zone else None
-    with transaction(services_of(context).sessions) as session:
+    with read_only(services_of(context).sessions) as session:
         view = section_form(session, state, form, who, client_key(client), zone=zone)
     client.views_open(trigger_id=trigger_id(body), view=view)
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
 
-from bot import access, customers, discussion, imports, plans
+from bot import access, customers, discussion, imports, plans, tokens
+from bot import freshness as data_freshness
 from bot.arguments import (
     CUSTOMER_ADD_USAGE,
     parse_alerts_here,
     parse_customer_add,
+    parse_freshness,
     parse_milestone_done,
     parse_plan_name,
     parse_signal,
@@ -20,17 +22,26 @@ from bot.arguments import (
 )
 from bot.blocks.changes import history_message
 from bot.blocks.common import esc
-from bot.blocks.customers import alerts_here, customer_added, customer_list, milestone_done, signals_recorded
+from bot.blocks.customers import (
+    alerts_here,
+    customer_added,
+    customer_list,
+    freshness_settings,
+    milestone_done,
+    signals_recorded,
+)
 from bot.blocks.help import help_message, notice, status_message
 from bot.blocks.hub import hub_message, thread_starter
+from bot.blocks.tokens import TOKEN_USAGE, token_created, token_list, token_revoked
 from bot.documents import upload_document
 from bot.ids import COMMAND
+from bot.listeners import imports as import_listener
 from bot.listeners.common import Requester, refresh_hub, requester, retire_hub
 from bot.listeners.context import services_of
 from bot.listeners.errors import replies_to_errors
 from steps.errors import UserError, channel_ref
 from steps.step3 import Section
-from storage.db import transaction
+from storage.db import read_only, transaction
 
 Handler = Callable[[Ack, BoltContext, Requester, WebClient, list[str], dict[str, Any]], None]
 
@@ -60,7 +71,7 @@ def step3(ack: Ack, context: BoltContext, who: Requester, client: WebClient, arg
 
 def status(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
     services = services_of(context)
-    with transaction(services.sessions) as session:
+    with read_only(services.sessions) as session:
         state = plans.require(session, who.team_id, who.channel())
         found = plans.status(session, state)
     plan = state.plan
@@ -74,7 +85,7 @@ def status(ack: Ack, context: BoltContext, who: Requester, client: WebClient, ar
 
 def doc(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
     services = services_of(context)
-    with transaction(services.sessions) as session:
+    with read_only(services.sessions) as session:
         state = plans.load(session, who.team_id, who.channel())
         document = plans.latest_document(session, state.plan) if state is not None else None
     if state is None or document is None:
@@ -90,13 +101,14 @@ def customer(ack: Ack, context: BoltContext, who: Requester, client: WebClient, 
     with transaction(services.sessions) as session:
         ready = customers.require_runnable(session, plans.require(session, who.team_id, who.channel()).plan)
         if action == "add":
-            added = imports.add_customer(session, ready, parse_customer_add(args[1:]), who.user_id, now)
-            reply = customer_added(added, customers.customer_milestones(session, added), who.user_id)
+            added, result = imports.add_customer(session, ready, parse_customer_add(args[1:]), who.user_id, now)
+            reply = customer_added(added, customers.customer_milestones(session, added), who.user_id, result)
         elif action == "list":
             rows = customers.customers_of(session, ready.plan)
             reply = customer_list(
-                ready.plan.name, rows, customers.overdue_counts(session, ready.plan, ready.today(now))
-            )
+                ready.plan.name, rows, customers.overdue_counts(session, ready.plan, ready.today(now)),
+                customers.data_notes(ready, rows, now),
+            )  # fmt: skip
         else:
             raise UserError(f"Usage: {CUSTOMER_ADD_USAGE} or `{COMMAND} customer list`.")
     ack(**reply)
@@ -149,7 +161,7 @@ def alerts(ack: Ack, context: BoltContext, who: Requester, client: WebClient, ar
 
 
 def history(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
-    with transaction(services_of(context).sessions) as session:
+    with read_only(services_of(context).sessions) as session:
         state = plans.require(session, who.team_id, who.channel())
         changes = plans.recent_changes(session, state.plan)
     ack(**history_message(state.plan.name, changes))
@@ -163,6 +175,47 @@ def rename(ack: Ack, context: BoltContext, who: Requester, client: WebClient, ar
     refresh_hub(client, services_of(context), state)
 
 
+def freshness(
+    ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict
+) -> None:
+    """Only this channel's plan: the plan is found from the envelope's team and channel, never from an argument."""
+    wanted = parse_freshness(args)
+    services = services_of(context)
+    with transaction(services.sessions) as session:
+        ready = customers.require_runnable(session, plans.require(session, who.team_id, who.channel()).plan)
+        data_freshness.check(ready, wanted)
+    if not wanted.windows and not wanted.share_given:
+        ack(**freshness_settings(data_freshness.settings(ready)))
+        return
+    # Rescoring every customer of a large plan may take longer than Slack waits: ack first, answer via response_url.
+    ack()
+    with transaction(services.sessions) as session:
+        ready = customers.require_runnable(session, plans.require(session, who.team_id, who.channel()).plan)
+        found = data_freshness.change(session, ready, wanted, services.clock())
+    if context.respond is not None:
+        context.respond(**freshness_settings(found))
+
+
+def token(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
+    """API tokens of this channel's plan; every reply is ephemeral, and a new token is shown only to its creator."""
+    action = args[0].lower() if args else ""
+    services = services_of(context)
+    named = action in ("create", "revoke")
+    if action not in ("create", "list", "revoke") or len(args) != (2 if named else 1):
+        raise UserError(TOKEN_USAGE)
+    with transaction(services.sessions) as session:
+        if action == "create":
+            new = tokens.create_in_channel(session, who.team_id, who.channel(), args[1], who.user_id, services.clock())
+            reply = token_created(new.record.name, new.token, new.plan.name)
+        elif action == "list":
+            plan, live = tokens.list_tokens(session, who.team_id, who.channel())
+            reply = token_list(plan.name, live)
+        else:
+            plan, revoked = tokens.revoke_token(session, who.team_id, who.channel(), args[1], services.clock())
+            reply = token_revoked(revoked.name, plan.name)
+    ack(**reply)
+
+
 HANDLERS: dict[str, Handler] = {
     "history": history,
     "step3": step3,
@@ -173,6 +226,9 @@ HANDLERS: dict[str, Handler] = {
     "signal": signal,
     "alerts": alerts,
     "rename": rename,
+    "import": import_listener.open_import,
+    "freshness": freshness,
+    "token": token,
 }
 
 
@@ -191,5 +247,32 @@ def onboarding(ack: Ack, context: BoltContext, command: dict[str, Any], client: 
     handler(ack, context, who, client, words[1:], command)
 
 
+answer_onboarding = replies_to_errors(onboarding)
+# What answers in the request's own thread: help, which reads nothing ("" is help too).
+IN_REQUEST_THREAD = frozenset({"", "help"})
+
+
+def in_request_thread(
+    ack: Ack,
+    context: BoltContext,
+    body: dict[str, Any],
+    command: dict[str, Any],
+    client: WebClient,
+    respond: Respond,
+    next: Callable[[], BoltResponse],
+) -> BoltResponse | None:
+    """Listener middleware: `/onboarding help` runs here, in the request's own thread, and its ack is the response
+    (a listener middleware that answers ends the request). Handed to Bolt's listener pool instead, it waited for a
+    free worker, behind other requests' after-ack work, then for Bolt's next look for the ack, every 10 ms
+    (slack_bolt/listener/thread_runner.py). Subcommands that read the database stay in the pool: its 5 workers
+    keep that many reads at once, which measured faster under load than one per request thread
+    (bench/README.md, "Under load")."""
+    words = (command.get("text") or "").split(maxsplit=1)
+    if (words[0].lower() if words else "") not in IN_REQUEST_THREAD:
+        return next()
+    answer_onboarding(ack=ack, context=context, body=body, command=command, client=client, respond=respond)
+    return ack.response or BoltResponse(status=200, body="")
+
+
 def register(app: App) -> None:
-    app.command(COMMAND)(replies_to_errors(onboarding))
+    app.command(COMMAND, middleware=[in_request_thread])(answer_onboarding)

@@ -21,7 +21,7 @@ from bot.slack_api import without_retries
 from steps.errors import UserError
 from steps.fields import put
 from steps.step3 import Section
-from storage.db import Session, transaction
+from storage.db import Session, read_only, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def refresh_hub(client: WebClient, services: Services, state: PlanState) -> None
     """Show new section status on the hub message; a deleted hub is not worth failing a save for."""
     if state.plan.hub_ts is None:
         return
-    with transaction(services.sessions) as session:
+    with read_only(services.sessions) as session:
         unsaved = plans.unsaved_changes(session, state)
     message = hub_message(state, unsaved)
     try:

@@ -14,7 +14,7 @@ from bot import plans
 from bot.listeners.common import requester
 from bot.plans import PlanState
 from bot.services import Services
-from storage.db import transaction
+from storage.db import read_only
 
 SERVICES = "services"
 PLAN = "plan"
@@ -38,7 +38,7 @@ def services_of(context: BoltContext) -> Services:
 def channel_plan(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse | None:
     """Listener middleware: the plan of the channel the request came from, or the one "no plan here" refusal."""
     who = requester(context)
-    with transaction(services_of(context).sessions) as session:
+    with read_only(services_of(context).sessions) as session:
         context[PLAN] = plans.require(session, who.team_id, who.channel())
     return next()
 

@@ -48,6 +48,9 @@
     if (kind === "external_select") {
       return control.dataset.selected ? JSON.parse(control.dataset.selected) : null;
     }
+    if (kind === "file_input") {
+      return JSON.parse(control.dataset.files || "[]");
+    }
     if (kind === "radio_buttons") {
       const checked = block.querySelector("input[type=radio]:checked");
       return checked ? checked.value : null;
@@ -67,6 +70,8 @@
     const kind = control.dataset.input;
     if (kind === "external_select") {
       pick(control, value);
+    } else if (kind === "file_input") {
+      control.dataset.files = JSON.stringify(value || []);
     } else if (kind === "radio_buttons" || kind === "checkboxes") {
       const wanted = [].concat(value || []);
       block.querySelectorAll("input[type=radio], input[type=checkbox]").forEach(function (c) {
@@ -135,6 +140,23 @@
         showOptions(control, options, options.length ? "" : "No results");
       })
       .catch(function () { showOptions(control, [], "No results"); });
+  }
+
+  // A file picked in a file input is uploaded to Slack at once, as Slack does; the form then carries its file object.
+  function upload(control) {
+    const file = control.files && control.files[0];
+    control.dataset.files = "[]";
+    if (!file) return;
+    const reader = new FileReader();
+    reader.onload = function () {
+      const content = String(reader.result).split(",", 2)[1] || "";
+      fetch("/ui/act", { method: "POST", headers: { "Content-Type": "application/json" },
+                         body: JSON.stringify({ kind: "upload", user: state.user, channel: state.channel,
+                                                name: file.name, content: content }) })
+        .then(function (r) { return r.json(); })
+        .then(function (answer) { if (answer.file) control.dataset.files = JSON.stringify([answer.file]); });
+    };
+    reader.readAsDataURL(file);
   }
 
   function moveActive(control, step) {
@@ -324,8 +346,17 @@
       if (state.channel === "home") act({ kind: "home" }); else refresh();
       return;
     }
+    if (control.dataset.input === "file_input") {
+      upload(control);
+      return;
+    }
     const action = control.dataset.action;
     if (action === "overflow" || action === "static_select" || action === "datepicker") {
+      // A confirm dialog on a menu asks after the pick, as in Slack; declining puts the menu back.
+      if (control.value && !confirmed(control)) {
+        control.value = "";
+        return;
+      }
       if (control.value) elementAction(control, { selected: control.value });
     }
   });

@@ -23,6 +23,7 @@ from wsgiref.util import setup_testing_defaults
 import waitress
 from waitress.server import BaseWSGIServer
 
+from bot.api import api_app
 from bot.app import create_app
 from bot.scheduler import TickReport, tick
 from bot.server import EVENTS_PATH, WsgiApp, wsgi_app
@@ -123,8 +124,11 @@ class BotHarness:
         *,
         migrate: bool = True,
         over_http: bool = True,
+        api_rate_limit: int = 10_000,
     ) -> None:
-        """``migrate=False`` for a database already at head; ``over_http=False`` to skip waitress and sockets."""
+        """``migrate=False`` for a database already at head; ``over_http=False`` to skip waitress and sockets;
+        ``api_rate_limit``: the HTTP API's requests a minute per token (``API_RATE_LIMIT``), high unless a test
+        is about it."""
         self.fake = fake
         self.clock = clock
         if migrate:
@@ -140,7 +144,7 @@ class BotHarness:
             signing_secret=sr.SIGNING_SECRET,
             listener_executor=self.executor,
         )
-        self.front_door = wsgi_app(self.app, self.engine)
+        self.front_door = wsgi_app(self.app, self.engine, api=api_app(self.services, rate_per_minute=api_rate_limit))
         self.over_http = over_http
         self._server: _Server | None = None
         if over_http:

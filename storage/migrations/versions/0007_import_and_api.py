@@ -7,6 +7,7 @@ Create Date: 2026-11-28 23:40:00.000000
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -54,6 +55,7 @@ def upgrade() -> None:
     with op.batch_alter_table("signal_readings") as batch:
         batch.alter_column("observed_at", existing_type=UTC_DATETIME, nullable=False)
     op.create_index("ix_signal_readings_observed", "signal_readings", ["customer_id", "factor", "observed_at"])
+    _backfill_signal_times(connection)
 
     with op.batch_alter_table("plans") as batch:
         batch.add_column(sa.Column("freshness", sa.JSON(), nullable=False, server_default="{}"))
@@ -86,6 +88,26 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["token_id"], ["api_tokens.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("token_id", "idempotency_key"),
     )
+
+
+def _backfill_signal_times(connection: sa.Connection) -> None:
+    """Each customer's latest value per factor was recorded when it was typed: that is when it was true, so a value
+    from before this migration can go stale like any other (an empty map would keep it fresh for ever)."""
+    readings = sa.table(
+        "signal_readings", sa.column("customer_id", sa.Integer), sa.column("factor", sa.String),
+        sa.column("observed_at", UTC_DATETIME),
+    )  # fmt: skip
+    latest: dict[int, dict[str, str]] = {}
+    query = sa.select(readings.c.customer_id, readings.c.factor, sa.func.max(readings.c.observed_at)).group_by(
+        readings.c.customer_id, readings.c.factor
+    )
+    for customer_id, factor, at in connection.execute(query):
+        when = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        latest.setdefault(customer_id, {})[factor] = when.isoformat()
+    customers = sa.table("customers", sa.column("id", sa.Integer), sa.column("signal_times", sa.JSON))
+    for customer_id, times in latest.items():
+        connection.execute(customers.update().where(customers.c.id == customer_id).values(signal_times=times))
 
 
 def downgrade() -> None:

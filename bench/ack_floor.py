@@ -1,0 +1,58 @@
+"""The floor ``bench.ack_latency --concurrency`` compares the bot with: a bare async Bolt app on uvicorn.
+
+It answers the same three requests as the bot, with the same signing secret, and does nothing else:
+``/onboarding help`` and ``/onboarding status`` ack with a static ephemeral text, the hub's ``menu_help`` button
+acks empty. Bolt's defaults otherwise (signature check, its middleware, listeners run as tasks while the request
+waits for the ack). Uvicorn as installed (h11, asyncio loop), no access log: the bot logs no line per request
+either. Started as its own process::
+
+    python -m bench.ack_floor --port PORT --api-url http://127.0.0.1:NNNN/api/
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import uvicorn
+from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.ids import COMMAND, MENU_HELP
+from sandbox.payloads import SIGNING_SECRET
+
+TOKEN = "xoxb-test-token"
+HELP_TEXT = "Static help: /onboarding step3 starts Step 3."
+STATUS_TEXT = "Static status: nothing to report."
+
+
+def floor_app(api_url: str) -> AsyncApp:
+    # The client only answers Bolt's one auth.test (on the first request) from the fake Slack.
+    app = AsyncApp(name="ack-floor", signing_secret=SIGNING_SECRET, client=AsyncWebClient(TOKEN, base_url=api_url))
+
+    @app.command(COMMAND)
+    async def command(ack: AsyncAck, command: dict[str, Any]) -> None:
+        text = STATUS_TEXT if command.get("text", "").startswith("status") else HELP_TEXT
+        await ack(response_type="ephemeral", text=text)
+
+    @app.action(MENU_HELP)
+    async def menu_help(ack: AsyncAck) -> None:
+        await ack()
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--api-url", required=True, help="the fake Slack Web API the app's client talks to")
+    args = parser.parse_args(argv)
+    handler = AsyncSlackRequestHandler(floor_app(args.api_url))
+    uvicorn.run(handler, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
