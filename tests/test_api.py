@@ -17,7 +17,7 @@ import pytest
 from openapi_spec_validator import validate as validate_spec
 from sqlalchemy import func, select
 
-import bot.imports
+import storage.health_scores
 import storage.models as models
 from bot.cli import main
 from bot.settings import ConfigError, load_settings
@@ -162,7 +162,7 @@ def test_valid_items_are_applied_together_or_not_at_all(
         raise RuntimeError("the database went away mid-batch")
 
     # New customers are scored after they are written: a failure there must take the written ones back with it.
-    monkeypatch.setattr(bot.imports, "score_customers", fail)
+    monkeypatch.setattr(storage.health_scores, "record_scores", fail)
     reply = call(planned, CUSTOMERS, customers("acme", "globex", "initech"), token=token)
     assert reply.status == 500 and "Nothing was applied" in reply.body["message"]
     assert count(planned, models.Customer) == 0 and count(planned, models.CustomerMilestone) == 0
