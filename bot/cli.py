@@ -252,20 +252,14 @@ def _token_create(settings: Settings, channel: str, name: str, team: str | None)
     from bot import tokens
     from steps.api import CLI_CREATOR
     from steps.errors import UserError
-    from storage import repo
     from storage.db import make_engine, make_session_factory, transaction
 
     with transaction(make_session_factory(make_engine(settings.database_url))) as session:
-        candidates = [p for p in repo.plans_in_channel(session, channel) if team is None or p.team_id == team]
-        if not candidates:
-            print(f"error: no plan for channel {channel}", file=sys.stderr)
-            return 1
-        if len(candidates) > 1:
-            teams = ", ".join(p.team_id for p in candidates)
-            print(f"error: channel {channel} has plans in several workspaces ({teams}); add --team", file=sys.stderr)
+        plan = _plan_in_channel(session, channel, team)
+        if plan is None:
             return 1
         try:
-            created = tokens.create_token(session, candidates[0], name, CLI_CREATOR, datetime.now(UTC))
+            created = tokens.create_token(session, plan, name, CLI_CREATOR, datetime.now(UTC))
         except UserError as exc:
             print(f"error: {exc.plain()}", file=sys.stderr)
             return 1
