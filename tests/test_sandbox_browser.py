@@ -182,6 +182,8 @@ def test_a_milestone_is_removed_from_the_hub_only_once_confirmed(page: Any) -> N
     start_step3(page)
     answer(page, "milestones", MILESTONES)
     hub = page.locator(".msg", has=page.locator(".bk-header", has_text="Step 3")).last
+    # The hub is redrawn after each save is acknowledged: its menu carries the version it shows.
+    expect(hub).to_contain_text("2 of 2 answered")
     menu = hub.locator('[data-action-id="remove_milestone"]')
     page.once("dialog", lambda dialog: dialog.dismiss())
     menu.select_option(label="2. First integration live")
