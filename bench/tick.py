@@ -26,16 +26,19 @@ import platform
 import pstats
 import random
 import resource
+import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -44,7 +47,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sandbox.payloads import ALICE, BOB
 from sandbox.slack_api import FakeSlack
 from steps.deadlines import deadline
-from steps.health import MilestoneState, compute_score
+from steps.health import MilestoneState, compute_score, freshness_at
 from steps.step3 import STEP_ID, HealthModel, MilestonesSection, TrainingPlan
 from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.models import (
@@ -167,6 +170,18 @@ def _create_plans(session: Session, plans: int) -> list[int]:
         for section, values in answers.items()
     ]  # fmt: skip
     _insert_chunked(session, PlanSection, section_rows)
+    # What the bot recorded as done for each plan before the tick, as in steady state: its customers' deadlines
+    # follow the saved milestones (version 1), and the previous weekly update ran (it scored every customer).
+    job_rows = [
+        run
+        for row in plan_rows
+        for run in (
+            {"team_id": TEAM_ID, "job": f"reschedule:{row['id']}", "period": "1", "ran_at": SECTIONS_SAVED},
+            {"team_id": TEAM_ID, "job": f"health:{row['id']}", "period": PREVIOUS_UPDATE.isoformat(),
+             "ran_at": PREVIOUS_UPDATE},
+        )
+    ]  # fmt: skip
+    _insert_chunked(session, JobRun, job_rows)
     return [row["id"] for row in plan_rows]
 
 
@@ -213,17 +228,17 @@ def _customer_milestones(rng: random.Random, newly_overdue: bool, today: date) -
     return start, rows
 
 
-def _score_then(signals: dict[str, float], rows: list[dict[str, Any]]) -> Any:
-    """The score the previous health update computed (what the team was told), from the state back then."""
-    then = PREVIOUS_UPDATE.date()
+def _score_at(signals: dict[str, float], times: dict[str, str], rows: list[dict[str, Any]], at: datetime) -> Any:
+    """The score the bot computed at ``at``, from the state back then (what the team was told, at an update)."""
+    day = at.date()
     states = []
     for row in rows:
         spec = MILESTONES.milestones[row["position"]]
-        done = row["completed_on"] if row["completed_on"] is not None and row["completed_on"] <= then else None
+        done = row["completed_on"] if row["completed_on"] is not None and row["completed_on"] <= day else None
         states.append(
             MilestoneState(row["position"], row["name"], row["due_date"], done, spec.points_on_time, spec.points_missed)
         )
-    return compute_score(HEALTH, signals, states, then)
+    return compute_score(HEALTH, signals, states, day, observed=times, freshness=freshness_at(HEALTH, {}, None, at))
 
 
 def generate(
@@ -249,21 +264,32 @@ def generate(
             newly_overdue = rng.random() < overdue_share
             start, rows = _customer_milestones(rng, newly_overdue, today)
             signals = {key: float(rng.randint(0, 100)) for key in SIGNALLED}
-            breakdown = _score_then(signals, rows)
-            band = breakdown.band.value if breakdown.band else None
+            times = {key: (NOW - timedelta(days=ages.uniform(0, 20))).isoformat() for key in signals}
+            reported = _score_at(signals, times, rows, PREVIOUS_UPDATE)
+            band = reported.band.value if reported.band else None
+            score_rows.append({
+                "team_id": TEAM_ID, "plan_id": plan_id, "customer_id": customer_id, "computed_at": PREVIOUS_UPDATE,
+                "score": reported.score, "band": band, "breakdown": reported.to_dict(),
+            })  # fmt: skip
+            # A milestone completed since that update rescored the customer then (the band as heard stays).
+            current, scored_at = reported, PREVIOUS_UPDATE
+            since = [r["completed_on"] for r in rows if r["completed_on"] and r["completed_on"] > PREVIOUS_UPDATE.date()]
+            if since:
+                scored_at = datetime.combine(max(since), clock_time(8), tzinfo=UTC)  # before NOW on its day too
+                current = _score_at(signals, times, rows, scored_at)
+                score_rows.append({
+                    "team_id": TEAM_ID, "plan_id": plan_id, "customer_id": customer_id, "computed_at": scored_at,
+                    "score": current.score, "band": current.band.value if current.band else None,
+                    "breakdown": current.to_dict(),
+                })  # fmt: skip
             name = f"Bench Customer {customer_id:06d}"
             customer_rows.append({
                 "id": customer_id, "team_id": TEAM_ID, "plan_id": plan_id, "name": name, "name_key": name.casefold(),
-                "external_id": f"bench-{customer_id:06d}",
-                "signal_times": {key: (NOW - timedelta(days=ages.uniform(0, 20))).isoformat() for key in signals},
+                "external_id": f"bench-{customer_id:06d}", "signal_times": times,
                 "segment": SEGMENTS[n % len(SEGMENTS)], "owner_id": OWNERS[n % len(OWNERS)], "start_date": start,
                 "created_by": ALICE, "created_at": datetime.combine(start, clock_time(10), tzinfo=UTC),
-                "signals": signals, "score": breakdown.score, "band": band, "scored_at": PREVIOUS_UPDATE,
-                "reported_band": band, "reported_score": breakdown.score,
-            })  # fmt: skip
-            score_rows.append({
-                "team_id": TEAM_ID, "plan_id": plan_id, "customer_id": customer_id, "computed_at": PREVIOUS_UPDATE,
-                "score": breakdown.score, "band": band, "breakdown": breakdown.to_dict(),
+                "signals": signals, "score": current.score, "band": current.band.value if current.band else None,
+                "scored_at": scored_at, "reported_band": band, "reported_score": reported.score,
             })  # fmt: skip
             for row in rows:
                 milestone_id += 1
@@ -300,6 +326,51 @@ def row_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
             or 0
         )
     return counts
+
+
+def verify_scores(sessions: sessionmaker[Session]) -> tuple[int, list[str]]:
+    """Every customer's stored score, band and newest breakdown against ``compute_score`` at the tick's instant (the
+    reference path, from scratch): (customers compared, differences found, the first few)."""
+    from bot.customers import runnable
+    from storage import repo
+
+    differences: list[str] = []
+    compared = 0
+    with transaction(sessions) as session:
+        for plan in repo.all_plans(session):
+            ready = runnable(session, plan)
+            assert ready is not None
+            fresh, today = ready.freshness(NOW), ready.today(NOW)
+            points = [(m.points_on_time, m.points_missed) for m in ready.milestones.milestones]
+            latest: dict[int, Any] = {}
+            for customer_id, breakdown in session.execute(
+                select(HealthScore.customer_id, HealthScore.breakdown)
+                .where(HealthScore.plan_id == plan.id)
+                .order_by(HealthScore.customer_id, HealthScore.computed_at, HealthScore.id)
+            ):  # fmt: skip
+                latest[customer_id] = breakdown
+            milestones: dict[int, list[MilestoneState]] = {}
+            for row in session.execute(
+                select(CustomerMilestone).where(CustomerMilestone.plan_id == plan.id)
+                .order_by(CustomerMilestone.customer_id, CustomerMilestone.position)
+            ).scalars():  # fmt: skip
+                on_time, missed = points[row.position] if row.position < len(points) else (None, None)
+                milestones.setdefault(row.customer_id, []).append(
+                    MilestoneState(row.position, row.name, row.due_date, row.completed_on, on_time, missed)
+                )
+            for customer in session.execute(select(Customer).where(Customer.plan_id == plan.id)).scalars():
+                compared += 1
+                expected = compute_score(ready.health, customer.signals, milestones.get(customer.id, []), today,
+                                         observed=customer.signal_times, freshness=fresh)  # fmt: skip
+                band = expected.band.value if expected.band else None
+                if (customer.score, customer.band) != (expected.score, band) or (
+                    customer.reported_score, customer.reported_band) != (expected.score, band):  # fmt: skip
+                    differences.append(f"customer {customer.id}: stored {customer.score} {customer.band} "
+                                       f"(reported {customer.reported_score} {customer.reported_band}), "
+                                       f"expected {expected.score} {band}")  # fmt: skip
+                elif latest.get(customer.id) != expected.to_dict():
+                    differences.append(f"customer {customer.id}: newest breakdown differs from compute_score's")
+    return compared, differences
 
 
 # --- one tick, in a child process --------------------------------------------------------------
@@ -447,6 +518,17 @@ def _database_size(url: str) -> str:
     return f"{size / 1024 / 1024:.0f} MiB"
 
 
+def _data_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"plans": args.plans, "customers": args.customers, "overdue_share": args.overdue_share, "seed": args.seed}
+
+
+def _save_data(url: str, saved: Path, generated: Generated, options: dict[str, Any]) -> None:
+    """A copy of the generated database and its figures, for ``--data-file`` (the backup API folds the WAL in)."""
+    with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as source, closing(sqlite3.connect(saved)) as copy:
+        source.backup(copy)
+    saved.with_suffix(".json").write_text(json.dumps(asdict(generated) | {"options": options}))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--customers", type=int, default=10_000, help="customers over all plans (default 10000)")
@@ -458,6 +540,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="FILE",
                         help="run the first tick under cProfile, save the stats to FILE and print the top functions "
                              "(the tick's figures then include the profiler's overhead)")  # fmt: skip
+    parser.add_argument("--data-file", metavar="FILE",
+                        help="SQLite only: reuse the data generated into FILE by an earlier run with the same options "
+                             "(copied, so each run ticks over the same untouched data); generated and saved there "
+                             "when FILE does not exist")  # fmt: skip
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--slack-base-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -473,16 +559,28 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.plans):
             fake.add_channel(channel_id(i), name=f"onboarding-bench-{i + 1:03d}")
         started = time.perf_counter()
+        saved = Path(args.data_file) if args.data_file else None
+        if saved is not None and args.database_url:
+            parser.error("--data-file works with the default SQLite database only")
+        if saved is not None and saved.exists():
+            kept = json.loads(saved.with_suffix(".json").read_text())
+            if kept.pop("options") != _data_options(args):
+                parser.error(f"{saved} holds data generated with other options: {saved.with_suffix('.json')}")
+            shutil.copyfile(saved, url.removeprefix("sqlite:///"))
+            generated = Generated(**kept)
         upgrade(url)
         migrate_s = time.perf_counter() - started
         engine = make_engine(url)
         sessions = make_session_factory(engine)
-        with transaction(sessions) as session:
-            if session.scalar(select(func.count()).select_from(Plan)):
-                raise SystemExit("the database already has plans; give an empty one")
-        generated = generate(
-            sessions, plans=args.plans, customers=args.customers, overdue_share=args.overdue_share, seed=args.seed
-        )
+        if saved is None or not saved.exists():
+            with transaction(sessions) as session:
+                if session.scalar(select(func.count()).select_from(Plan)):
+                    raise SystemExit("the database already has plans; give an empty one")
+            generated = generate(
+                sessions, plans=args.plans, customers=args.customers, overdue_share=args.overdue_share, seed=args.seed
+            )
+            if saved is not None:
+                _save_data(url, saved, generated, _data_options(args))
         size = _database_size(url)
 
         measured: list[Measured] = []
@@ -495,6 +593,7 @@ def main(argv: list[str] | None = None) -> int:
             written = {name: after_rows[name] - before_rows[name] for name in COUNTED_TABLES}
             measured.append(Measured(label, result, calls, written))
         pending = row_counts(sessions)["outbox pending"]
+        compared, differences = verify_scores(sessions)
         problems = list(fake.problems)
         engine.dispose()
 
@@ -521,6 +620,8 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"               Slack calls by method: {methods}; job_runs +{m.written['job_runs']}; "
                      f"{m.result.sleeps} pacing sleeps")  # fmt: skip
     lines.append(f"outbox:        {pending} item(s) still pending after both ticks")
+    lines.append(f"scores:        {compared} customers' stored score, band, band as reported and newest breakdown "
+                 f"compared with compute_score at the tick: {len(differences)} difference(s)")
     print("\n".join(lines))
     if args.profile:
         print(f"\nprofile of the 1st tick ({args.profile}):\n{profile_summary(args.profile)}")
@@ -535,6 +636,8 @@ def main(argv: list[str] | None = None) -> int:
             failures.append(f"{m.label} tick: {m.result.failed} deliveries failed")
     if second.calls["chat.postMessage"]:
         failures.append(f"2nd tick for the same instant posted {second.calls['chat.postMessage']} message(s)")
+    if differences:
+        failures.append(f"{len(differences)} stored score(s) differ from compute_score: {differences[:3]}")
     if problems:
         failures.append(f"the fake Slack saw {len(problems)} call(s) real Slack would reject: {problems[:3]}")
 

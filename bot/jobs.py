@@ -17,7 +17,15 @@ from datetime import datetime, timedelta
 from bot import announcements, customers, tokens
 from bot.customers import RunnablePlan, runnable
 from bot.services import Services
-from steps.health import ScoreBreakdown, compute_score, drop_from_staleness, freshness_windows, is_drop, scoring_factors
+from steps.health import (
+    PlanScorer,
+    ScoreBreakdown,
+    compute_score,
+    drop_from_staleness,
+    freshness_windows,
+    is_drop,
+    scoring_factors,
+)
 from steps.schedule import latest_update_due
 from steps.step3 import Band
 from storage import alerts, freshness, health_scores, repo
@@ -56,6 +64,43 @@ class Scored:
         """Points since the last report; 0 when either score is missing."""
         score = self.breakdown.score
         return 0.0 if score is None or self.previous_score is None else score - self.previous_score
+
+    @property
+    def score(self) -> float | None:
+        return self.breakdown.score
+
+    @property
+    def band(self) -> Band | None:
+        return self.breakdown.band
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.breakdown.stale)
+
+    @property
+    def insufficient(self) -> bool:
+        return self.breakdown.insufficient is not None
+
+
+@dataclass(slots=True)
+class Kept:
+    """A customer's stored current score as the health update reads it; ``breakdown`` only for the listed ones."""
+
+    customer_id: int
+    name: str
+    owner_id: str | None
+    score: float | None
+    band: Band | None
+    previous_score: float | None  # as last reported to the team
+    previous_band: Band | None
+    stale: bool
+    insufficient: bool
+    breakdown: ScoreBreakdown | None = None
+
+    @property
+    def change(self) -> float:
+        """Points since the last report; 0 when either score is missing."""
+        return 0.0 if self.score is None or self.previous_score is None else self.score - self.previous_score
 
 
 def score_customers(
@@ -126,12 +171,15 @@ def check_missed(session: Session, ready: RunnablePlan, now: datetime) -> list[M
 # --- health-score updates ----------------------------------------------------------------------
 
 
+DigestItem = Scored | Kept
+
+
 @dataclass(frozen=True)
 class HealthDigest:
     counts: dict[Band | None, int]  # None: no data yet (insufficient data is counted apart)
-    movers: list[Scored]  # the largest changes since the last report first, at most MOVERS_SHOWN
-    flagged: dict[Band, list[Scored]]  # every at-risk and critical customer, lowest score first
-    insufficient: list[Scored] = field(default_factory=list)  # no score for too little fresh data, by name
+    movers: list[DigestItem]  # the largest changes since the last report first, at most MOVERS_SHOWN
+    flagged: dict[Band, list[DigestItem]]  # every at-risk and critical customer, lowest score first
+    insufficient: list[DigestItem] = field(default_factory=list)  # no score for too little fresh data, by name
     stale_or_insufficient: int = 0  # customers whose score leaves out stale values, or has too little data
 
 
@@ -150,29 +198,89 @@ def health_update_due(session: Session, ready: RunnablePlan, now: datetime) -> d
 
 
 def run_health_update(session: Session, ready: RunnablePlan, now: datetime, instant: datetime) -> int | None:
-    """The plan's update for ``instant``; returns the customers scored (None when another replica ran it)."""
+    """The plan's update for ``instant``; returns the customers rescored (None when another replica ran it).
+
+    Only the customers whose score may have changed since the last update are rescored (``changed_since``); every
+    other stored score is still what scoring would give now, so it is read, not computed, and nothing is written
+    for it but its band as heard. The digest reads every customer's stored current score.
+    """
+    since = freshness.last_update_run(session, ready.plan.team_id, ready.plan.id)  # before this run's own claim
     if not repo.claim_job(session, ready.plan.team_id, f"health:{ready.plan.id}", instant.isoformat(), now):
         return None
-    scored = score_customers(session, ready, now, reported=True)
-    announcements.health_update(session, ready, instant, build_health_digest(scored), now)
-    return len(scored)
+    rescored = rescore_lean(session, ready, now, changed_since(session, ready, now, since))
+    digest = build_health_digest(_kept_scores(session, ready, now))
+    explain_listed(session, digest)
+    health_scores.mark_reported(session, ready.plan.id)
+    announcements.health_update(session, ready, instant, digest, now)
+    return rescored
 
 
-def build_health_digest(scored: Iterable[Scored]) -> HealthDigest:
+def changed_since(session: Session, ready: RunnablePlan, now: datetime, since: datetime | None) -> set[int] | None:
+    """The customers whose score may differ from the stored one; None for every customer of the plan.
+
+    Whatever changes a customer's values between updates rescores them there and then (signals, a milestone done
+    or its deadline extended, a freshness setting), so what is left are the changes time and the plan make: a
+    deadline that passed, a value that went stale, a customer never scored, and an edited model (every customer).
+    After an update, every customer's stored score is the score as of that update, hence "since" it.
+    """
+    if since is None:
+        return None
+    sections = repo.section_rows(session, ready.plan)
+    if max(sections["health"].updated_at, sections["milestones"].updated_at) >= since:
+        return None
+    windows = freshness_windows(ready.health, dict(ready.plan.freshness))
+    return (
+        health_scores.unscored(session, ready.plan.id)
+        | health_scores.deadlines_passed(session, ready.plan.id, ready.today(since), ready.today(now))
+        | set(freshness.gone_stale(session, ready.plan.id, windows, now, since))
+    )
+
+
+def rescore_lean(session: Session, ready: RunnablePlan, now: datetime, customer_ids: set[int] | None) -> int:
+    """Rescore a plan's customers (or the ones named) on the lean path (``steps.health.PlanScorer``: raw rows, no
+    object per factor); each score goes to the history and becomes the customer's current score. Returns how many."""
+    points = [(m.points_on_time, m.points_missed) for m in ready.milestones.milestones]
+    scorer = PlanScorer(ready.health, ready.freshness(now), points)
+    today = health_scores.day_value(session, ready.today(now))
+    done = 0
+    for chunk in health_scores.lean_customers(session, ready.plan.id, customer_ids):
+        scores = []
+        for customer_id, signals, observed, milestones in chunk:
+            score, band, _, _, breakdown = scorer.score(signals, observed, milestones, today)
+            scores.append((customer_id, score, band, breakdown))
+        health_scores.record_lean_scores(session, ready.plan.team_id, ready.plan.id, scores, now)
+        done += len(scores)
+    return done
+
+
+def _kept_scores(session: Session, ready: RunnablePlan, now: datetime) -> list[Kept]:
+    scorer = PlanScorer(ready.health, ready.freshness(now), ())
+    bands = health_scores.BANDS
+    kept = []
+    for customer_id, name, owner, score, band, reported, reported_band, signals, observed in (
+        health_scores.current_scores(session, ready.plan.id)
+    ):  # fmt: skip
+        stale, insufficient = scorer.kept_flags(score, signals, observed)
+        kept.append(Kept(customer_id, name, owner, score, bands.get(band), reported, bands.get(reported_band), stale,
+                         insufficient))  # fmt: skip
+    return kept
+
+
+def build_health_digest(scored: Iterable[DigestItem]) -> HealthDigest:
     """Band counts, the biggest movers, and the at-risk and critical customers of one update."""
     counts: dict[Band | None, int] = defaultdict(int)
-    movers: list[tuple[float, int, Scored]] = []  # a heap of the MOVERS_SHOWN largest moves
-    flagged: dict[Band, list[Scored]] = defaultdict(list)
-    insufficient: list[Scored] = []
+    movers: list[tuple[float, int, DigestItem]] = []  # a heap of the MOVERS_SHOWN largest moves
+    flagged: dict[Band, list[DigestItem]] = defaultdict(list)
+    insufficient: list[DigestItem] = []
     stale_or_insufficient = 0
     for item in scored:
-        band = item.breakdown.band
-        if item.breakdown.insufficient is not None:
+        band = item.band
+        if item.insufficient:
             insufficient.append(item)
+            stale_or_insufficient += 1
         else:
             counts[band] += 1
-        if item.breakdown.insufficient is not None or item.breakdown.stale:
-            stale_or_insufficient += 1
+            stale_or_insufficient += item.stale
         change = abs(item.change)
         if change >= MOVER_POINTS or (item.previous_band is not None and item.previous_band != band):
             entry = (change, -item.customer_id, item)
@@ -183,12 +291,25 @@ def build_health_digest(scored: Iterable[Scored]) -> HealthDigest:
         if band is Band.AT_RISK or band is Band.CRITICAL:
             flagged[band].append(item)
     for lines in flagged.values():
-        lines.sort(key=lambda s: (s.breakdown.score or 0.0, s.name.casefold()))
+        lines.sort(key=lambda s: (s.score or 0.0, s.name.casefold()))
     insufficient.sort(key=lambda s: s.name.casefold())
     return HealthDigest(
         dict(counts), [entry[2] for entry in sorted(movers, reverse=True)], dict(flagged), insufficient,
         stale_or_insufficient,
     )  # fmt: skip
+
+
+def explain_listed(session: Session, digest: HealthDigest) -> None:
+    """Give the stored customers the digest lists with details their breakdown (the others are only counted)."""
+    listed = [
+        *digest.movers,
+        *(item for lines in digest.flagged.values() for item in lines[: announcements.LISTED]),
+        *digest.insufficient[: announcements.INSUFFICIENT_LISTED],
+    ]
+    kept = [item for item in listed if isinstance(item, Kept) and item.breakdown is None]
+    found = health_scores.latest_breakdowns(session, {item.customer_id for item in kept})
+    for item in kept:
+        item.breakdown = found.get(item.customer_id)
 
 
 # --- band drops between updates ----------------------------------------------------------------

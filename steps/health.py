@@ -36,7 +36,10 @@ __all__ = [
     "DataShare",
     "FactorContribution",
     "Freshness",
+    "LeanScore",
+    "MilestoneRow",
     "MilestoneState",
+    "PlanScorer",
     "Reason",
     "ScoreBreakdown",
     "StaleFactor",
@@ -579,3 +582,160 @@ def is_worse(previous: Band | None, current: Band | None) -> bool:
     if previous is None or current is None:
         return False
     return _SEVERITY[current] > _SEVERITY[previous]
+
+
+# --- many customers at once ----------------------------------------------------------------------
+
+# One customer's milestone as the scheduler reads it: (position, name, due, completed_on). The days are ``date``
+# objects or ISO 8601 "YYYY-MM-DD" strings (SQLite hands back those, and they sort as the days they name), all of
+# one kind with the ``today`` they are compared with.
+MilestoneRow = tuple[int, str, Any, Any]
+# What one customer's score is, kept: (score, band, band had stale values counted, whether a value is stale,
+# ``ScoreBreakdown.to_dict()`` of the same score).
+LeanScore = tuple[float | None, str | None, str | None, bool, dict[str, Any]]
+
+
+class PlanScorer:
+    """``compute_score`` for many customers of one plan, without a Python object per factor or milestone.
+
+    Everything that depends on the plan alone (factors, weights, labels, points, freshness cutoffs, thresholds) is
+    worked out once; ``score`` then goes through one customer's raw values and returns the same score, band and
+    breakdown (``ScoreBreakdown.to_dict()``, equal dict for equal inputs) as ``compute_score`` with ``freshness``
+    does, including its arithmetic in the same order, so the floats are the same bits. Rounding rule (both paths):
+    the score is Python's ``round(x, 1)`` (round half to even on the binary double) of the exact score clamped to
+    0-100, and the band is taken from that rounded score; the shares and contributions are kept unrounded.
+    tests/test_plan_scorer.py compares the two on generated inputs.
+    """
+
+    __slots__ = ("_all_weight", "_critical_below", "_factors", "_healthy_from", "_min_share", "_points",
+                 "_signal_keys")  # fmt: skip
+
+    def __init__(
+        self,
+        model: HealthModel,
+        freshness: Freshness,
+        points: Sequence[tuple[int | None, int | None]],
+        factors: Sequence[tuple[str, str, int]] | None = None,
+    ) -> None:
+        factors = _factors(model) if factors is None else factors
+        # (key, label, weight, is milestone completion, stale cutoff or None, window days or None)
+        self._factors = tuple(
+            (key, label, weight, key == MILESTONES_KEY, freshness.cutoffs.get(key), freshness.windows.get(key))
+            for key, label, weight in factors
+        )
+        self._signal_keys = tuple(key for key, _, weight in factors if key != MILESTONES_KEY and weight > 0)
+        self._all_weight = sum(weight for _, _, weight in factors)
+        self._min_share = freshness.min_share
+        self._points = tuple(points)  # (points on time, points missed) per plan position
+        self._critical_below = model.critical_below
+        self._healthy_from = model.healthy_from
+
+    def _band(self, score: float) -> str:
+        if score >= self._healthy_from:
+            return Band.HEALTHY.value
+        if score < self._critical_below:
+            return Band.CRITICAL.value
+        return Band.AT_RISK.value
+
+    def score(
+        self, signals: Mapping[str, Any], observed: Mapping[str, str], milestones: Sequence[MilestoneRow], today: Any
+    ) -> LeanScore:
+        counted = on_time = 0
+        adjustments: list[dict[str, Any]] = []
+        adjusted = 0
+        points = self._points
+        for position, name, due, done in milestones:
+            on_time_points, missed_points = points[position] if position < len(points) else (None, None)
+            if done is not None and done <= due:
+                counted += 1
+                on_time += 1
+                if on_time_points:
+                    adjustments.append({"index": position, "name": name, "points": on_time_points,
+                                        "reason": REACHED_ON_TIME})  # fmt: skip
+                    adjusted += on_time_points
+            elif (done is None and today > due) or (done is not None and done > due):
+                counted += 1
+                if missed_points:
+                    adjustments.append({"index": position, "name": name, "points": -missed_points,
+                                        "reason": MISSED})  # fmt: skip
+                    adjusted -= missed_points
+        completion = on_time * 100 / counted if counted else None
+
+        values: list[float | None] = []
+        stale: list[dict[str, Any]] = []
+        total_weight = 0
+        for key, label, weight, is_completion, cutoff, window in self._factors:
+            raw = completion if is_completion else signals.get(key)
+            if raw is None:
+                values.append(None)
+                continue
+            value = float(raw)
+            if not 0.0 <= value <= 100.0:  # also rejects NaN
+                raise ValueError(f"The value of factor {key!r} must be between 0 and 100, not {raw!r}.")
+            if observed and cutoff is not None:
+                at = observed.get(key)
+                if at is not None and observed_time(at) < cutoff:
+                    stale.append({"key": key, "label": label, "value": value, "observed_at": at,
+                                  "window_days": window})  # fmt: skip
+                    values.append(None)
+                    continue
+            values.append(value)
+            total_weight += weight
+
+        contributions: list[dict[str, Any]] = []
+        missing: list[str] = []
+        weighted = 0.0
+        signalled = not self._signal_keys
+        for (key, label, weight, is_completion, _, _), known in zip(self._factors, values, strict=True):
+            if known is None:
+                missing.append(key)
+                contributions.append({"key": key, "label": label, "value": None, "weight": weight,
+                                      "effective_weight": 0.0, "contribution": 0.0})  # fmt: skip
+                continue
+            if not is_completion and weight > 0:
+                signalled = True
+            share = weight / total_weight
+            contribution = known * share
+            weighted += contribution
+            contributions.append({"key": key, "label": label, "value": known, "weight": weight,
+                                  "effective_weight": share, "contribution": contribution})  # fmt: skip
+
+        score: float | None = None
+        band: str | None = None
+        insufficient: dict[str, Any] | None = None
+        if stale or (total_weight and signalled):
+            if not signalled or total_weight * 100 < self._min_share * self._all_weight:
+                insufficient = {"share": total_weight * 100 / self._all_weight, "needed": self._min_share}
+        if total_weight and signalled and insufficient is None:
+            score = round(min(max(weighted + adjusted, 0.0), 100.0), 1)
+            band = self._band(score)
+        with_stale = band
+        if stale and band is not None:
+            old = {factor["key"]: factor["value"] for factor in stale}
+            kept = [(weight, old[key] if value is None else value)
+                    for (key, _, weight, _, _, _), value in zip(self._factors, values, strict=True)
+                    if value is not None or key in old]  # fmt: skip
+            total = sum(weight for weight, _ in kept)
+            exact = sum(weight * value for weight, value in kept) / total + adjusted
+            with_stale = self._band(round(min(max(exact, 0.0), 100.0), 1))
+        breakdown = {
+            "score": score, "band": band, "factors": contributions, "adjustments": adjustments, "missing": missing,
+            "stale": stale, "insufficient": insufficient, "band_with_stale": with_stale,
+        }  # fmt: skip
+        return score, band, with_stale, bool(stale), breakdown
+
+    def kept_flags(self, score: float | None, signals: Mapping[str, Any], observed: Mapping[str, str]) -> tuple[
+        bool, bool]:  # fmt: skip
+        """(a value is stale, insufficient data) of a score kept from an earlier check that is still current, from
+        the customer's values alone: insufficient data is the only way a customer with a value of a weighted
+        signalled factor, fresh or stale, has no score."""
+        stale = False
+        if observed:
+            for key, _, _, _, cutoff, _ in self._factors:
+                at = observed.get(key)
+                if (cutoff is not None and at is not None and signals.get(key) is not None
+                        and observed_time(at) < cutoff):  # fmt: skip
+                    stale = True
+                    break
+        insufficient = score is None and any(signals.get(key) is not None for key in self._signal_keys)
+        return stale, insufficient

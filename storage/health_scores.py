@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Update, bindparam, insert, select, update
+from sqlalchemy import Select, Table, Update, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from steps.health import MilestoneState, ScoreBreakdown
 from steps.step3 import Band
-from storage.bulk import execute_many
+from storage.bulk import execute_many, json_value, raw_rows
 from storage.models import Customer, CustomerMilestone, HealthScore
 
 SCORE_CHUNK = 5000
@@ -27,6 +27,7 @@ BANDS: dict[str | None, Band] = {band.value: band for band in Band}
 # Core tables, not ORM entities: executemany straight to the driver (mapped classes type ``__table__`` loosely).
 CUSTOMERS = cast(Table, Customer.__table__)
 HEALTH_SCORES = cast(Table, HealthScore.__table__)
+MILESTONES = cast(Table, CustomerMilestone.__table__)
 UTC_DATETIME = HEALTH_SCORES.c.computed_at.type
 HISTORY_TYPES = {"computed_at": UTC_DATETIME, "breakdown": HEALTH_SCORES.c.breakdown.type}
 
@@ -181,3 +182,126 @@ def latest_breakdown(session: Session, customer_id: int) -> ScoreBreakdown | Non
         .limit(1)
     )
     return ScoreBreakdown.from_dict(latest) if latest else None
+
+
+# --- the lean path: raw driver rows, for the health update over every customer of a plan -------------------------
+
+# (customer id, signals, signal_times, milestones as ``steps.health.MilestoneRow`` in plan order)
+LeanCustomer = tuple[int, dict[str, Any], dict[str, Any], list[tuple[int, str, Any, Any]]]
+# (customer id, score, band, ``ScoreBreakdown.to_dict()``)
+LeanScored = tuple[int, float | None, str | None, dict[str, Any]]
+
+
+def day_value(session: Session, day: date) -> Any:
+    """``day`` as ``lean_customers`` hands back dates, to compare with them: SQLite's driver gives ISO strings."""
+    return day.isoformat() if session.connection().dialect.name == "sqlite" else day
+
+
+def lean_customers(session: Session, plan_id: int, customer_ids: Collection[int] | None) -> Iterator[
+    list[LeanCustomer]]:  # fmt: skip
+    """A plan's customers (or the ones named) with their milestones, as raw values, ``SCORE_CHUNK`` at a time.
+
+    Reads by id range (no IN list of thousands of ids): the customers of a range that are not named are skipped.
+    Each chunk is read when the previous one has been consumed, so the caller may write between chunks.
+    """
+    wanted = None if customer_ids is None else sorted(customer_ids)
+    if wanted is not None and not wanted:
+        return
+    last_id = 0 if wanted is None else wanted[0] - 1
+    named = None if wanted is None else set(wanted)
+    columns = (CUSTOMERS.c.id, CUSTOMERS.c.signals, CUSTOMERS.c.signal_times)
+    while True:
+        query = select(*columns).where(CUSTOMERS.c.plan_id == plan_id, CUSTOMERS.c.id > last_id)
+        if wanted is not None:
+            query = query.where(CUSTOMERS.c.id <= wanted[-1])
+        rows = raw_rows(session, query.order_by(CUSTOMERS.c.id).limit(SCORE_CHUNK))
+        if not rows:
+            return
+        first_id, last_id = rows[0][0], rows[-1][0]
+        if named is not None:
+            rows = [row for row in rows if row[0] in named]
+        milestones: dict[int, list[tuple[int, str, Any, Any]]] = defaultdict(list)
+        for customer_id, *milestone in raw_rows(
+            session,
+            select(MILESTONES.c.customer_id, MILESTONES.c.position, MILESTONES.c.name, MILESTONES.c.due_date,
+                   MILESTONES.c.completed_on)
+            .where(MILESTONES.c.plan_id == plan_id, MILESTONES.c.customer_id.between(first_id, last_id))
+            .order_by(MILESTONES.c.customer_id, MILESTONES.c.position),
+        ):  # fmt: skip
+            milestones[customer_id].append(tuple(milestone))  # type: ignore[arg-type]
+        yield [
+            (customer_id, json_value(signals) or {}, json_value(times) or {}, milestones.get(customer_id, []))
+            for customer_id, signals, times in rows
+        ]
+
+
+def record_lean_scores(session: Session, team_id: str, plan_id: int, scores: Sequence[LeanScored],
+                       now: datetime) -> None:  # fmt: skip
+    """Keep each score in the history and make it the customer's current score (the band as heard is left alone:
+    the health update marks every current band reported afterwards, ``mark_reported``)."""
+    history = [{"customer_id": cid, "score": score, "band": band, "breakdown": breakdown}
+               for cid, score, band, breakdown in scores]  # fmt: skip
+    changes = [{"cid": cid, "new_score": score, "new_band": band} for cid, score, band, _ in scores]
+    shared = {"team_id": team_id, "plan_id": plan_id, "computed_at": now}
+    execute_many(session, insert(HEALTH_SCORES), history, types=HISTORY_TYPES, shared=shared)
+    execute_many(session, _score_update(False), changes, types={"at": UTC_DATETIME}, shared={"at": now})
+
+
+def current_scores(session: Session, plan_id: int) -> Iterator[tuple[Any, ...]]:
+    """Every customer's stored current score in id order: (id, name, owner_id, score, band, reported_score,
+    reported_band, signals, signal_times), from raw rows."""
+    c = CUSTOMERS.c
+    for *row, signals, times in raw_rows(
+        session,
+        select(c.id, c.name, c.owner_id, c.score, c.band, c.reported_score, c.reported_band, c.signals, c.signal_times)
+        .where(c.plan_id == plan_id)
+        .order_by(c.id),
+    ):  # fmt: skip
+        yield (*row, json_value(signals) or {}, json_value(times) or {})
+
+
+def mark_reported(session: Session, plan_id: int) -> int:
+    """Make every customer's current score and band the ones the team heard; only rows that differ are written."""
+    c = CUSTOMERS.c
+    result = session.execute(
+        update(CUSTOMERS)
+        .where(c.plan_id == plan_id)
+        .where(or_(c.reported_score.is_distinct_from(c.score), c.reported_band.is_distinct_from(c.band)))
+        .values(reported_score=c.score, reported_band=c.band)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def unscored(session: Session, plan_id: int) -> set[int]:
+    """The plan's customers never scored."""
+    return set(session.scalars(select(Customer.id).where(Customer.plan_id == plan_id, Customer.scored_at.is_(None))))
+
+
+def deadlines_passed(session: Session, plan_id: int, first_day: date, today: date) -> set[int]:
+    """Customers with a milestone still open whose deadline passed on a day in [first_day, today): their score
+    counts it from today on."""
+    m = CustomerMilestone
+    return set(
+        session.scalars(
+            select(m.customer_id)
+            .where(m.plan_id == plan_id, m.completed_on.is_(None), m.due_date >= first_day, m.due_date < today)
+            .distinct()
+        )
+    )
+
+
+def latest_breakdowns(session: Session, customer_ids: Collection[int]) -> dict[int, ScoreBreakdown]:
+    """How each named customer's newest score in the history was reached (customers never scored are left out)."""
+    found: dict[int, ScoreBreakdown] = {}
+    pending = sorted(customer_ids)
+    h = HEALTH_SCORES.c
+    for start in range(0, len(pending), SCORE_CHUNK):
+        rows = session.execute(
+            select(h.customer_id, h.breakdown)
+            .where(h.customer_id.in_(pending[start : start + SCORE_CHUNK]))
+            .order_by(h.customer_id, h.computed_at.desc(), h.id.desc())
+        )
+        for customer_id, breakdown in rows:
+            if customer_id not in found:
+                found[customer_id] = ScoreBreakdown.from_dict(breakdown)
+    return found
