@@ -44,6 +44,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.tick_floor import FLOORS
 from sandbox.payloads import ALICE, BOB
 from sandbox.slack_api import FakeSlack
 from steps.deadlines import deadline
@@ -380,6 +381,8 @@ def verify_scores(sessions: sessionmaker[Session]) -> tuple[int, list[str]]:
 class TickResult:
     wall_s: float
     cpu_s: float  # user + system CPU of the child during the tick
+    check_wall_s: float  # of which the check (bot.jobs.check); the rest is delivery
+    check_cpu_s: float
     sleep_s: float  # pacing sleeps the deliverer asked for (recorded, not slept)
     sleeps: int
     rss_before_mib: float  # peak RSS of the child before the tick: interpreter, imports, engine
@@ -417,9 +420,21 @@ def _cpu_s() -> float:
 
 
 def run_child(database_url: str, slack_base_url: str, profile: str | None) -> TickResult:
-    from bot.scheduler import tick
+    from bot import scheduler
     from bot.services import Services
     from bot.slack_api import make_client
+
+    checked: list[float] = []  # wall and CPU of the check, to report it apart from delivery
+    check = scheduler.check
+
+    def timed_check(*args: Any, **kwargs: Any) -> Any:
+        wall, cpu = time.perf_counter(), _cpu_s()
+        try:
+            return check(*args, **kwargs)
+        finally:
+            checked.extend((time.perf_counter() - wall, _cpu_s() - cpu))
+
+    scheduler.check = timed_check  # type: ignore[assignment]
 
     services = Services(make_session_factory(make_engine(database_url)), clock=lambda: NOW)
     client = make_client(BOT_TOKEN, slack_base_url)
@@ -429,7 +444,7 @@ def run_child(database_url: str, slack_base_url: str, profile: str | None) -> Ti
     started = time.perf_counter()
     if profiler is not None:
         profiler.enable()
-    report = tick(services, client, NOW, sleep=sleeps.append)
+    report = scheduler.tick(services, client, NOW, sleep=sleeps.append)
     if profiler is not None:
         profiler.disable()
     wall = time.perf_counter() - started
@@ -438,7 +453,7 @@ def run_child(database_url: str, slack_base_url: str, profile: str | None) -> Ti
         profiler.dump_stats(profile)
     c, d = report.check, report.delivery
     return TickResult(
-        wall_s=wall, cpu_s=cpu, sleep_s=sum(sleeps), sleeps=len(sleeps), rss_before_mib=rss_before,
+        wall_s=wall, cpu_s=cpu, check_wall_s=checked[0], check_cpu_s=checked[1], sleep_s=sum(sleeps), sleeps=len(sleeps), rss_before_mib=rss_before,
         rss_peak_mib=_peak_rss_mib(), missed=c.missed, band_alerts=c.band_alerts, health_updates=c.health_updates,
         scored=c.scored, sent=d.sent, retried=d.retried, failed=d.failed, summary=report.summary(),
     )  # fmt: skip
@@ -455,6 +470,30 @@ def tick_in_child(database_url: str, fake: FakeSlack, profile: str | None = None
     return TickResult(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+@dataclass
+class FloorResult:
+    wall_s: float
+    cpu_s: float
+    rss_peak_mib: float
+
+
+FLOOR_LABELS = {"sql": "set-based SQL", "loop": "tight loop over raw sqlite3 rows"}
+
+
+def run_floor_child(name: str, database_url: str) -> FloorResult:
+    cpu_before, started = _cpu_s(), time.perf_counter()
+    FLOORS[name](database_url.removeprefix("sqlite:///"), NOW)
+    return FloorResult(time.perf_counter() - started, _cpu_s() - cpu_before, _peak_rss_mib())
+
+
+def floor_in_child(name: str, path: str) -> FloorResult:
+    command = [sys.executable, "-m", "bench.tick", "--floor-child", name, "--database-url", f"sqlite:///{path}"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"floor child failed ({done.returncode}):\n{done.stderr}")
+    return FloorResult(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 # --- report ------------------------------------------------------------------------------------
 
 
@@ -467,7 +506,7 @@ class Measured:
 
 
 COLUMNS = (
-    ("tick", 6), ("wall s", 7), ("CPU s", 6), ("pacing s", 8), ("Slack calls", 11), ("+health_scores", 14),
+    ("tick", 6), ("wall s", 7), ("CPU s", 6), ("check wall s", 12), ("check CPU s", 11), ("pacing s", 8), ("Slack calls", 11), ("+health_scores", 14),
     ("+alerts", 7), ("+outbox", 7), ("RSS before", 10), ("peak RSS", 8),
 )  # fmt: skip
 
@@ -485,7 +524,8 @@ def format_table(rows: list[Measured]) -> list[str]:
         r = m.result
         lines.append(
             _cells([
-                m.label, f"{r.wall_s:.2f}", f"{r.cpu_s:.2f}", f"{r.sleep_s:.0f}", str(sum(m.calls.values())),
+                m.label, f"{r.wall_s:.2f}", f"{r.cpu_s:.2f}", f"{r.check_wall_s:.2f}", f"{r.check_cpu_s:.2f}",
+                f"{r.sleep_s:.0f}", str(sum(m.calls.values())),
                 str(m.written["health_scores"]), str(m.written["alerts"]), str(m.written["outbox"]),
                 f"{r.rss_before_mib:.0f} MiB", f"{r.rss_peak_mib:.0f} MiB",
             ])
@@ -544,13 +584,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="SQLite only: reuse the data generated into FILE by an earlier run with the same options "
                              "(copied, so each run ticks over the same untouched data); generated and saved there "
                              "when FILE does not exist")  # fmt: skip
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the floors (same work done set-based in SQL, and in a tight loop over raw rows; "
+                             "SQLite only, each on a copy of the data made before the tick)")  # fmt: skip
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-child", choices=sorted(FLOORS), help=argparse.SUPPRESS)
     parser.add_argument("--slack-base-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child:
         result = run_child(args.database_url, args.slack_base_url, args.profile)
         print(json.dumps(asdict(result)))
+        return 0
+    if args.floor_child:
+        print(json.dumps(asdict(run_floor_child(args.floor_child, args.database_url))))
         return 0
     if args.plans < 1 or args.customers < 0:
         parser.error("--plans must be at least 1 and --customers at least 0")
@@ -582,6 +629,15 @@ def main(argv: list[str] | None = None) -> int:
             if saved is not None:
                 _save_data(url, saved, generated, _data_options(args))
         size = _database_size(url)
+        floors: dict[str, FloorResult] = {}
+        if url.startswith("sqlite:///") and not args.no_floor:
+            with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
+                for name in FLOORS:
+                    copy = f"{tmp}/{name}.db"
+                    with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as source, closing(
+                        sqlite3.connect(copy)) as target:  # fmt: skip
+                        source.backup(target)
+                    floors[name] = floor_in_child(name, copy)
 
         measured: list[Measured] = []
         for label, profile in (("1st", args.profile), ("2nd", None)):
@@ -609,7 +665,8 @@ def main(argv: list[str] | None = None) -> int:
         f"setup:         migrations {migrate_s:.2f} s, data generation {generated.seconds:.1f} s",
         f"tick instant:  {NOW.isoformat()} (Monday; weekly health update due at 09:00 UTC)",
         "",
-        "wall/CPU = the tick() call in a fresh child process; pacing = Slack pacing sleeps requested (not slept);",
+        "wall/CPU = the tick() call in a fresh child process (check = its bot.jobs.check, the rest is delivery);",
+        "pacing = Slack pacing sleeps requested (not slept);",
         "RSS before = child's peak RSS before the tick (interpreter, imports, engine); peak RSS = after it",
         *format_table(measured),
         "",
@@ -619,6 +676,17 @@ def main(argv: list[str] | None = None) -> int:
         methods = ", ".join(f"{method} {n}" for method, n in sorted(m.calls.items())) or "none"
         lines.append(f"               Slack calls by method: {methods}; job_runs +{m.written['job_runs']}; "
                      f"{m.result.sleeps} pacing sleeps")  # fmt: skip
+    for name, floor in floors.items():
+        lines.append(
+            f"floor {name + ':':<8}{floor.wall_s:.2f} s wall, {floor.cpu_s:.2f} s CPU, peak RSS {floor.rss_peak_mib:.0f} MiB "
+            f"({FLOOR_LABELS[name]})"
+        )
+        lines.append(
+            f"               1st tick / floor: {first.result.wall_s / floor.wall_s:.2f}x wall, "
+            f"{first.result.cpu_s / floor.cpu_s:.2f}x CPU; its check alone: "
+            f"{first.result.check_wall_s / floor.wall_s:.2f}x wall, {first.result.check_cpu_s / floor.cpu_s:.2f}x CPU"
+        )
+    lines.append(f"load average:  {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min) at the end")
     lines.append(f"outbox:        {pending} item(s) still pending after both ticks")
     lines.append(f"scores:        {compared} customers' stored score, band, band as reported and newest breakdown "
                  f"compared with compute_score at the tick: {len(differences)} difference(s)")
