@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot import announcements, customers, tokens
 from bot.customers import RunnablePlan, runnable
@@ -84,7 +85,8 @@ class Scored:
 
 @dataclass(slots=True)
 class Kept:
-    """A customer's stored current score as the health update reads it; ``breakdown`` only for the listed ones."""
+    """A customer's stored current score as the health update reads it, with what scoring it needs; ``breakdown``
+    only for the customers the digest lists in detail."""
 
     customer_id: int
     name: str
@@ -93,8 +95,11 @@ class Kept:
     band: Band | None
     previous_score: float | None  # as last reported to the team
     previous_band: Band | None
-    stale: bool
-    insufficient: bool
+    signals: dict[str, Any]
+    observed: dict[str, Any]  # signal_times
+    scored_at: datetime | None
+    stale: bool = False
+    insufficient: bool = False
     breakdown: ScoreBreakdown | None = None
 
     @property
@@ -200,70 +205,82 @@ def health_update_due(session: Session, ready: RunnablePlan, now: datetime) -> d
 def run_health_update(session: Session, ready: RunnablePlan, now: datetime, instant: datetime) -> int | None:
     """The plan's update for ``instant``; returns the customers rescored (None when another replica ran it).
 
-    Only the customers whose score may have changed since the last update are rescored (``changed_since``); every
-    other stored score is still what scoring would give now, so it is read, not computed, and nothing is written
-    for it but its band as heard. The digest reads every customer's stored current score.
+    Only the customers whose score may have changed since the last update are rescored (``_changed``); every other
+    stored score is still what scoring would give now, so it is read, not computed, and nothing is written for it
+    but its band as heard. The digest reads every customer's stored current score.
     """
     since = freshness.last_update_run(session, ready.plan.team_id, ready.plan.id)  # before this run's own claim
     if not repo.claim_job(session, ready.plan.team_id, f"health:{ready.plan.id}", instant.isoformat(), now):
         return None
-    rescored = rescore_lean(session, ready, now, changed_since(session, ready, now, since))
-    digest = build_health_digest(_kept_scores(session, ready, now))
+    scorer = _plan_scorer(ready, now)
+    kept = _kept_scores(session, ready.plan.id)
+    changed = _changed(session, ready, now, since, scorer, kept)
+    rescored = rescore_lean(session, ready, now, scorer, [item for item in kept if item.customer_id in changed])
+    for item in kept:
+        if item.customer_id not in rescored:
+            item.stale, item.insufficient = scorer.kept_flags(item.score, item.signals, item.observed)
+    digest = build_health_digest(kept)
     explain_listed(session, digest)
     health_scores.mark_reported(session, ready.plan.id)
     announcements.health_update(session, ready, instant, digest, now)
-    return rescored
+    return len(rescored)
 
 
-def changed_since(session: Session, ready: RunnablePlan, now: datetime, since: datetime | None) -> set[int] | None:
-    """The customers whose score may differ from the stored one; None for every customer of the plan.
+def _changed(
+    session: Session, ready: RunnablePlan, now: datetime, since: datetime | None, scorer: PlanScorer,
+    kept: Sequence[Kept],
+) -> set[int]:  # fmt: skip
+    """The customers whose score may differ from the stored one.
 
     Whatever changes a customer's values between updates rescores them there and then (signals, a milestone done
     or its deadline extended, a freshness setting), so what is left are the changes time and the plan make: a
     deadline that passed, a value that went stale, a customer never scored, and an edited model (every customer).
     After an update, every customer's stored score is the score as of that update, hence "since" it.
     """
-    if since is None:
-        return None
     sections = repo.section_rows(session, ready.plan)
-    if max(sections["health"].updated_at, sections["milestones"].updated_at) >= since:
-        return None
-    windows = freshness_windows(ready.health, dict(ready.plan.freshness))
-    return (
-        health_scores.unscored(session, ready.plan.id)
-        | health_scores.deadlines_passed(session, ready.plan.id, ready.today(since), ready.today(now))
-        | set(freshness.gone_stale(session, ready.plan.id, windows, now, since))
+    if since is None or max(sections["health"].updated_at, sections["milestones"].updated_at) >= since:
+        return {item.customer_id for item in kept}
+    changed = health_scores.deadlines_passed(session, ready.plan.id, ready.today(since), ready.today(now))
+    changed.update(
+        item.customer_id for item in kept if item.scored_at is None or scorer.went_stale(item.observed, item.scored_at)
     )
+    return changed
 
 
-def rescore_lean(session: Session, ready: RunnablePlan, now: datetime, customer_ids: set[int] | None) -> int:
-    """Rescore a plan's customers (or the ones named) on the lean path (``steps.health.PlanScorer``: raw rows, no
-    object per factor); each score goes to the history and becomes the customer's current score. Returns how many."""
+def _plan_scorer(ready: RunnablePlan, now: datetime) -> PlanScorer:
     points = [(m.points_on_time, m.points_missed) for m in ready.milestones.milestones]
-    scorer = PlanScorer(ready.health, ready.freshness(now), points)
+    return PlanScorer(ready.health, ready.freshness(now), points)
+
+
+def rescore_lean(
+    session: Session, ready: RunnablePlan, now: datetime, scorer: PlanScorer, customers: Sequence[Kept]
+) -> set[int]:
+    """Rescore the customers given (in id order) on the lean path (``steps.health.PlanScorer``: raw rows, no object
+    per factor); each score goes to the history and becomes the customer's current score, and ``customers`` are
+    updated with it. Returns their ids."""
     today = health_scores.day_value(session, ready.today(now))
-    done = 0
-    for chunk in health_scores.lean_customers(session, ready.plan.id, customer_ids):
+    by_id = {item.customer_id: item for item in customers}
+    for milestones in health_scores.lean_milestones(session, ready.plan.id, list(by_id)):
         scores = []
-        for customer_id, signals, observed, milestones in chunk:
-            score, band, _, _, breakdown = scorer.score(signals, observed, milestones, today)
+        for customer_id, rows in milestones.items():
+            item = by_id[customer_id]
+            score, band, _, stale, breakdown = scorer.score(item.signals, item.observed, rows, today)
+            item.score, item.band = score, health_scores.BANDS.get(band)
+            item.stale, item.insufficient = stale, breakdown["insufficient"] is not None
             scores.append((customer_id, score, band, breakdown))
         health_scores.record_lean_scores(session, ready.plan.team_id, ready.plan.id, scores, now)
-        done += len(scores)
-    return done
+    return set(by_id)
 
 
-def _kept_scores(session: Session, ready: RunnablePlan, now: datetime) -> list[Kept]:
-    scorer = PlanScorer(ready.health, ready.freshness(now), ())
+def _kept_scores(session: Session, plan_id: int) -> list[Kept]:
     bands = health_scores.BANDS
-    kept = []
-    for customer_id, name, owner, score, band, reported, reported_band, signals, observed in (
-        health_scores.current_scores(session, ready.plan.id)
-    ):  # fmt: skip
-        stale, insufficient = scorer.kept_flags(score, signals, observed)
-        kept.append(Kept(customer_id, name, owner, score, bands.get(band), reported, bands.get(reported_band), stale,
-                         insufficient))  # fmt: skip
-    return kept
+    return [
+        Kept(customer_id, name, owner, score, bands.get(band), reported, bands.get(reported_band), signals, observed,
+             scored_at)
+        for customer_id, name, owner, score, band, reported, reported_band, signals, observed, scored_at in (
+            health_scores.current_scores(session, plan_id)
+        )
+    ]  # fmt: skip
 
 
 def build_health_digest(scored: Iterable[DigestItem]) -> HealthDigest:

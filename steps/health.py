@@ -724,6 +724,19 @@ class PlanScorer:
         }  # fmt: skip
         return score, band, with_stale, bool(stale), breakdown
 
+    def went_stale(self, observed: Mapping[str, str], scored_at: datetime | None) -> bool:
+        """Whether a value observed at ``observed`` is stale now but was not when the customer was last scored at
+        ``scored_at`` (never scored: whether any is stale now), so that score no longer holds."""
+        if not observed:
+            return False
+        for key, _, _, _, cutoff, window in self._factors:
+            at = observed.get(key)
+            if cutoff is not None and window is not None and at is not None:
+                when = observed_time(at)
+                if when < cutoff and (scored_at is None or scored_at <= when + timedelta(days=window)):
+                    return True
+        return False
+
     def kept_flags(self, score: float | None, signals: Mapping[str, Any], observed: Mapping[str, str]) -> tuple[
         bool, bool]:  # fmt: skip
         """(a value is stale, insufficient data) of a score kept from an earlier check that is still current, from

@@ -12,6 +12,7 @@ database is what the ORM would have stored, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -92,3 +93,12 @@ def raw_rows(session: Session, statement: ClauseElement) -> Sequence[Sequence[An
 def json_value(value: Any) -> Any:
     """A JSON column's value from ``raw_rows``: SQLite's driver gives the text, psycopg the decoded value."""
     return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def datetime_value(value: Any) -> datetime | None:
+    """A UTC datetime column's value from ``raw_rows``: SQLite's driver gives the text SQLAlchemy stored (naive, UTC),
+    psycopg an aware datetime."""
+    if value is None:
+        return None
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from steps.health import MilestoneState, ScoreBreakdown
 from steps.step3 import Band
-from storage.bulk import execute_many, json_value, raw_rows
+from storage.bulk import datetime_value, execute_many, json_value, raw_rows
 from storage.models import Customer, CustomerMilestone, HealthScore
 
 SCORE_CHUNK = 5000
@@ -186,53 +186,35 @@ def latest_breakdown(session: Session, customer_id: int) -> ScoreBreakdown | Non
 
 # --- the lean path: raw driver rows, for the health update over every customer of a plan -------------------------
 
-# (customer id, signals, signal_times, milestones as ``steps.health.MilestoneRow`` in plan order)
-LeanCustomer = tuple[int, dict[str, Any], dict[str, Any], list[tuple[int, str, Any, Any]]]
 # (customer id, score, band, ``ScoreBreakdown.to_dict()``)
 LeanScored = tuple[int, float | None, str | None, dict[str, Any]]
 
 
 def day_value(session: Session, day: date) -> Any:
-    """``day`` as ``lean_customers`` hands back dates, to compare with them: SQLite's driver gives ISO strings."""
+    """``day`` as ``lean_milestones`` hands back dates, to compare with them: SQLite's driver gives ISO strings."""
     return day.isoformat() if session.connection().dialect.name == "sqlite" else day
 
 
-def lean_customers(session: Session, plan_id: int, customer_ids: Collection[int] | None) -> Iterator[
-    list[LeanCustomer]]:  # fmt: skip
-    """A plan's customers (or the ones named) with their milestones, as raw values, ``SCORE_CHUNK`` at a time.
-
-    Reads by id range (no IN list of thousands of ids): the customers of a range that are not named are skipped.
-    Each chunk is read when the previous one has been consumed, so the caller may write between chunks.
-    """
-    wanted = None if customer_ids is None else sorted(customer_ids)
-    if wanted is not None and not wanted:
-        return
-    last_id = 0 if wanted is None else wanted[0] - 1
-    named = None if wanted is None else set(wanted)
-    columns = (CUSTOMERS.c.id, CUSTOMERS.c.signals, CUSTOMERS.c.signal_times)
-    while True:
-        query = select(*columns).where(CUSTOMERS.c.plan_id == plan_id, CUSTOMERS.c.id > last_id)
-        if wanted is not None:
-            query = query.where(CUSTOMERS.c.id <= wanted[-1])
-        rows = raw_rows(session, query.order_by(CUSTOMERS.c.id).limit(SCORE_CHUNK))
-        if not rows:
-            return
-        first_id, last_id = rows[0][0], rows[-1][0]
-        if named is not None:
-            rows = [row for row in rows if row[0] in named]
-        milestones: dict[int, list[tuple[int, str, Any, Any]]] = defaultdict(list)
+def lean_milestones(session: Session, plan_id: int, customer_ids: Sequence[int]) -> Iterator[
+    dict[int, list[tuple[int, str, Any, Any]]]]:  # fmt: skip
+    """The milestones of the named customers (ascending ids) as raw values in plan order, ``SCORE_CHUNK`` customers
+    at a time: customer id -> rows. Read by id range (no IN list of thousands of ids), so a range's other customers'
+    rows are read too and skipped. Each chunk is read when the previous one has been consumed, so the caller may
+    write between chunks."""
+    m = MILESTONES.c
+    for start in range(0, len(customer_ids), SCORE_CHUNK):
+        chunk = customer_ids[start : start + SCORE_CHUNK]
+        named = set(chunk)
+        found: dict[int, list[tuple[int, str, Any, Any]]] = {customer_id: [] for customer_id in chunk}
         for customer_id, *milestone in raw_rows(
             session,
-            select(MILESTONES.c.customer_id, MILESTONES.c.position, MILESTONES.c.name, MILESTONES.c.due_date,
-                   MILESTONES.c.completed_on)
-            .where(MILESTONES.c.plan_id == plan_id, MILESTONES.c.customer_id.between(first_id, last_id))
-            .order_by(MILESTONES.c.customer_id, MILESTONES.c.position),
+            select(m.customer_id, m.position, m.name, m.due_date, m.completed_on)
+            .where(m.plan_id == plan_id, m.customer_id.between(chunk[0], chunk[-1]))
+            .order_by(m.customer_id, m.position),
         ):  # fmt: skip
-            milestones[customer_id].append(tuple(milestone))  # type: ignore[arg-type]
-        yield [
-            (customer_id, json_value(signals) or {}, json_value(times) or {}, milestones.get(customer_id, []))
-            for customer_id, signals, times in rows
-        ]
+            if customer_id in named:
+                found[customer_id].append(tuple(milestone))  # type: ignore[arg-type]
+        yield found
 
 
 def record_lean_scores(session: Session, team_id: str, plan_id: int, scores: Sequence[LeanScored],
@@ -249,15 +231,16 @@ def record_lean_scores(session: Session, team_id: str, plan_id: int, scores: Seq
 
 def current_scores(session: Session, plan_id: int) -> Iterator[tuple[Any, ...]]:
     """Every customer's stored current score in id order: (id, name, owner_id, score, band, reported_score,
-    reported_band, signals, signal_times), from raw rows."""
+    reported_band, signals, signal_times, scored_at), from raw rows."""
     c = CUSTOMERS.c
-    for *row, signals, times in raw_rows(
+    for *row, signals, times, scored_at in raw_rows(
         session,
-        select(c.id, c.name, c.owner_id, c.score, c.band, c.reported_score, c.reported_band, c.signals, c.signal_times)
+        select(c.id, c.name, c.owner_id, c.score, c.band, c.reported_score, c.reported_band, c.signals, c.signal_times,
+               c.scored_at)
         .where(c.plan_id == plan_id)
         .order_by(c.id),
     ):  # fmt: skip
-        yield (*row, json_value(signals) or {}, json_value(times) or {})
+        yield (*row, json_value(signals) or {}, json_value(times) or {}, datetime_value(scored_at))
 
 
 def mark_reported(session: Session, plan_id: int) -> int:
@@ -270,11 +253,6 @@ def mark_reported(session: Session, plan_id: int) -> int:
         .values(reported_score=c.score, reported_band=c.band)
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def unscored(session: Session, plan_id: int) -> set[int]:
-    """The plan's customers never scored."""
-    return set(session.scalars(select(Customer.id).where(Customer.plan_id == plan_id, Customer.scored_at.is_(None))))
 
 
 def deadlines_passed(session: Session, plan_id: int, first_day: date, today: date) -> set[int]:
