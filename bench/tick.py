@@ -48,7 +48,7 @@ from bench.tick_floor import FLOORS
 from sandbox.payloads import ALICE, BOB
 from sandbox.slack_api import FakeSlack
 from steps.deadlines import deadline
-from steps.health import MilestoneState, compute_score, freshness_at
+from steps.health import MilestoneState, ScoreBreakdown, compute_score, freshness_at
 from steps.step3 import STEP_ID, HealthModel, MilestonesSection, TrainingPlan
 from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.models import (
@@ -369,7 +369,7 @@ def verify_scores(sessions: sessionmaker[Session]) -> tuple[int, list[str]]:
                     differences.append(f"customer {customer.id}: stored {customer.score} {customer.band} "
                                        f"(reported {customer.reported_score} {customer.reported_band}), "
                                        f"expected {expected.score} {band}")  # fmt: skip
-                elif latest.get(customer.id) != expected.to_dict():
+                elif ScoreBreakdown.from_dict(latest[customer.id]) != expected:
                     differences.append(f"customer {customer.id}: newest breakdown differs from compute_score's")
     return compared, differences
 

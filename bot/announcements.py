@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # bot.jobs calls this module: its result types are only annot
 # More missed milestones than this in one check become one digest with the details in its thread.
 DIGEST_THRESHOLD = 5
 MAX_THREAD_PARTS = 10
-# Weakest factors only for the customers the digest and its thread list; the rest are counted.
+# Lines (with their weakest factors) only for the customers the digest and its thread can list; the rest are counted.
 LISTED = digest_blocks.THREAD_LINES * digest_blocks.THREAD_PARTS
 INSUFFICIENT_LISTED = digest_blocks.LIST_LIMIT
 WEAKEST_SHOWN = 2
@@ -103,10 +103,9 @@ def health_update(
 ) -> None:
     """The update scheduled for ``instant``, with every at-risk and critical customer in its thread."""
     health = ready.health
-    flagged = {
-        band: [_digest_line(s, with_weakest=i < LISTED) for i, s in enumerate(lines)]
-        for band, lines in digest.flagged.items()
-    }
+    # Lines only for the customers the digest and its thread can show; the others are counted.
+    flagged = {band: [_digest_line(s, with_weakest=True) for s in lines[:LISTED]] for band, lines in digest.flagged.items()}
+    flagged_counts = {band: len(lines) for band, lines in digest.flagged.items()}
     message = digest_blocks.health_digest(
         ready.plan.name,
         describe(health.cadence, health.update_time, health.timezone, health.weekday.number, health.month_day),
@@ -118,11 +117,12 @@ def health_update(
         [_digest_line(s, with_weakest=False) for s in digest.insufficient[:INSUFFICIENT_LISTED]],
         len(digest.insufficient),
         digest.stale_or_insufficient,
+        flagged_counts,
     )
     key = f"health:{ready.plan.id}:{instant.isoformat()}"
     common = _alert_channel(ready, now)
     parent = outbox.enqueue(session, key=key, message=message, **common)
-    for number, part in enumerate(digest_blocks.flagged_thread_parts(flagged)):
+    for number, part in enumerate(digest_blocks.flagged_thread_parts(flagged, flagged_counts)):
         outbox.enqueue(session, key=f"{key}:{number}", message=part, parent=parent, **common)
 
 

@@ -264,9 +264,10 @@ def rescore_lean(
         scores = []
         for customer_id, rows in milestones.items():
             item = by_id[customer_id]
-            score, band, _, stale, breakdown = scorer.score(item.signals, item.observed, rows, today)
+            score, band, _, item.stale, item.insufficient, breakdown = scorer.score(
+                item.signals, item.observed, rows, today
+            )
             item.score, item.band = score, health_scores.BANDS.get(band)
-            item.stale, item.insufficient = stale, breakdown["insufficient"] is not None
             scores.append((customer_id, score, band, breakdown))
         health_scores.record_lean_scores(session, ready.plan.team_id, ready.plan.id, scores, now)
     return set(by_id)

@@ -136,7 +136,7 @@ def record_scores(
     for customer_id, breakdown in scores:
         band = breakdown.band.value if breakdown.band else None
         history.append(
-            {"customer_id": customer_id, "score": breakdown.score, "band": band, "breakdown": breakdown.to_dict()}
+            {"customer_id": customer_id, "score": breakdown.score, "band": band, "breakdown": breakdown.stored()}
         )
         changes.append({"cid": customer_id, "new_score": breakdown.score, "new_band": band})
     shared = {"team_id": team_id, "plan_id": plan_id, "computed_at": now}
@@ -186,7 +186,7 @@ def latest_breakdown(session: Session, customer_id: int) -> ScoreBreakdown | Non
 
 # --- the lean path: raw driver rows, for the health update over every customer of a plan -------------------------
 
-# (customer id, score, band, ``ScoreBreakdown.to_dict()``)
+# (customer id, score, band, ``ScoreBreakdown.stored()``)
 LeanScored = tuple[int, float | None, str | None, dict[str, Any]]
 
 
@@ -219,14 +219,14 @@ def lean_milestones(session: Session, plan_id: int, customer_ids: Sequence[int])
 
 def record_lean_scores(session: Session, team_id: str, plan_id: int, scores: Sequence[LeanScored],
                        now: datetime) -> None:  # fmt: skip
-    """Keep each score in the history and make it the customer's current score (the band as heard is left alone:
-    the health update marks every current band reported afterwards, ``mark_reported``)."""
+    """Keep each score in the history and make it the customer's current score, reported: the health update, which
+    tells the team every score (``mark_reported`` does the same for the scores it did not recompute)."""
     history = [{"customer_id": cid, "score": score, "band": band, "breakdown": breakdown}
                for cid, score, band, breakdown in scores]  # fmt: skip
     changes = [{"cid": cid, "new_score": score, "new_band": band} for cid, score, band, _ in scores]
     shared = {"team_id": team_id, "plan_id": plan_id, "computed_at": now}
     execute_many(session, insert(HEALTH_SCORES), history, types=HISTORY_TYPES, shared=shared)
-    execute_many(session, _score_update(False), changes, types={"at": UTC_DATETIME}, shared={"at": now})
+    execute_many(session, _score_update(True), changes, types={"at": UTC_DATETIME}, shared={"at": now})
 
 
 def current_scores(session: Session, plan_id: int) -> Iterator[tuple[Any, ...]]:

@@ -1,8 +1,10 @@
 """The scheduler's lean scoring path (``PlanScorer``) against the reference ``compute_score``: for the same inputs
-the same score, band and breakdown, to the bit, whatever the plan, values, ages, milestones and day."""
+the same score, band and breakdown, to the bit, whatever the plan, values, ages, milestones and day; and the compact
+breakdown the history keeps reads back as that breakdown, like the older, fuller form does."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from steps.health import MilestoneState, PlanScorer, compute_score, freshness_at
+from steps.health import MilestoneState, PlanScorer, ScoreBreakdown, compute_score, freshness_at
 from steps.step3 import HealthModel
 from tests.test_health import make_model, split, thresholds
 
@@ -73,14 +75,17 @@ def test_the_lean_path_scores_and_explains_like_compute_score(plan: Any, custome
     signals, observed, milestones = customer
     expected = reference(model, plan_points, overrides, share, signals, observed, milestones)
     scorer = PlanScorer(model, freshness_at(model, overrides, share, NOW), plan_points)
-    score, band, with_stale, stale, breakdown = scorer.score(signals, observed, milestones, TODAY)
-    assert breakdown == expected.to_dict()
+    score, band, with_stale, stale, insufficient, breakdown = scorer.score(signals, observed, milestones, TODAY)
+    assert breakdown == expected.stored()
+    # What the history keeps reads back as the very breakdown, floats to the bit (and the old form still reads).
+    assert ScoreBreakdown.from_dict(json.loads(json.dumps(breakdown))) == expected
+    assert ScoreBreakdown.from_dict(json.loads(json.dumps(expected.to_dict()))) == expected
     assert (score, band) == (expected.score, expected.band.value if expected.band else None)
     assert with_stale == (expected.band_with_stale.value if expected.band_with_stale else None)
-    assert stale == bool(expected.stale)
+    assert (stale, insufficient) == (bool(expected.stale), expected.insufficient is not None)
     # Days as SQLite's driver hands them back (ISO strings) give the same result.
     as_text = [(p, n, due.isoformat(), done.isoformat() if done else None) for p, n, due, done in milestones]
-    assert scorer.score(signals, observed, as_text, TODAY.isoformat())[4] == breakdown
+    assert scorer.score(signals, observed, as_text, TODAY.isoformat())[5] == breakdown
     # And a score kept from this computation is read back with the same flags the digest counts.
     assert scorer.kept_flags(score, signals, observed) == (bool(expected.stale), expected.insufficient is not None)
 
@@ -106,4 +111,4 @@ def test_fresh_data_exactly_at_the_minimum_share_is_enough_on_both_paths() -> No
     milestones = [(0, "Kickoff", TODAY - timedelta(days=3), TODAY - timedelta(days=5))]
     expected = reference(model, [(5, 5)], {}, 50, signals, observed, milestones)
     assert expected.score is not None and expected.insufficient is None
-    assert PlanScorer(model, fresh, [(5, 5)]).score(signals, observed, milestones, TODAY)[4] == expected.to_dict()
+    assert PlanScorer(model, fresh, [(5, 5)]).score(signals, observed, milestones, TODAY)[5] == expected.stored()
