@@ -274,7 +274,8 @@ def generate(
             })  # fmt: skip
             # A milestone completed since that update rescored the customer then (the band as heard stays).
             current, scored_at = reported, PREVIOUS_UPDATE
-            since = [r["completed_on"] for r in rows if r["completed_on"] and r["completed_on"] > PREVIOUS_UPDATE.date()]
+            since = [r["completed_on"] for r in rows
+                     if r["completed_on"] and r["completed_on"] > PREVIOUS_UPDATE.date()]  # fmt: skip
             if since:
                 scored_at = datetime.combine(max(since), clock_time(8), tzinfo=UTC)  # before NOW on its day too
                 current = _score_at(signals, times, rows, scored_at)
@@ -453,7 +454,8 @@ def run_child(database_url: str, slack_base_url: str, profile: str | None) -> Ti
         profiler.dump_stats(profile)
     c, d = report.check, report.delivery
     return TickResult(
-        wall_s=wall, cpu_s=cpu, check_wall_s=checked[0], check_cpu_s=checked[1], sleep_s=sum(sleeps), sleeps=len(sleeps), rss_before_mib=rss_before,
+        wall_s=wall, cpu_s=cpu, check_wall_s=checked[0], check_cpu_s=checked[1], sleep_s=sum(sleeps),
+        sleeps=len(sleeps), rss_before_mib=rss_before,
         rss_peak_mib=_peak_rss_mib(), missed=c.missed, band_alerts=c.band_alerts, health_updates=c.health_updates,
         scored=c.scored, sent=d.sent, retried=d.retried, failed=d.failed, summary=report.summary(),
     )  # fmt: skip
@@ -506,7 +508,8 @@ class Measured:
 
 
 COLUMNS = (
-    ("tick", 6), ("wall s", 7), ("CPU s", 6), ("check wall s", 12), ("check CPU s", 11), ("pacing s", 8), ("Slack calls", 11), ("+health_scores", 14),
+    ("tick", 6), ("wall s", 7), ("CPU s", 6), ("check wall s", 12), ("check CPU s", 11), ("pacing s", 8),
+    ("Slack calls", 11), ("+health_scores", 14),
     ("+alerts", 7), ("+outbox", 7), ("RSS before", 10), ("peak RSS", 8),
 )  # fmt: skip
 
@@ -678,8 +681,8 @@ def main(argv: list[str] | None = None) -> int:
                      f"{m.result.sleeps} pacing sleeps")  # fmt: skip
     for name, floor in floors.items():
         lines.append(
-            f"floor {name + ':':<8}{floor.wall_s:.2f} s wall, {floor.cpu_s:.2f} s CPU, peak RSS {floor.rss_peak_mib:.0f} MiB "
-            f"({FLOOR_LABELS[name]})"
+            f"floor {name + ':':<8}{floor.wall_s:.2f} s wall, {floor.cpu_s:.2f} s CPU, "
+            f"peak RSS {floor.rss_peak_mib:.0f} MiB ({FLOOR_LABELS[name]})"
         )
         lines.append(
             f"               1st tick / floor: {first.result.wall_s / floor.wall_s:.2f}x wall, "
@@ -688,8 +691,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines.append(f"load average:  {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min) at the end")
     lines.append(f"outbox:        {pending} item(s) still pending after both ticks")
-    lines.append(f"scores:        {compared} customers' stored score, band, band as reported and newest breakdown "
-                 f"compared with compute_score at the tick: {len(differences)} difference(s)")
+    lines.append(
+        f"scores:        {compared} customers' stored score, band, band as reported and newest breakdown "
+        f"compared with compute_score at the tick: {len(differences)} difference(s)"
+    )
     print("\n".join(lines))
     if args.profile:
         print(f"\nprofile of the 1st tick ({args.profile}):\n{profile_summary(args.profile)}")

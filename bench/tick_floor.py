@@ -22,7 +22,6 @@ import json
 import sqlite3
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from steps.health import DEFAULT_MIN_DATA_SHARE, DEFAULT_WINDOW_DAYS, MILESTONES_KEY, scoring_factors
 from steps.step3 import HealthModel, MilestonesSection
@@ -41,8 +40,9 @@ def _plans(db: sqlite3.Connection) -> list[tuple[int, str, HealthModel, Mileston
     for plan_id, team_id, freshness in db.execute("SELECT id, team_id, freshness FROM plans ORDER BY id").fetchall():
         sections = {name: json.loads(answers) for name, answers in
                     db.execute("SELECT section, answers FROM plan_sections WHERE plan_id = ?", (plan_id,))}  # fmt: skip
-        plans.append((plan_id, team_id, HealthModel.model_validate(sections["health"]),
-                      MilestonesSection.model_validate(sections["milestones"]), json.loads(freshness or "{}")))  # fmt: skip
+        health = HealthModel.model_validate(sections["health"])
+        milestones = MilestonesSection.model_validate(sections["milestones"])
+        plans.append((plan_id, team_id, health, milestones, json.loads(freshness or "{}")))
     return plans
 
 
@@ -50,7 +50,8 @@ def _missed(db: sqlite3.Connection, plan_id: int, team_id: str, today: str, now:
     open_overdue = "plan_id = ? AND completed_on IS NULL AND alerted_at IS NULL AND due_date < ?"
     db.execute(
         "INSERT INTO alerts (team_id, plan_id, customer_id, milestone_id, kind, key, created_at) "
-        f"SELECT ?, plan_id, customer_id, id, 'missed', 'missed:' || id, ? FROM customer_milestones WHERE {open_overdue}",
+        "SELECT ?, plan_id, customer_id, id, 'missed', 'missed:' || id, ? "
+        f"FROM customer_milestones WHERE {open_overdue}",
         (team_id, now, plan_id, today),
     )
     db.execute(f"UPDATE customer_milestones SET alerted_at = ? WHERE {open_overdue}", (now, plan_id, today))
@@ -90,7 +91,8 @@ def run_sql(path: str, now: datetime) -> None:
         fresh = {key: (now - timedelta(days=days)).isoformat() for key, days in windows.items()}
         value_columns = ", ".join(
             f"CASE WHEN json_extract(c.signal_times, '$.{key}') IS NULL "
-            f"OR json_extract(c.signal_times, '$.{key}') >= :cut_{key} THEN json_extract(c.signals, '$.{key}') END AS {key}"
+            f"OR json_extract(c.signal_times, '$.{key}') >= :cut_{key} "
+            f"THEN json_extract(c.signals, '$.{key}') END AS {key}"
             for key in windows
         )
         keys = [key for key, _, _ in factors]
@@ -100,7 +102,7 @@ def run_sql(path: str, now: datetime) -> None:
         weighted = " + ".join(f"coalesce({value[k]}, 0) * {weight_of[k]}" for k in keys)
         signalled = " OR ".join(f"{value[k]} IS NOT NULL" for k in keys if k != MILESTONES_KEY) or "1"
         all_weight = sum(weight_of.values())
-        min_share = DEFAULT_MIN_DATA_SHARE if model is None else DEFAULT_MIN_DATA_SHARE
+        min_share = DEFAULT_MIN_DATA_SHARE  # the bench's plans keep the default
         db.execute("DROP TABLE IF EXISTS temp.floor_scores")
         db.execute(
             f"""CREATE TEMP TABLE floor_scores AS
@@ -197,7 +199,8 @@ def run_loop(path: str, now: datetime) -> None:
             "VALUES (?, ?, ?, ?, ?, ?, ?)", history,
         )  # fmt: skip
         db.executemany(
-            "UPDATE customers SET score = ?, band = ?, scored_at = ?, reported_score = ?, reported_band = ? WHERE id = ?",
+            "UPDATE customers SET score = ?, band = ?, scored_at = ?, reported_score = ?, reported_band = ? "
+            "WHERE id = ?",
             changes,
         )
         _digest(db, plan_id)

@@ -104,7 +104,9 @@ def health_update(
     """The update scheduled for ``instant``, with every at-risk and critical customer in its thread."""
     health = ready.health
     # Lines only for the customers the digest and its thread can show; the others are counted.
-    flagged = {band: [_digest_line(s, with_weakest=True) for s in lines[:LISTED]] for band, lines in digest.flagged.items()}
+    flagged = {
+        band: [_digest_line(s, with_weakest=True) for s in lines[:LISTED]] for band, lines in digest.flagged.items()
+    }
     flagged_counts = {band: len(lines) for band, lines in digest.flagged.items()}
     message = digest_blocks.health_digest(
         ready.plan.name,

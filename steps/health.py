@@ -454,17 +454,20 @@ class ScoreBreakdown:
         labels = {key: label for key, _, _, label in factors}
         needed = data["n"]
         band, with_stale = data["band"], data["band_with_stale"]
+        adjustments = tuple(Adjustment(int(index), str(name), int(points), REACHED_ON_TIME if on_time else MISSED)
+                            for index, name, points, on_time in data["a"])  # fmt: skip
+        stale = tuple(StaleFactor(str(key), labels[key], float(value), str(at), int(days))
+                      for key, value, at, days in data["s"])  # fmt: skip
         return cls(
             score=None if data["score"] is None else float(data["score"]),
             band=None if band is None else Band(band),
             factors=tuple(contributions),
-            adjustments=tuple(Adjustment(int(index), str(name), int(points), REACHED_ON_TIME if on_time else MISSED)
-                              for index, name, points, on_time in data["a"]),  # fmt: skip
+            adjustments=adjustments,
             missing=tuple(key for key, _, value, _ in factors if value is None),
-            stale=tuple(StaleFactor(str(key), labels[key], float(value), str(at), int(days))
-                        for key, value, at, days in data["s"]),  # fmt: skip
+            stale=stale,
             insufficient=(
-                None if needed is None
+                None
+                if needed is None
                 else DataShare(total_weight * 100 / sum(weight for _, weight, _, _ in factors), int(needed))
             ),
             band_with_stale=None if with_stale is None else Band(with_stale),
@@ -784,8 +787,9 @@ class PlanScorer:
                     return True
         return False
 
-    def kept_flags(self, score: float | None, signals: Mapping[str, Any], observed: Mapping[str, str]) -> tuple[
-        bool, bool]:  # fmt: skip
+    def kept_flags(
+        self, score: float | None, signals: Mapping[str, Any], observed: Mapping[str, str]
+    ) -> tuple[bool, bool]:
         """(a value is stale, insufficient data) of a score kept from an earlier check that is still current, from
         the customer's values alone: insufficient data is the only way a customer with a value of a weighted
         signalled factor, fresh or stale, has no score."""
@@ -793,8 +797,9 @@ class PlanScorer:
         if observed:
             for key, _, _, _, cutoff, _, _ in self._factors:
                 at = observed.get(key)
-                if (cutoff is not None and at is not None and signals.get(key) is not None
-                        and observed_time(at) < cutoff):  # fmt: skip
+                if cutoff is None or at is None or signals.get(key) is None:
+                    continue
+                if observed_time(at) < cutoff:
                     stale = True
                     break
         insufficient = score is None and any(signals.get(key) is not None for key in self._signal_keys)

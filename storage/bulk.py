@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -85,7 +84,7 @@ def raw_rows(session: Session, statement: ClauseElement) -> Sequence[Sequence[An
     connection = session.connection()
     dialect = connection.dialect
     compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
+    params = compiled.construct_params() or {}
     bound: Any = tuple(params[name] for name in _positional_names(compiled)) if dialect.positional else params
     return connection.exec_driver_sql(compiled.string, bound).all()
 

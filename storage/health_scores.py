@@ -213,7 +213,7 @@ def lean_milestones(session: Session, plan_id: int, customer_ids: Sequence[int])
             .order_by(m.customer_id, m.position),
         ):  # fmt: skip
             if customer_id in named:
-                found[customer_id].append(tuple(milestone))  # type: ignore[arg-type]
+                found[customer_id].append(tuple(milestone))
         yield found
 
 

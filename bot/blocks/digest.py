@@ -121,8 +121,8 @@ def health_digest(
     blocks += _listed("Movers since the last update", movers, with_weakest=False)
     for band in (Band.CRITICAL, Band.AT_RISK):
         lines = flagged.get(band, [])
-        total = None if flagged_counts is None else flagged_counts.get(band, 0)
-        blocks += _listed(f"{band.label} customers", lines, with_weakest=True, total=total)
+        count = None if flagged_counts is None else flagged_counts.get(band, 0)
+        blocks += _listed(f"{band.label} customers", lines, with_weakest=True, total=count)
         protocol = protocols.get(band)
         if lines and protocol:
             blocks.append(section(f"*{band.label} response protocol:* {esc(shorten(protocol, PROTOCOL_PREVIEW))}"))
