@@ -612,6 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         saved = Path(args.data_file) if args.data_file else None
         if saved is not None and args.database_url:
             parser.error("--data-file works with the default SQLite database only")
+        reused = saved is not None and saved.exists()
         if saved is not None and saved.exists():
             kept = json.loads(saved.with_suffix(".json").read_text())
             if kept.pop("options") != _data_options(args):
@@ -665,7 +666,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{generated.newly_overdue_customers} customers "
         f"({generated.newly_overdue_customers / max(generated.customers, 1):.0%}) with "
         f"{generated.newly_overdue_milestones} newly overdue milestones",
-        f"setup:         migrations {migrate_s:.2f} s, data generation {generated.seconds:.1f} s",
+        f"setup:         migrations {migrate_s:.2f} s, data generation {generated.seconds:.1f} s"
+        + (f" (an earlier run's, copied from {args.data_file})" if reused else ""),
         f"tick instant:  {NOW.isoformat()} (Monday; weekly health update due at 09:00 UTC)",
         "",
         "wall/CPU = the tick() call in a fresh child process (check = its bot.jobs.check, the rest is delivery);",
