@@ -461,15 +461,34 @@ def run_child(database_url: str, slack_base_url: str, profile: str | None) -> Ti
     )  # fmt: skip
 
 
-def tick_in_child(database_url: str, fake: FakeSlack, profile: str | None = None) -> TickResult:
+def tick_in_child(database_url: str, fake: FakeSlack, profile: str | None = None, replicas: int = 1) -> TickResult:
+    """One tick in a fresh child process; with ``replicas`` > 1, that many children tick at once, like replicas of
+    the bot on one database (they split the plans: each check locks a plan's row and skips locked ones). Their
+    figures add up, except wall time: the slowest child's."""
     command = [sys.executable, "-m", "bench.tick", "--child", "--database-url", database_url,
                "--slack-base-url", fake.base_url]  # fmt: skip
     if profile:
         command += ["--profile", profile]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"tick child failed ({done.returncode}):\n{done.stderr}")
-    return TickResult(**json.loads(done.stdout.strip().splitlines()[-1]))
+    children = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(replicas)]  # fmt: skip
+    results = []
+    for child in children:
+        out, err = child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError(f"tick child failed ({child.returncode}):\n{err}")
+        results.append(TickResult(**json.loads(out.strip().splitlines()[-1])))
+    if len(results) == 1:
+        return results[0]
+    total: dict[str, Any] = {}
+    for name in asdict(results[0]):
+        values = [getattr(r, name) for r in results]
+        if name in ("wall_s", "check_wall_s", "rss_before_mib", "rss_peak_mib"):
+            total[name] = max(values)
+        elif name == "summary":
+            total[name] = "\n               ".join(f"replica {n + 1}: {v}" for n, v in enumerate(values))
+        else:
+            total[name] = sum(values)
+    return TickResult(**total)
 
 
 @dataclass
@@ -587,6 +606,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="SQLite only: reuse the data generated into FILE by an earlier run with the same options "
                              "(copied, so each run ticks over the same untouched data); generated and saved there "
                              "when FILE does not exist")  # fmt: skip
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="run the 1st tick in this many processes at once, like replicas of the bot on one "
+                             "database (PostgreSQL; wall time is the slowest one's, CPU the sum)")  # fmt: skip
     parser.add_argument("--no-floor", action="store_true",
                         help="skip the floors (same work done set-based in SQL, and in a tight loop over raw rows; "
                              "SQLite only, each on a copy of the data made before the tick)")  # fmt: skip
@@ -647,7 +669,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, profile in (("1st", args.profile), ("2nd", None)):
             before_calls = Counter(c.method for c in fake.calls)
             before_rows = row_counts(sessions)
-            result = tick_in_child(url, fake, profile)
+            result = tick_in_child(url, fake, profile, args.replicas if label == "1st" else 1)
             after_rows = row_counts(sessions)
             calls = Counter(c.method for c in fake.calls) - before_calls
             written = {name: after_rows[name] - before_rows[name] for name in COUNTED_TABLES}
