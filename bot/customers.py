@@ -246,7 +246,7 @@ def extend_deadline(
         raise UserError("The new deadline must be in the future.")
     store.extend_deadline(session, row.id, new_due, user_id)
     # A missed deadline moved to the future is no longer missed: the score changes now, and the health update
-    # rescores only customers whose values changed since (bot.jobs.changed_since), so rescore here like every
+    # rescores only customers whose score time or the plan changed (bot.jobs._changed), so rescore here like every
     # other write of a customer's values.
     customer = store.get(session, row.customer_id)
     if customer is not None:
