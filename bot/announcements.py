@@ -25,13 +25,14 @@ from storage.db import Session
 from storage.records import AlertRecord, CustomerRecord, MilestoneRecord, PlanRecord, ThreadRecord
 
 if TYPE_CHECKING:  # bot.jobs calls this module: its result types are only annotations here
-    from bot.jobs import BandDrop, HealthDigest, Scored
+    from bot.jobs import BandDrop, DigestItem, HealthDigest
 
 # More missed milestones than this in one check become one digest with the details in its thread.
 DIGEST_THRESHOLD = 5
 MAX_THREAD_PARTS = 10
-# Weakest factors only for the customers the digest and its thread list; the rest are counted.
+# Lines (with their weakest factors) only for the customers the digest and its thread can list; the rest are counted.
 LISTED = digest_blocks.THREAD_LINES * digest_blocks.THREAD_PARTS
+INSUFFICIENT_LISTED = digest_blocks.LIST_LIMIT
 WEAKEST_SHOWN = 2
 # The band alert shows this many drops in full; the use case needs each one's latest breakdown, the rest are counted.
 BAND_DROPS_SHOWN = alert_blocks.ALERTS_PER_MESSAGE
@@ -102,10 +103,11 @@ def health_update(
 ) -> None:
     """The update scheduled for ``instant``, with every at-risk and critical customer in its thread."""
     health = ready.health
+    # Lines only for the customers the digest and its thread can show; the others are counted.
     flagged = {
-        band: [_digest_line(s, with_weakest=i < LISTED) for i, s in enumerate(lines)]
-        for band, lines in digest.flagged.items()
+        band: [_digest_line(s, with_weakest=True) for s in lines[:LISTED]] for band, lines in digest.flagged.items()
     }
+    flagged_counts = {band: len(lines) for band, lines in digest.flagged.items()}
     message = digest_blocks.health_digest(
         ready.plan.name,
         describe(health.cadence, health.update_time, health.timezone, health.weekday.number, health.month_day),
@@ -114,26 +116,29 @@ def health_update(
         flagged,
         {band: health.protocols.get(band) for band in Band},
         list(health.monitors),
-        [_digest_line(s, with_weakest=False) for s in digest.insufficient[: digest_blocks.LIST_LIMIT]],
+        [_digest_line(s, with_weakest=False) for s in digest.insufficient[:INSUFFICIENT_LISTED]],
         len(digest.insufficient),
         digest.stale_or_insufficient,
+        flagged_counts,
     )
     key = f"health:{ready.plan.id}:{instant.isoformat()}"
     common = _alert_channel(ready, now)
     parent = outbox.enqueue(session, key=key, message=message, **common)
-    for number, part in enumerate(digest_blocks.flagged_thread_parts(flagged)):
+    for number, part in enumerate(digest_blocks.flagged_thread_parts(flagged, flagged_counts)):
         outbox.enqueue(session, key=f"{key}:{number}", message=part, parent=parent, **common)
 
 
-def _digest_line(scored: Scored, *, with_weakest: bool) -> digest_blocks.DigestLine:
-    breakdown = scored.breakdown
+def _digest_line(item: DigestItem, *, with_weakest: bool) -> digest_blocks.DigestLine:
+    breakdown = item.breakdown
+    if breakdown is None:  # a stored score the digest only counts (bot.jobs.explain_listed): never shown
+        return digest_blocks.DigestLine(item.name, item.score, item.band, item.previous_score, item.previous_band, ())
     weakest = breakdown.weakest(WEAKEST_SHOWN) if with_weakest else ()
     missing: tuple[str, ...] = ()
     if breakdown.insufficient is not None:
         stale = {factor.key for factor in breakdown.stale}
         missing = tuple(f.label for f in breakdown.factors if f.value is None and f.key not in stale)
     return digest_blocks.DigestLine(
-        scored.name, breakdown.score, breakdown.band, scored.previous_score, scored.previous_band, weakest,
+        item.name, breakdown.score, breakdown.band, item.previous_score, item.previous_band, weakest,
         breakdown.stale, breakdown.insufficient, missing,
     )  # fmt: skip
 

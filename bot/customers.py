@@ -245,6 +245,12 @@ def extend_deadline(
     if new_due <= ready.today(now):
         raise UserError("The new deadline must be in the future.")
     store.extend_deadline(session, row.id, new_due, user_id)
+    # A missed deadline moved to the future is no longer missed: the score changes now, and the health update
+    # rescores only customers whose score time or the plan changed (bot.jobs._changed), so rescore here like every
+    # other write of a customer's values.
+    customer = store.get(session, row.customer_id)
+    if customer is not None:
+        rescore(session, ready, customer, now)
 
 
 def record_signals(

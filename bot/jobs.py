@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot import announcements, customers, tokens
 from bot.customers import RunnablePlan, runnable
 from bot.services import Services
-from steps.health import ScoreBreakdown, compute_score, drop_from_staleness, freshness_windows, is_drop, scoring_factors
+from steps.health import (
+    PlanScorer,
+    ScoreBreakdown,
+    compute_score,
+    drop_from_staleness,
+    freshness_windows,
+    is_drop,
+    scoring_factors,
+)
 from steps.schedule import latest_update_due
 from steps.step3 import Band
 from storage import alerts, freshness, health_scores, repo
@@ -56,6 +65,47 @@ class Scored:
         """Points since the last report; 0 when either score is missing."""
         score = self.breakdown.score
         return 0.0 if score is None or self.previous_score is None else score - self.previous_score
+
+    @property
+    def score(self) -> float | None:
+        return self.breakdown.score
+
+    @property
+    def band(self) -> Band | None:
+        return self.breakdown.band
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.breakdown.stale)
+
+    @property
+    def insufficient(self) -> bool:
+        return self.breakdown.insufficient is not None
+
+
+@dataclass(slots=True)
+class Kept:
+    """A customer's stored current score as the health update reads it, with what scoring it needs; ``breakdown``
+    only for the customers the digest lists in detail."""
+
+    customer_id: int
+    name: str
+    owner_id: str | None
+    score: float | None
+    band: Band | None
+    previous_score: float | None  # as last reported to the team
+    previous_band: Band | None
+    signals: dict[str, Any]
+    observed: dict[str, Any]  # signal_times
+    scored_at: datetime | None
+    stale: bool = False
+    insufficient: bool = False
+    breakdown: ScoreBreakdown | None = None
+
+    @property
+    def change(self) -> float:
+        """Points since the last report; 0 when either score is missing."""
+        return 0.0 if self.score is None or self.previous_score is None else self.score - self.previous_score
 
 
 def score_customers(
@@ -132,12 +182,15 @@ def check_missed(session: Session, ready: RunnablePlan, now: datetime) -> list[M
 # --- health-score updates ----------------------------------------------------------------------
 
 
+DigestItem = Scored | Kept
+
+
 @dataclass(frozen=True)
 class HealthDigest:
     counts: dict[Band | None, int]  # None: no data yet (insufficient data is counted apart)
-    movers: list[Scored]  # the largest changes since the last report first, at most MOVERS_SHOWN
-    flagged: dict[Band, list[Scored]]  # every at-risk and critical customer, lowest score first
-    insufficient: list[Scored] = field(default_factory=list)  # no score for too little fresh data, by name
+    movers: list[DigestItem]  # the largest changes since the last report first, at most MOVERS_SHOWN
+    flagged: dict[Band, list[DigestItem]]  # every at-risk and critical customer, lowest score first
+    insufficient: list[DigestItem] = field(default_factory=list)  # no score for too little fresh data, by name
     stale_or_insufficient: int = 0  # customers whose score leaves out stale values, or has too little data
 
 
@@ -156,29 +209,102 @@ def health_update_due(session: Session, ready: RunnablePlan, now: datetime) -> d
 
 
 def run_health_update(session: Session, ready: RunnablePlan, now: datetime, instant: datetime) -> int | None:
-    """The plan's update for ``instant``; returns the customers scored (None when another replica ran it)."""
+    """The plan's update for ``instant``; returns the customers rescored (None when another replica ran it).
+
+    Only the customers whose score may have changed since the last update are rescored (``_changed``); every other
+    stored score is still what scoring would give now, so it is read, not computed, and nothing is written for it
+    but its band as heard. The digest reads every customer's stored current score.
+    """
+    since = freshness.last_update_run(session, ready.plan.team_id, ready.plan.id)  # before this run's own claim
     if not repo.claim_job(session, ready.plan.team_id, f"health:{ready.plan.id}", instant.isoformat(), now):
         return None
-    scored = score_customers(session, ready, now, reported=True)
-    announcements.health_update(session, ready, instant, build_health_digest(scored), now)
-    return len(scored)
+    scorer = _plan_scorer(ready, now)
+    kept = _kept_scores(session, ready.plan.id)
+    changed = _changed(session, ready, now, since, scorer, kept)
+    rescored = rescore_lean(session, ready, now, scorer, [item for item in kept if item.customer_id in changed])
+    for item in kept:
+        if item.customer_id not in rescored:
+            item.stale, item.insufficient = scorer.kept_flags(item.score, item.signals, item.observed)
+    digest = build_health_digest(kept)
+    explain_listed(session, digest)
+    health_scores.mark_reported(session, ready.plan.id)
+    announcements.health_update(session, ready, instant, digest, now)
+    return len(rescored)
 
 
-def build_health_digest(scored: Iterable[Scored]) -> HealthDigest:
+def _changed(
+    session: Session, ready: RunnablePlan, now: datetime, since: datetime | None, scorer: PlanScorer,
+    kept: Sequence[Kept],
+) -> set[int]:  # fmt: skip
+    """The customers whose score may differ from the stored one.
+
+    Whatever changes a customer's values between updates rescores them there and then (signals, a milestone done
+    or its deadline extended, a freshness setting), so what is left are the changes time and the plan make: a
+    deadline that passed, a value that went stale, a customer never scored, and an edited model (every customer).
+    After an update, every customer's stored score is the score as of that update, hence "since" it.
+    """
+    sections = repo.section_rows(session, ready.plan)
+    if since is None or max(sections["health"].updated_at, sections["milestones"].updated_at) >= since:
+        return {item.customer_id for item in kept}
+    changed = health_scores.deadlines_passed(session, ready.plan.id, ready.today(since), ready.today(now))
+    changed.update(
+        item.customer_id for item in kept if item.scored_at is None or scorer.went_stale(item.observed, item.scored_at)
+    )
+    return changed
+
+
+def _plan_scorer(ready: RunnablePlan, now: datetime) -> PlanScorer:
+    points = [(m.points_on_time, m.points_missed) for m in ready.milestones.milestones]
+    return PlanScorer(ready.health, ready.freshness(now), points)
+
+
+def rescore_lean(
+    session: Session, ready: RunnablePlan, now: datetime, scorer: PlanScorer, customers: Sequence[Kept]
+) -> set[int]:
+    """Rescore the customers given (in id order) on the lean path (``steps.health.PlanScorer``: raw rows, no object
+    per factor); each score goes to the history and becomes the customer's current score, and ``customers`` are
+    updated with it. Returns their ids."""
+    today = health_scores.day_value(session, ready.today(now))
+    by_id = {item.customer_id: item for item in customers}
+    for milestones in health_scores.lean_milestones(session, ready.plan.id, list(by_id)):
+        scores = []
+        for customer_id, rows in milestones.items():
+            item = by_id[customer_id]
+            score, band, _, item.stale, item.insufficient, breakdown = scorer.score(
+                item.signals, item.observed, rows, today
+            )
+            item.score, item.band = score, health_scores.BANDS.get(band)
+            scores.append((customer_id, score, band, breakdown))
+        health_scores.record_lean_scores(session, ready.plan.team_id, ready.plan.id, scores, now)
+    return set(by_id)
+
+
+def _kept_scores(session: Session, plan_id: int) -> list[Kept]:
+    bands = health_scores.BANDS
+    return [
+        Kept(customer_id, name, owner, score, bands.get(band), reported, bands.get(reported_band), signals, observed,
+             scored_at)
+        for customer_id, name, owner, score, band, reported, reported_band, signals, observed, scored_at in (
+            health_scores.current_scores(session, plan_id)
+        )
+    ]  # fmt: skip
+
+
+def build_health_digest(scored: Iterable[DigestItem]) -> HealthDigest:
     """Band counts, the biggest movers, and the at-risk and critical customers of one update."""
     counts: dict[Band | None, int] = defaultdict(int)
-    movers: list[tuple[float, int, Scored]] = []  # a heap of the MOVERS_SHOWN largest moves
-    flagged: dict[Band, list[Scored]] = defaultdict(list)
-    insufficient: list[Scored] = []
+    movers: list[tuple[float, int, DigestItem]] = []  # a heap of the MOVERS_SHOWN largest moves
+    flagged: dict[Band, list[DigestItem]] = defaultdict(list)
+    insufficient: list[DigestItem] = []
     stale_or_insufficient = 0
     for item in scored:
-        band = item.breakdown.band
-        if item.breakdown.insufficient is not None:
+        band = item.band
+        if item.insufficient:
             insufficient.append(item)
+            stale_or_insufficient += 1
         else:
             counts[band] += 1
-        if item.breakdown.insufficient is not None or item.breakdown.stale:
-            stale_or_insufficient += 1
+            stale_or_insufficient += item.stale
         change = abs(item.change)
         if change >= MOVER_POINTS or (item.previous_band is not None and item.previous_band != band):
             entry = (change, -item.customer_id, item)
@@ -189,12 +315,25 @@ def build_health_digest(scored: Iterable[Scored]) -> HealthDigest:
         if band is Band.AT_RISK or band is Band.CRITICAL:
             flagged[band].append(item)
     for lines in flagged.values():
-        lines.sort(key=lambda s: (s.breakdown.score or 0.0, s.name.casefold()))
+        lines.sort(key=lambda s: (s.score or 0.0, s.name.casefold()))
     insufficient.sort(key=lambda s: s.name.casefold())
     return HealthDigest(
         dict(counts), [entry[2] for entry in sorted(movers, reverse=True)], dict(flagged), insufficient,
         stale_or_insufficient,
     )  # fmt: skip
+
+
+def explain_listed(session: Session, digest: HealthDigest) -> None:
+    """Give the stored customers the digest lists with details their breakdown (the others are only counted)."""
+    listed = [
+        *digest.movers,
+        *(item for lines in digest.flagged.values() for item in lines[: announcements.LISTED]),
+        *digest.insufficient[: announcements.INSUFFICIENT_LISTED],
+    ]
+    kept = [item for item in listed if isinstance(item, Kept) and item.breakdown is None]
+    found = health_scores.latest_breakdowns(session, {item.customer_id for item in kept})
+    for item in kept:
+        item.breakdown = found.get(item.customer_id)
 
 
 # --- band drops between updates ----------------------------------------------------------------

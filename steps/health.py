@@ -36,7 +36,10 @@ __all__ = [
     "DataShare",
     "FactorContribution",
     "Freshness",
+    "LeanScore",
+    "MilestoneRow",
     "MilestoneState",
+    "PlanScorer",
     "Reason",
     "ScoreBreakdown",
     "StaleFactor",
@@ -63,6 +66,8 @@ Reason = Literal["reached on time", "missed"]
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _SEVERITY: dict[Band, int] = {Band.HEALTHY: 0, Band.AT_RISK: 1, Band.CRITICAL: 2}
+_STANDARD_LABELS = {factor.value: factor.label for factor in StandardFactor}
+STORED_FORMAT = 2  # ScoreBreakdown.stored; rows without "v" are ScoreBreakdown.to_dict
 _NO_SCORE = "No data yet"
 
 # Two update periods of the cadence: a value is stale once two updates have passed without a newer one. A month is
@@ -413,9 +418,67 @@ class ScoreBreakdown:
             "band_with_stale": None if self.band_with_stale is None else self.band_with_stale.value,
         }  # fmt: skip
 
+    def stored(self) -> dict[str, Any]:
+        """The form the score history keeps (format 2, ``"v": 2``): the customer's own values only, about a third of
+        ``to_dict``'s size. Shares, contributions, missing factors and the insufficient share are worked out again on
+        reading with the same float operations, and a standard factor's label comes from the code, so ``from_dict``
+        gives back this very breakdown. A factor's weight and a custom factor's name stay in the row: a kept score
+        is explained with the model it was computed with, whatever the plan's model is now."""
+        return {
+            "v": STORED_FORMAT,
+            "score": self.score,
+            "band": None if self.band is None else self.band.value,
+            "band_with_stale": None if self.band_with_stale is None else self.band_with_stale.value,
+            "f": [
+                [f.key, f.weight, f.value] if _STANDARD_LABELS.get(f.key) == f.label
+                else [f.key, f.weight, f.value, f.label]
+                for f in self.factors
+            ],
+            "a": [[a.index, a.name, a.points, a.reason == REACHED_ON_TIME] for a in self.adjustments],
+            "s": [[s.key, s.value, s.observed_at, s.window_days] for s in self.stale],
+            "n": None if self.insufficient is None else self.insufficient.needed,
+        }  # fmt: skip
+
+    @classmethod
+    def _from_stored(cls, data: Mapping[str, Any]) -> ScoreBreakdown:
+        factors = [(str(item[0]), int(item[1]), None if item[2] is None else float(item[2]),
+                    str(item[3]) if len(item) > 3 else _STANDARD_LABELS[item[0]]) for item in data["f"]]  # fmt: skip
+        total_weight = sum(weight for _, weight, value, _ in factors if value is not None)
+        contributions = []
+        for key, weight, value, label in factors:
+            if value is None:
+                contributions.append(FactorContribution(key, label, None, weight, 0.0, 0.0))
+            else:
+                share = weight / total_weight  # as compute_score divides, so the same bits
+                contributions.append(FactorContribution(key, label, value, weight, share, value * share))
+        labels = {key: label for key, _, _, label in factors}
+        needed = data["n"]
+        band, with_stale = data["band"], data["band_with_stale"]
+        adjustments = tuple(Adjustment(int(index), str(name), int(points), REACHED_ON_TIME if on_time else MISSED)
+                            for index, name, points, on_time in data["a"])  # fmt: skip
+        stale = tuple(StaleFactor(str(key), labels[key], float(value), str(at), int(days))
+                      for key, value, at, days in data["s"])  # fmt: skip
+        return cls(
+            score=None if data["score"] is None else float(data["score"]),
+            band=None if band is None else Band(band),
+            factors=tuple(contributions),
+            adjustments=adjustments,
+            missing=tuple(key for key, _, value, _ in factors if value is None),
+            stale=stale,
+            insufficient=(
+                None
+                if needed is None
+                else DataShare(total_weight * 100 / sum(weight for _, weight, _, _ in factors), int(needed))
+            ),
+            band_with_stale=None if with_stale is None else Band(with_stale),
+        )
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScoreBreakdown:
-        """Also reads scores kept before freshness existed: nothing stale, the band as it was."""
+        """Reads both forms the history holds: ``stored`` (format 2) and ``to_dict`` (every score kept before it;
+        those kept before freshness existed read as nothing stale, the band as it was)."""
+        if data.get("v") == STORED_FORMAT:
+            return cls._from_stored(data)
         score = data["score"]
         band = None if data["band"] is None else Band(data["band"])
         insufficient = data.get("insufficient")
@@ -579,3 +642,165 @@ def is_worse(previous: Band | None, current: Band | None) -> bool:
     if previous is None or current is None:
         return False
     return _SEVERITY[current] > _SEVERITY[previous]
+
+
+# --- many customers at once ----------------------------------------------------------------------
+
+# One customer's milestone as the scheduler reads it: (position, name, due, completed_on). The days are ``date``
+# objects or ISO 8601 "YYYY-MM-DD" strings (SQLite hands back those, and they sort as the days they name), all of
+# one kind with the ``today`` they are compared with.
+MilestoneRow = tuple[int, str, Any, Any]
+# What one customer's score is, kept: (score, band, band had stale values counted, whether a value is stale,
+# insufficient data, ``ScoreBreakdown.stored()`` of the same score).
+LeanScore = tuple[float | None, str | None, str | None, bool, bool, dict[str, Any]]
+
+
+class PlanScorer:
+    """``compute_score`` for many customers of one plan, without a Python object per factor or milestone.
+
+    Everything that depends on the plan alone (factors, weights, labels, points, freshness cutoffs, thresholds) is
+    worked out once; ``score`` then goes through one customer's raw values and returns the same score, band and
+    breakdown (``ScoreBreakdown.stored()``, an equal dict for equal inputs) as ``compute_score`` with ``freshness``
+    does, including its arithmetic in the same order, so the floats are the same bits. Rounding rule (both paths):
+    the score is Python's ``round(x, 1)`` (round half to even on the binary double) of the exact score clamped to
+    0-100, and the band is taken from that rounded score; the shares and contributions are kept unrounded.
+    tests/test_plan_scorer.py compares the two on generated inputs.
+    """
+
+    __slots__ = ("_all_weight", "_critical_below", "_factors", "_healthy_from", "_min_share", "_points",
+                 "_signal_keys")  # fmt: skip
+
+    def __init__(
+        self,
+        model: HealthModel,
+        freshness: Freshness,
+        points: Sequence[tuple[int | None, int | None]],
+        factors: Sequence[tuple[str, str, int]] | None = None,
+    ) -> None:
+        factors = _factors(model) if factors is None else factors
+        # (key, label, weight, is milestone completion, stale cutoff or None, window days or None, label kept)
+        self._factors = tuple(
+            (key, label, weight, key == MILESTONES_KEY, freshness.cutoffs.get(key), freshness.windows.get(key),
+             _STANDARD_LABELS.get(key) != label)
+            for key, label, weight in factors
+        )  # fmt: skip
+        self._signal_keys = tuple(key for key, _, weight in factors if key != MILESTONES_KEY and weight > 0)
+        self._all_weight = sum(weight for _, _, weight in factors)
+        self._min_share = freshness.min_share
+        self._points = tuple(points)  # (points on time, points missed) per plan position
+        self._critical_below = model.critical_below
+        self._healthy_from = model.healthy_from
+
+    def _band(self, score: float) -> str:
+        if score >= self._healthy_from:
+            return Band.HEALTHY.value
+        if score < self._critical_below:
+            return Band.CRITICAL.value
+        return Band.AT_RISK.value
+
+    def score(
+        self, signals: Mapping[str, Any], observed: Mapping[str, str], milestones: Sequence[MilestoneRow], today: Any
+    ) -> LeanScore:
+        counted = on_time = 0
+        adjustments: list[list[Any]] = []
+        adjusted = 0
+        points = self._points
+        for position, name, due, done in milestones:
+            on_time_points, missed_points = points[position] if position < len(points) else (None, None)
+            if done is not None and done <= due:
+                counted += 1
+                on_time += 1
+                if on_time_points:
+                    adjustments.append([position, name, on_time_points, True])
+                    adjusted += on_time_points
+            elif (done is None and today > due) or (done is not None and done > due):
+                counted += 1
+                if missed_points:
+                    adjustments.append([position, name, -missed_points, False])
+                    adjusted -= missed_points
+        completion = on_time * 100 / counted if counted else None
+
+        values: list[float | None] = []
+        stale: list[list[Any]] = []
+        total_weight = 0
+        for key, _, weight, is_completion, cutoff, window, _ in self._factors:
+            raw = completion if is_completion else signals.get(key)
+            if raw is None:
+                values.append(None)
+                continue
+            value = float(raw)
+            if not 0.0 <= value <= 100.0:  # also rejects NaN
+                raise ValueError(f"The value of factor {key!r} must be between 0 and 100, not {raw!r}.")
+            if observed and cutoff is not None:
+                at = observed.get(key)
+                if at is not None and observed_time(at) < cutoff:
+                    stale.append([key, value, at, window])
+                    values.append(None)
+                    continue
+            values.append(value)
+            total_weight += weight
+
+        stored: list[list[Any]] = []
+        weighted = 0.0
+        signalled = not self._signal_keys
+        for (key, label, weight, is_completion, _, _, labelled), known in zip(self._factors, values, strict=True):
+            stored.append([key, weight, known, label] if labelled else [key, weight, known])
+            if known is None:
+                continue
+            if not is_completion and weight > 0:
+                signalled = True
+            weighted += known * (weight / total_weight)  # as compute_score: share first, so the same bits
+
+        score: float | None = None
+        band: str | None = None
+        insufficient = False
+        if stale or (total_weight and signalled):
+            insufficient = not signalled or total_weight * 100 < self._min_share * self._all_weight
+        if total_weight and signalled and not insufficient:
+            score = round(min(max(weighted + adjusted, 0.0), 100.0), 1)
+            band = self._band(score)
+        with_stale = band
+        if stale and band is not None:
+            old = {factor[0]: factor[1] for factor in stale}
+            kept = [(weight, old[key] if value is None else value)
+                    for (key, _, weight, _, _, _, _), value in zip(self._factors, values, strict=True)
+                    if value is not None or key in old]  # fmt: skip
+            total = sum(weight for weight, _ in kept)
+            exact = sum(weight * value for weight, value in kept) / total + adjusted
+            with_stale = self._band(round(min(max(exact, 0.0), 100.0), 1))
+        breakdown = {
+            "v": STORED_FORMAT, "score": score, "band": band, "band_with_stale": with_stale, "f": stored,
+            "a": adjustments, "s": stale, "n": self._min_share if insufficient else None,
+        }  # fmt: skip
+        return score, band, with_stale, bool(stale), insufficient, breakdown
+
+    def went_stale(self, observed: Mapping[str, str], scored_at: datetime | None) -> bool:
+        """Whether a value observed at ``observed`` is stale now but was not when the customer was last scored at
+        ``scored_at`` (never scored: whether any is stale now), so that score no longer holds."""
+        if not observed:
+            return False
+        for key, _, _, _, cutoff, window, _ in self._factors:
+            at = observed.get(key)
+            if cutoff is not None and window is not None and at is not None:
+                when = observed_time(at)
+                if when < cutoff and (scored_at is None or scored_at <= when + timedelta(days=window)):
+                    return True
+        return False
+
+    def kept_flags(
+        self, score: float | None, signals: Mapping[str, Any], observed: Mapping[str, str]
+    ) -> tuple[bool, bool]:
+        """(a value is stale, insufficient data) of a score kept from an earlier check that is still current, from
+        the customer's values alone: insufficient data is the only way a customer with a value of a weighted
+        signalled factor, fresh or stale, has no score."""
+        stale = False
+        if observed:
+            for key, _, _, _, cutoff, _, _ in self._factors:
+                at = observed.get(key)
+                if cutoff is None or at is None or signals.get(key) is None:
+                    continue
+                if observed_time(at) < cutoff:
+                    stale = True
+                    break
+        insufficient = score is None and any(signals.get(key) is not None for key in self._signal_keys)
+        return stale, insufficient

@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Update, bindparam, insert, select, update
+from sqlalchemy import Select, Table, Update, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from steps.health import MilestoneState, ScoreBreakdown
 from steps.step3 import Band
-from storage.bulk import execute_many
+from storage.bulk import datetime_value, execute_many, json_value, raw_rows
 from storage.models import Customer, CustomerMilestone, HealthScore
 
 SCORE_CHUNK = 5000
@@ -27,6 +27,7 @@ BANDS: dict[str | None, Band] = {band.value: band for band in Band}
 # Core tables, not ORM entities: executemany straight to the driver (mapped classes type ``__table__`` loosely).
 CUSTOMERS = cast(Table, Customer.__table__)
 HEALTH_SCORES = cast(Table, HealthScore.__table__)
+MILESTONES = cast(Table, CustomerMilestone.__table__)
 UTC_DATETIME = HEALTH_SCORES.c.computed_at.type
 HISTORY_TYPES = {"computed_at": UTC_DATETIME, "breakdown": HEALTH_SCORES.c.breakdown.type}
 
@@ -139,7 +140,7 @@ def record_scores(
         band = breakdown.band.value if breakdown.band else None
         known = as_dicts.get(id(breakdown))
         if known is None:
-            known = as_dicts[id(breakdown)] = (breakdown, breakdown.to_dict())
+            known = as_dicts[id(breakdown)] = (breakdown, breakdown.stored())
         history.append({"customer_id": customer_id, "score": breakdown.score, "band": band, "breakdown": known[1]})
         changes.append({"cid": customer_id, "new_score": breakdown.score, "new_band": band})
     shared = {"team_id": team_id, "plan_id": plan_id, "computed_at": now}
@@ -185,3 +186,104 @@ def latest_breakdown(session: Session, customer_id: int) -> ScoreBreakdown | Non
         .limit(1)
     )
     return ScoreBreakdown.from_dict(latest) if latest else None
+
+
+# --- the lean path: raw driver rows, for the health update over every customer of a plan -------------------------
+
+# (customer id, score, band, ``ScoreBreakdown.stored()``)
+LeanScored = tuple[int, float | None, str | None, dict[str, Any]]
+
+
+def day_value(session: Session, day: date) -> Any:
+    """``day`` as ``lean_milestones`` hands back dates, to compare with them: SQLite's driver gives ISO strings."""
+    return day.isoformat() if session.connection().dialect.name == "sqlite" else day
+
+
+def lean_milestones(session: Session, plan_id: int, customer_ids: Sequence[int]) -> Iterator[
+    dict[int, list[tuple[int, str, Any, Any]]]]:  # fmt: skip
+    """The milestones of the named customers (ascending ids) as raw values in plan order, ``SCORE_CHUNK`` customers
+    at a time: customer id -> rows. Read by id range (no IN list of thousands of ids), so a range's other customers'
+    rows are read too and skipped. Each chunk is read when the previous one has been consumed, so the caller may
+    write between chunks."""
+    m = MILESTONES.c
+    for start in range(0, len(customer_ids), SCORE_CHUNK):
+        chunk = customer_ids[start : start + SCORE_CHUNK]
+        named = set(chunk)
+        found: dict[int, list[tuple[int, str, Any, Any]]] = {customer_id: [] for customer_id in chunk}
+        for customer_id, *milestone in raw_rows(
+            session,
+            select(m.customer_id, m.position, m.name, m.due_date, m.completed_on)
+            .where(m.plan_id == plan_id, m.customer_id.between(chunk[0], chunk[-1]))
+            .order_by(m.customer_id, m.position),
+        ):  # fmt: skip
+            if customer_id in named:
+                found[customer_id].append(tuple(milestone))
+        yield found
+
+
+def record_lean_scores(session: Session, team_id: str, plan_id: int, scores: Sequence[LeanScored],
+                       now: datetime) -> None:  # fmt: skip
+    """Keep each score in the history and make it the customer's current score, reported: the health update, which
+    tells the team every score (``mark_reported`` does the same for the scores it did not recompute)."""
+    history = [{"customer_id": cid, "score": score, "band": band, "breakdown": breakdown}
+               for cid, score, band, breakdown in scores]  # fmt: skip
+    changes = [{"cid": cid, "new_score": score, "new_band": band} for cid, score, band, _ in scores]
+    shared = {"team_id": team_id, "plan_id": plan_id, "computed_at": now}
+    execute_many(session, insert(HEALTH_SCORES), history, types=HISTORY_TYPES, shared=shared)
+    execute_many(session, _score_update(True), changes, types={"at": UTC_DATETIME}, shared={"at": now})
+
+
+def current_scores(session: Session, plan_id: int) -> Iterator[tuple[Any, ...]]:
+    """Every customer's stored current score in id order: (id, name, owner_id, score, band, reported_score,
+    reported_band, signals, signal_times, scored_at), from raw rows."""
+    c = CUSTOMERS.c
+    for *row, signals, times, scored_at in raw_rows(
+        session,
+        select(c.id, c.name, c.owner_id, c.score, c.band, c.reported_score, c.reported_band, c.signals, c.signal_times,
+               c.scored_at)
+        .where(c.plan_id == plan_id)
+        .order_by(c.id),
+    ):  # fmt: skip
+        yield (*row, json_value(signals) or {}, json_value(times) or {}, datetime_value(scored_at))
+
+
+def mark_reported(session: Session, plan_id: int) -> int:
+    """Make every customer's current score and band the ones the team heard; only rows that differ are written."""
+    c = CUSTOMERS.c
+    result = session.execute(
+        update(CUSTOMERS)
+        .where(c.plan_id == plan_id)
+        .where(or_(c.reported_score.is_distinct_from(c.score), c.reported_band.is_distinct_from(c.band)))
+        .values(reported_score=c.score, reported_band=c.band)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def deadlines_passed(session: Session, plan_id: int, first_day: date, today: date) -> set[int]:
+    """Customers with a milestone still open whose deadline passed on a day in [first_day, today): their score
+    counts it from today on."""
+    m = CustomerMilestone
+    return set(
+        session.scalars(
+            select(m.customer_id)
+            .where(m.plan_id == plan_id, m.completed_on.is_(None), m.due_date >= first_day, m.due_date < today)
+            .distinct()
+        )
+    )
+
+
+def latest_breakdowns(session: Session, customer_ids: Collection[int]) -> dict[int, ScoreBreakdown]:
+    """How each named customer's newest score in the history was reached (customers never scored are left out)."""
+    found: dict[int, ScoreBreakdown] = {}
+    pending = sorted(customer_ids)
+    h = HEALTH_SCORES.c
+    for start in range(0, len(pending), SCORE_CHUNK):
+        rows = session.execute(
+            select(h.customer_id, h.breakdown)
+            .where(h.customer_id.in_(pending[start : start + SCORE_CHUNK]))
+            .order_by(h.customer_id, h.computed_at.desc(), h.id.desc())
+        )
+        for customer_id, breakdown in rows:
+            if customer_id not in found:
+                found[customer_id] = ScoreBreakdown.from_dict(breakdown)
+    return found

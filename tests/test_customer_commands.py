@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.payloads import BOB
+from steps.health import ScoreBreakdown
 from tests.support.answers import complete_step3
 from tests.support.harness import BotHarness
 
@@ -130,7 +131,9 @@ def test_signal_records_values_and_explains_the_score(planned: BotHarness) -> No
 
         assert session.query(SignalReading).count() == 4
         scores = session.query(HealthScore).order_by(HealthScore.id).all()
-        assert scores[-1].score == 68.3 and scores[-1].breakdown["missing"] == ["milestones"]
+        # The history keeps a compact breakdown (ScoreBreakdown.stored); it reads back through from_dict.
+        kept = ScoreBreakdown.from_dict(scores[-1].breakdown)
+        assert scores[-1].score == 68.3 and kept.score == 68.3 and kept.missing == ("milestones",)
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from sandbox.payloads import ALICE, BOB, CHANNEL
 from tests.support.answers import complete_step3
@@ -310,3 +312,50 @@ def test_an_alert_message_is_rewritten_as_each_alert_stands() -> None:
     rewritten = refreshed_alerts(legacy, {1: (first, acked)})
     assert [b["type"] for b in rewritten] == ["section", "context", "section", "actions"]
     assert "Acknowledged by" in str(rewritten[1])
+
+
+def test_an_update_where_nothing_changed_writes_no_customer_row(acme: BotHarness) -> None:
+    bot = acme
+    bot.command('customer add "Globex" start=2026-12-01')
+    bot.command('signal "Acme Corp" adoption=20 engagement=30 tickets=40 nps=10')
+    first = bot.tick(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
+    assert first.check.health_updates == 1 and first.check.scored == 2
+    writes: list[tuple[str, int]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if re.match(r"\s*(UPDATE|INSERT INTO|DELETE FROM)\s+(customers|health_scores|customer_milestones)\b",
+                    statement, re.IGNORECASE):  # fmt: skip
+            writes.append((statement.split()[0], cursor.rowcount))
+
+    # A week later: no deadline passed (Kickoff is due 12-08), no value went stale (14-day window), nothing edited.
+    event.listen(bot.engine, "after_cursor_execute", record)
+    try:
+        second = bot.tick(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
+    finally:
+        event.remove(bot.engine, "after_cursor_execute", record)
+    assert second.check.health_updates == 1 and second.check.scored == 0
+    assert [write for write in writes if write[1]] == []  # statements that matched no row wrote nothing
+    # The update still reports every customer, from the stored scores, explained from the kept breakdowns.
+    digests = [str(d["blocks"]) for d in outbox_posts(bot.channel_messages(), HEALTH_UPDATE)]
+    assert len(digests) == 2
+    for text in digests:
+        assert "*2 customers* · Healthy: 0 · At-risk: 0 · Critical: 1 · No data yet: 1" in text
+        assert "*Acme Corp* 24.4" in text and "weakest: NPS 10 · Feature adoption 20" in text
+
+
+def test_extending_a_missed_deadline_rescores_the_customer_at_once(acme: BotHarness) -> None:
+    from storage.models import Customer, HealthScore
+
+    bot = acme
+    bot.command('signal "Acme Corp" adoption=80 engagement=80 tickets=80 nps=80')
+    bot.tick(DAY_AFTER_KICKOFF)  # Kickoff (due 12-08) missed: it costs points and counts against completion
+    with bot.sessions() as session:
+        missed = session.query(Customer).one().score
+        kept = session.query(HealthScore).count()
+    bot.click(_alerts(bot)[0], "alert_extend")
+    assert bot.submit(bot.last_view(), {"new_due": "2026-12-20"}).body == ""
+    with bot.sessions() as session:
+        customer = session.query(Customer).one()
+        assert session.query(HealthScore).count() == kept + 1  # the new score is kept, like every other write's
+    # The health update rescores only customers whose values changed since, so the score cannot wait for it.
+    assert customer.score is not None and missed is not None and customer.score > missed

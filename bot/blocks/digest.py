@@ -76,12 +76,14 @@ def _percent(share: DataShare) -> str:
     return f"{share.share:.0f}%"
 
 
-def _listed(title: str, lines: list[DigestLine], with_weakest: bool) -> list[Block]:
+def _listed(title: str, lines: list[DigestLine], with_weakest: bool, total: int | None = None) -> list[Block]:
+    """The first lines of ``total`` (default: all of ``lines``)."""
+    total = len(lines) if total is None else total
     if not lines:
         return []
     body = [f"*{title}*", *(_line(line, with_weakest=with_weakest) for line in lines[:LIST_LIMIT])]
-    if len(lines) > LIST_LIMIT:
-        body.append(f"…and {len(lines) - LIST_LIMIT} more, listed in this message's thread")
+    if total > LIST_LIMIT:
+        body.append(f"…and {total - LIST_LIMIT} more, listed in this message's thread")
     return sections("\n".join(body))
 
 
@@ -96,9 +98,11 @@ def health_digest(
     insufficient: list[DigestLine] | None = None,
     insufficient_count: int = 0,
     stale_or_insufficient: int = 0,
+    flagged_counts: dict[Band, int] | None = None,
 ) -> dict[str, Any]:
     """``insufficient`` holds the first lines of the ``insufficient_count`` customers without a score for too little
-    fresh data (LIST_LIMIT are shown)."""
+    fresh data (LIST_LIMIT are shown). ``flagged`` may hold only the first lines of each band when ``flagged_counts``
+    says how many there are (at most THREAD_LINES x THREAD_PARTS lines are ever shown)."""
     insufficient = insufficient or []
     total = sum(counts.values()) + insufficient_count
     summary = " · ".join(f"{band.label}: {counts.get(band, 0)}" for band in Band)
@@ -117,7 +121,8 @@ def health_digest(
     blocks += _listed("Movers since the last update", movers, with_weakest=False)
     for band in (Band.CRITICAL, Band.AT_RISK):
         lines = flagged.get(band, [])
-        blocks += _listed(f"{band.label} customers", lines, with_weakest=True)
+        count = None if flagged_counts is None else flagged_counts.get(band, 0)
+        blocks += _listed(f"{band.label} customers", lines, with_weakest=True, total=count)
         protocol = protocols.get(band)
         if lines and protocol:
             blocks.append(section(f"*{band.label} response protocol:* {esc(shorten(protocol, PROTOCOL_PREVIEW))}"))
@@ -135,19 +140,24 @@ def health_digest(
     return {"text": text, "blocks": blocks}
 
 
-def flagged_thread_parts(flagged: dict[Band, list[DigestLine]]) -> list[dict[str, Any]]:
-    """Every at-risk and critical customer, for the digest's thread (the digest shows the lowest few)."""
-    rows = [(band, line) for band in (Band.CRITICAL, Band.AT_RISK) for line in flagged.get(band, [])]
-    if all(len(lines) <= LIST_LIMIT for lines in flagged.values()):
-        return []  # the digest itself already lists everyone
+def flagged_thread_parts(
+    flagged: dict[Band, list[DigestLine]], counts: dict[Band, int] | None = None
+) -> list[dict[str, Any]]:
+    """Every at-risk and critical customer, for the digest's thread (the digest shows the lowest few). ``flagged``
+    may hold only the first THREAD_LINES x THREAD_PARTS lines of each band when ``counts`` says how many there are."""
+    counts = counts if counts is not None else {band: len(lines) for band, lines in flagged.items()}
     capacity = THREAD_LINES * THREAD_PARTS
+    rows = [(band, line) for band in (Band.CRITICAL, Band.AT_RISK) for line in flagged.get(band, [])[:capacity]]
+    if all(count <= LIST_LIMIT for count in counts.values()):
+        return []  # the digest itself already lists everyone
+    total = sum(counts.get(band, 0) for band in (Band.CRITICAL, Band.AT_RISK))
     parts: list[dict[str, Any]] = []
     for start in range(0, min(len(rows), capacity), THREAD_LINES):
         chunk = rows[start : start + THREAD_LINES]
         text = "\n".join(_line(line, with_weakest=True, bullet=f"• {band.label}:") for band, line in chunk)
-        parts.append({"text": f"At-risk and critical customers ({start + 1}–{start + len(chunk)} of {len(rows)})",
+        parts.append({"text": f"At-risk and critical customers ({start + 1}–{start + len(chunk)} of {total})",
                       "blocks": sections(text)})  # fmt: skip
-    if len(rows) > capacity:
-        more = f"…and {len(rows) - capacity} more; `/onboarding customer list` shows scores and bands."
+    if total > capacity:
+        more = f"…and {total - capacity} more; `/onboarding customer list` shows scores and bands."
         parts[-1]["blocks"].append(context(more))
     return parts
