@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.arguments import NewCustomer
 from bot.customers import RunnablePlan
-from bot.jobs import score_customers, score_in_chunks
+from bot.jobs import rescore_between_updates, score_customers
 from steps.deadlines import deadline
 from steps.errors import UserError
 from steps.health import MilestoneState, ScoreBreakdown, compute_score, scoring_factors, signal_factors
@@ -127,8 +127,7 @@ def import_signals(
         batch = store.SignalBatch(session, ready.plan, source=source, user_id=user_id, now=now)
         invalid = _stage(batch, rows, RowChecker(Kind.SIGNALS, factors=list(signal_factors(ready.health)), now=now))
         results, rejected, changed = batch.finish()
-        for _ in score_in_chunks(session, ready, now, changed, reported=False):
-            pass  # each chunk is saved as it is scored; none is needed here
+        rescore_between_updates(session, ready, now, changed)
         if dry_run:
             savepoint.rollback()
     return _report(Kind.SIGNALS, results, [*invalid, *rejected], dry_run)

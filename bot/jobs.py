@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from steps.health import (
     freshness_windows,
     is_drop,
     scoring_factors,
+    staleness_only_drop,
 )
 from steps.schedule import latest_update_due
 from steps.step3 import Band
@@ -277,6 +278,31 @@ def rescore_lean(
             scores.append((customer_id, score, band, breakdown))
         health_scores.record_lean_scores(session, ready.plan.team_id, ready.plan.id, scores, now)
     return set(by_id)
+
+
+def rescore_between_updates(session: Session, ready: RunnablePlan, now: datetime, customer_ids: Collection[int]) -> int:
+    """``score_customers(..., reported=False)`` on the lean path, for many customers whose values just changed (an
+    import): the same scores and breakdowns, no breakdown object per customer. Returns how many were rescored."""
+    wanted = sorted(set(customer_ids))
+    scorer = _plan_scorer(ready, now)
+    today = health_scores.day_value(session, ready.today(now))
+    bands = health_scores.BANDS
+    for start in range(0, len(wanted), health_scores.SCORE_CHUNK):  # one chunk in memory at a time
+        chunk = wanted[start : start + health_scores.SCORE_CHUNK]
+        inputs = health_scores.scoring_inputs(session, ready.plan.id, chunk)
+        milestones = next(health_scores.lean_milestones(session, ready.plan.id, chunk))
+        scores = []
+        absorbed = []
+        for customer_id, rows in milestones.items():
+            signals, observed, heard = inputs[customer_id]
+            score, band, band_with_stale, stale, _, breakdown = scorer.score(signals, observed, rows, today)
+            scores.append((customer_id, score, band, breakdown))
+            if staleness_only_drop(heard, bands.get(band), bands.get(band_with_stale), stale):
+                absorbed.append(customer_id)
+        health_scores.record_lean_scores(
+            session, ready.plan.team_id, ready.plan.id, scores, now, reported=False, absorbed=absorbed
+        )
+    return len(wanted)
 
 
 def _kept_scores(session: Session, plan_id: int) -> list[Kept]:

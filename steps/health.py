@@ -629,9 +629,14 @@ def is_drop(reported: Band | None, band: Band | None) -> bool:
 def drop_from_staleness(reported: Band | None, breakdown: ScoreBreakdown) -> bool:
     """True when the score's band is a drop only because stale values no longer count: stale is not a worse band,
     so no alert is due (the next health update shows the band, saying what is stale)."""
-    if not breakdown.stale or breakdown.band == breakdown.band_with_stale:
+    return staleness_only_drop(reported, breakdown.band, breakdown.band_with_stale, bool(breakdown.stale))
+
+
+def staleness_only_drop(reported: Band | None, band: Band | None, band_with_stale: Band | None, stale: bool) -> bool:
+    """``drop_from_staleness`` on the bands themselves (the lean path keeps no breakdown object)."""
+    if not stale or band == band_with_stale:
         return False
-    return is_drop(reported, breakdown.band) and not is_drop(reported, breakdown.band_with_stale)
+    return is_drop(reported, band) and not is_drop(reported, band_with_stale)
 
 
 def is_worse(previous: Band | None, current: Band | None) -> bool:

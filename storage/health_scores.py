@@ -9,7 +9,7 @@ session, so the scheduler keeps one transaction per plan with the plan row locke
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -147,17 +147,17 @@ def record_scores(
     execute_many(session, insert(HEALTH_SCORES), history, types=HISTORY_TYPES, shared=shared)
     execute_many(session, _score_update(reported), changes, types={"at": UTC_DATETIME}, shared={"at": now})
     if absorbed and not reported:
-        bands = {change["cid"]: change["new_band"] for change in changes}
-        execute_many(
-            session,
-            update(CUSTOMERS).where(CUSTOMERS.c.id == bindparam("cid")).values(reported_band=bindparam("heard_band")),
-            [
-                {"cid": customer_id, "heard_band": bands[customer_id]}
-                for customer_id in absorbed
-                if customer_id in bands
-            ],
-            types={},
-        )
+        _hear(session, {change["cid"]: change["new_band"] for change in changes}, absorbed)
+
+
+def _hear(session: Session, bands: Mapping[int, str | None], absorbed: Collection[int]) -> None:
+    """The new bands of ``absorbed`` customers count as heard: staleness alone moved them, which is no news."""
+    execute_many(
+        session,
+        update(CUSTOMERS).where(CUSTOMERS.c.id == bindparam("cid")).values(reported_band=bindparam("heard_band")),
+        [{"cid": customer_id, "heard_band": bands[customer_id]} for customer_id in absorbed if customer_id in bands],
+        types={},
+    )
 
 
 def _score_update(reported: bool) -> Update:
@@ -222,15 +222,40 @@ def lean_milestones(session: Session, plan_id: int, customer_ids: Sequence[int])
 
 
 def record_lean_scores(session: Session, team_id: str, plan_id: int, scores: Sequence[LeanScored],
-                       now: datetime) -> None:  # fmt: skip
-    """Keep each score in the history and make it the customer's current score, reported: the health update, which
-    tells the team every score (``mark_reported`` does the same for the scores it did not recompute)."""
+                       now: datetime, *, reported: bool = True, absorbed: Collection[int] = ()) -> None:  # fmt: skip
+    """Keep each score in the history and make it the customer's current score; ``reported`` and ``absorbed`` as for
+    ``record_scores``. The health update reports every score (``mark_reported`` does the same for the scores it did
+    not recompute); an import between updates does not."""
     history = [{"customer_id": cid, "score": score, "band": band, "breakdown": breakdown}
                for cid, score, band, breakdown in scores]  # fmt: skip
     changes = [{"cid": cid, "new_score": score, "new_band": band} for cid, score, band, _ in scores]
     shared = {"team_id": team_id, "plan_id": plan_id, "computed_at": now}
     execute_many(session, insert(HEALTH_SCORES), history, types=HISTORY_TYPES, shared=shared)
-    execute_many(session, _score_update(True), changes, types={"at": UTC_DATETIME}, shared={"at": now})
+    execute_many(session, _score_update(reported), changes, types={"at": UTC_DATETIME}, shared={"at": now})
+    if absorbed and not reported:
+        _hear(session, {cid: band for cid, _, band, _ in scores}, absorbed)
+
+
+def scoring_inputs(
+    session: Session, plan_id: int, customer_ids: Sequence[int]
+) -> dict[int, tuple[dict[str, Any], dict[str, Any], Band | None]]:
+    """(signals, their observed times, band last heard) of the named customers (ascending ids, one chunk of them),
+    read by id range from raw rows."""
+    if not customer_ids:
+        return {}
+    c = CUSTOMERS.c
+    named = set(customer_ids)
+    rows = raw_rows(
+        session,
+        select(c.id, c.signals, c.signal_times, c.reported_band).where(
+            c.plan_id == plan_id, c.id.between(customer_ids[0], customer_ids[-1])
+        ),
+    )
+    return {
+        customer_id: (json_value(signals) or {}, json_value(times) or {}, BANDS.get(heard))
+        for customer_id, signals, times, heard in rows
+        if customer_id in named
+    }
 
 
 def current_scores(session: Session, plan_id: int) -> Iterator[tuple[Any, ...]]:

@@ -218,3 +218,56 @@ def test_only_the_plans_own_channel_sets_its_freshness(planned: BotHarness) -> N
 def test_freshness_is_in_the_help(planned: BotHarness) -> None:
     text = planned.command("help").json()["text"]
     assert "`/onboarding freshness [&lt;factor&gt;=&lt;days&gt;|default ...] [share=&lt;1-100&gt;|default]`" in text
+
+
+def test_an_import_rescores_on_the_lean_path_exactly_as_the_reference_does(
+    planned: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Imports rescore many customers at once through ``PlanScorer``; the stored scores, bands, breakdowns and
+    bands heard are the ones ``score_customers`` (``compute_score``) would have stored."""
+    from bot import imports, jobs
+    from bot.customers import runnable
+    from steps.health import ScoreBreakdown
+    from storage import repo
+    from storage.models import Customer, HealthScore
+
+    bot = planned
+    for n, start in enumerate(("2026-11-01", "2026-11-20", "2026-12-01")):
+        bot.command(f'customer add "C{n}" id=c{n} start={start}')
+    bot.command('signal "C0" adoption=90 engagement=90 tickets=90 nps=90')  # heard as healthy at the update
+    bot.tick(UPDATE - (UPDATE - SIGNALLED) / 2)
+    bot.clock.set(LATER)
+    rows = [
+        (2, {"id": "c0", "factor": "adoption", "value": "10", "observed_at": None}),  # the rest of C0 is stale
+        (3, {"id": "c1", "factor": "adoption", "value": "55", "observed_at": "2026-12-11T09:00:00Z"}),
+        (4, {"id": "c1", "factor": "engagement", "value": "35", "observed_at": None}),
+        (5, {"id": "c2", "factor": "tickets", "value": "100", "observed_at": "2026-11-01T09:00:00Z"}),
+    ]
+
+    def stored() -> dict[str, tuple[Any, ...]]:
+        with bot.sessions() as session:
+            return {c.name: (c.score, c.band, c.reported_band) for c in session.query(Customer)}
+
+    def run(lean: bool) -> dict[str, tuple[Any, ...]]:
+        with bot.sessions.begin() as session:
+            plan = repo.all_plans(session)[0]
+            ready = runnable(session, plan)
+            assert ready is not None
+            nested = session.begin_nested()
+            if not lean:
+                reference = lambda s, r, now, ids: len(jobs.score_customers(s, r, now, ids, reported=False))  # noqa: E731
+                monkeypatch.setattr(imports, "rescore_between_updates", reference)
+            imports.import_signals(session, ready, rows, source="csv", user_id=ALICE, now=LATER)
+            monkeypatch.undo()
+            session.flush()
+            found = {c.name: (c.score, c.band, c.reported_band) for c in session.query(Customer)}
+            found["history"] = tuple(
+                (h.customer_id, h.score, h.band, ScoreBreakdown.from_dict(h.breakdown).to_dict())
+                for h in session.query(HealthScore).order_by(HealthScore.id)
+            )
+            nested.rollback()
+            return found
+
+    before = stored()
+    assert run(lean=True) == run(lean=False)
+    assert stored() == before, "both runs were rolled back"
