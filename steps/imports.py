@@ -26,6 +26,7 @@ MAX_NAME = 200
 MAX_SEGMENT = 200
 MAX_FACTOR = 100
 MAX_REMEMBERED_IDS = 1_000_000  # distinct id cells a checker remembers: a plan's customers, with room to spare
+MAX_REMEMBERED_VALUES = 100_000  # distinct value cells: whole scores are 101, decimals a bounded few more
 
 
 class Kind(StrEnum):
@@ -163,6 +164,7 @@ class RowChecker:
         self._instant_numbers: dict[datetime, int] = {}
         self._instant_texts: dict[str, datetime] = {}
         self._ids: dict[str, str] = {}  # an id cell as given → the id it reads as (a customer's rows repeat it)
+        self._values: dict[str, float] = {}  # a value cell as given → its number (scores repeat: 0-100)
 
     def check(self, rows: Iterable[tuple[int, Mapping[str, Any]]]) -> Checked[Any]:
         checked: Checked[Any] = Checked()
@@ -221,7 +223,13 @@ class RowChecker:
             known = _quick_id(given)
             if len(self._ids) < MAX_REMEMBERED_IDS:
                 self._ids[str(given)] = known  # _quick_id took it, so it is a str
-        return SignalData(known, factor, _quick_value(raw.get("value")), at)
+        given = raw.get("value")
+        value = self._values.get(given) if type(given) is str else None
+        if value is None:
+            value = _quick_value(given)
+            if type(given) is str and len(self._values) < MAX_REMEMBERED_VALUES:
+                self._values[given] = value
+        return SignalData(known, factor, value, at)
 
 
 # What the quick reading accepts: a subset of what the models accept (ASCII ids, plain decimals, ISO instants).
