@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.arguments import NewCustomer
 from bot.customers import RunnablePlan
-from bot.jobs import rescore_between_updates, score_customers
+from bot.jobs import rescore_between_updates
 from steps.deadlines import deadline
 from steps.errors import UserError
 from steps.health import MilestoneState, ScoreBreakdown, compute_score, scoring_factors, signal_factors
@@ -84,7 +84,7 @@ def import_customers(
             _score_new(session, ready, now, store.starts(session, ready.plan.id, created))
         if updated and (created or moved):
             changed = [customer_id for customer_id, _ in store.starts(session, ready.plan.id, updated)]
-            score_customers(session, ready, now, changed, reported=False)
+            rescore_between_updates(session, ready, now, changed)
         if dry_run:
             savepoint.rollback()
     return _report(Kind.CUSTOMERS, results, [*invalid, *rejected], dry_run)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -117,14 +117,7 @@ def score_customers(
     ``reported`` marks the new bands as told to the team (a health update), so only later drops alert. Otherwise a
     band that only staleness made worse is recorded as heard (stale is not a worse band): it never alerts.
     """
-    return [s for chunk in score_in_chunks(session, ready, now, customer_ids, reported=reported) for s in chunk]
-
-
-def score_in_chunks(
-    session: Session, ready: RunnablePlan, now: datetime, customer_ids: Iterable[int] | None = None, *, reported: bool
-) -> Iterator[list[Scored]]:
-    """``score_customers`` a chunk at a time, each chunk saved before it is yielded: a caller that needs no list of
-    every score (an import rescoring 100,000 customers) holds one chunk of them at a time."""
+    scored: list[Scored] = []
     today = ready.today(now)
     # Points per plan position, read once: pydantic attribute access per milestone row adds up at 500k rows.
     points = [(m.points_on_time, m.points_missed) for m in ready.milestones.milestones]
@@ -151,7 +144,8 @@ def score_in_chunks(
             session, ready.plan.team_id, ready.plan.id, ((s.customer_id, s.breakdown) for s in results), now,
             reported=reported, absorbed=absorbed,
         )  # fmt: skip
-        yield results
+        scored += results
+    return scored
 
 
 def rescore_gone_stale(session: Session, ready: RunnablePlan, now: datetime) -> int:
@@ -162,9 +156,7 @@ def rescore_gone_stale(session: Session, ready: RunnablePlan, now: datetime) -> 
     since = freshness.last_update_run(session, ready.plan.team_id, ready.plan.id)
     windows = freshness_windows(ready.health, dict(ready.plan.freshness))
     stale = freshness.gone_stale(session, ready.plan.id, windows, now, since)
-    if stale:
-        score_customers(session, ready, now, stale, reported=False)
-    return len(stale)
+    return rescore_between_updates(session, ready, now, stale)
 
 
 # --- missed milestones -------------------------------------------------------------------------
@@ -281,8 +273,9 @@ def rescore_lean(
 
 
 def rescore_between_updates(session: Session, ready: RunnablePlan, now: datetime, customer_ids: Collection[int]) -> int:
-    """``score_customers(..., reported=False)`` on the lean path, for many customers whose values just changed (an
-    import): the same scores and breakdowns, no breakdown object per customer. Returns how many were rescored."""
+    """``score_customers(..., reported=False)`` on the lean path, for customers whose values changed (an import, a
+    deadline passed, a value gone stale) when nobody reads the scores at once: the same scores and breakdowns, no
+    breakdown object per customer. Returns how many were rescored."""
     wanted = sorted(set(customer_ids))
     scorer = _plan_scorer(ready, now)
     today = health_scores.day_value(session, ready.today(now))
@@ -428,7 +421,7 @@ def _check_plan(session: Session, ready: RunnablePlan, now: datetime, report: Ch
     if missed and update_due is None:
         # A missed milestone costs points: rescore now so a band drop is caught by this same check. (A health
         # update in this check rescores everyone anyway.)
-        score_customers(session, ready, now, {a.milestone.customer_id for a in missed}, reported=False)
+        rescore_between_updates(session, ready, now, {a.milestone.customer_id for a in missed})
     scored = run_health_update(session, ready, now, update_due) if update_due else None
     if scored is not None:
         report.health_updates += 1

@@ -281,9 +281,9 @@ def _save(
     )  # fmt: skip
     thread = discussion.threads(session, state.plan).get(section)
     if changes and thread is not None:
-        # A first save is said in one line ("3 milestones"), not as every field going from empty to a value.
-        first = answered_summary(ROWS_OF.get(section), saved.answers) if not before else None
+        # A first save is said in one line ("3 milestones"), a row added or removed too, not field by field.
         rows = ROWS_OF.get(section)
+        first = answered_summary(rows, saved.answers) if not before else None
         row = row_change(rows, before, saved.answers) if before and rows else None
         announcements.section_changed(
             session, state.plan, thread, section, saved.version, changes, user_id, now, source, first, row
@@ -300,14 +300,6 @@ class Form:
     milestone: int | None = None  # the milestone a milestones form edits; None: the questions across milestones
     adding: bool = False  # a new milestone, added after the last one there is when it is saved
     milestones_seen: int = 0  # how many milestones the plan had when the form opened
-
-    def scope(self, index: int | None) -> tuple[str, ...]:
-        """Path prefixes of the answers the form holds."""
-        if self.section is not Section.MILESTONES:
-            return ("",)
-        if index is None:
-            return ACROSS_MILESTONES
-        return (f"milestones.{index}.",)
 
 
 @dataclass(frozen=True)
@@ -370,7 +362,7 @@ def _form_values(
 ) -> tuple[int | None, dict[str, Any]]:
     """The milestone a form saves (if any) and its values by path, blank for what it covers but left empty."""
     if form.section is not Section.MILESTONES or form.milestone is None:
-        prefixes = form.scope(None)
+        prefixes = ACROSS_MILESTONES if form.section is Section.MILESTONES else ("",)
         covered = {p: v for p, v in flat_values(typed).items() if p.startswith(prefixes)}
         return None, form_edit(covered, saved, lambda path: path.startswith(prefixes))
     count = len(state.milestones)

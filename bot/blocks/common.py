@@ -57,6 +57,14 @@ def button(text: str, action_id: str, value: str = "", style: str | None = None)
     return element
 
 
+def option(value: str, label: str, description: str | None = None) -> dict[str, Any]:
+    """An option of a select, radio group or menu, its text within Slack's 75 characters."""
+    item: dict[str, Any] = {"text": plain(shorten(label, OPTION_TEXT_LIMIT)), "value": value}
+    if description is not None:
+        item["description"] = plain(shorten(description, OPTION_TEXT_LIMIT))
+    return item
+
+
 def actions(block_id: str, *elements: dict[str, Any]) -> Block:
     return {"type": "actions", "block_id": block_id, "elements": list(elements)}
 

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.blocks.common import (
-    OPTION_TEXT_LIMIT,
     Block,
     actions,
     button,
@@ -15,6 +14,7 @@ from bot.blocks.common import (
     esc,
     header,
     mention,
+    option,
     plain,
     section,
     shorten,
@@ -152,10 +152,7 @@ def _remove_menu(milestones: Sequence[dict[str, Any]], version: int) -> dict[str
         "action_id": REMOVE_MILESTONE,
         "placeholder": plain("Remove a milestone…"),
         "options": [
-            {
-                "text": plain(shorten(f"{index + 1}. {milestone.get('name') or ''}", OPTION_TEXT_LIMIT)),
-                "value": f"{index}:{version}",
-            }
+            option(f"{index}:{version}", f"{index + 1}. {milestone.get('name') or ''}")
             for index, milestone in enumerate(milestones)
         ],
         "confirm": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks.common import Block, context, esc, plain, section, sections
+from bot.blocks.common import Block, context, esc, option, plain, section, sections
 from bot.ids import IMPORT_CALLBACK, IMPORT_FILE, IMPORT_KIND, VALUE
 from steps.imports import COLUMNS, REQUIRED, ImportReport, Kind
 
@@ -17,11 +17,9 @@ def _columns(kind: Kind) -> str:
 
 def import_modal(private_metadata: str, plan_name: str, limit_mb: int) -> dict[str, Any]:
     kinds = [
-        {"text": plain("Customers"), "value": Kind.CUSTOMERS.value,
-         "description": plain("Add or update customers by their CRM id")},
-        {"text": plain("Signals"), "value": Kind.SIGNALS.value,
-         "description": plain("Health-signal values (0-100) per customer and factor")},
-    ]  # fmt: skip
+        option(Kind.CUSTOMERS.value, "Customers", "Add or update customers by their CRM id"),
+        option(Kind.SIGNALS.value, "Signals", "Health-signal values (0-100) per customer and factor"),
+    ]
     blocks: list[Block] = [
         context(
             f"Plan *{esc(plan_name)}*. Rows are matched by `id`: a second import of the same file changes nothing."

@@ -10,7 +10,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from bot.blocks.common import Block, plain
+from bot.blocks.common import Block, option, plain
 from bot.ids import VALUE
 from steps.errors import UserError
 from steps.step3 import MAX_TEXT
@@ -88,22 +88,18 @@ def number_input(
     return _input(path, label, element, optional=optional, hint=hint)
 
 
-def _option(value: str, label: str) -> dict[str, Any]:
-    return {"text": plain(label), "value": value}
-
-
 def select_input(
     path: str, label: str, raw: dict[str, Any], options: list[Option], *, optional: bool = True, hint: str | None = None
 ) -> Block:
     element: dict[str, Any] = {
         "type": "static_select",
         "action_id": VALUE,
-        "options": [_option(v, text) for v, text in options],
+        "options": [option(v, text) for v, text in options],
     }
     current = _text(lookup(raw, path))
     chosen = [(v, text) for v, text in options if v == current]
     if chosen:
-        element["initial_option"] = _option(*chosen[0])
+        element["initial_option"] = option(*chosen[0])
     return _input(path, label, element, optional=optional, hint=hint)
 
 
@@ -113,10 +109,10 @@ def multi_select_input(
     element: dict[str, Any] = {
         "type": "multi_static_select",
         "action_id": VALUE,
-        "options": [_option(v, text) for v, text in options],
+        "options": [option(v, text) for v, text in options],
     }
     current = set(lookup(raw, path) or [])
-    chosen = [_option(v, text) for v, text in options if v in current]
+    chosen = [option(v, text) for v, text in options if v in current]
     if chosen:
         element["initial_options"] = chosen
     return _input(path, label, element, optional=True, hint=hint)
@@ -134,13 +130,13 @@ def users_input(path: str, label: str, raw: dict[str, Any], *, hint: str | None 
 ZONE_QUERY_LENGTH = 2
 
 
-def zone_option(zone: str) -> dict[str, Any]:
-    return _option(zone, zone_label(zone))
+def zoneoption(zone: str) -> dict[str, Any]:
+    return option(zone, zone_label(zone))
 
 
 def zone_options(zones: list[str]) -> list[dict[str, Any]]:
     """The answer to Slack's ``block_suggestion``: ``zones`` as options, in the order given."""
-    return [zone_option(zone) for zone in zones]
+    return [zoneoption(zone) for zone in zones]
 
 
 def zone_input(path: str, label: str, raw: dict[str, Any], *, optional: bool, hint: str | None) -> Block:
@@ -157,7 +153,7 @@ def zone_input(path: str, label: str, raw: dict[str, Any], *, optional: bool, hi
     }
     current = _text(lookup(raw, path))
     if current is not None and is_known_zone(current):
-        element["initial_option"] = zone_option(current)
+        element["initial_option"] = zoneoption(current)
     return _input(path, label, element, optional=optional, hint=hint)
 
 

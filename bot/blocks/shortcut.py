@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks.common import context, esc, mention, plain, section, shorten
+from bot.blocks.common import context, esc, mention, option, plain, section, shorten
 from bot.ids import ADD_TO_PLAN_SUBMIT, VALUE
 from steps.step3 import Section
 
 QUOTE_PREVIEW = 600
-OPTION_TEXT = 75
 
 
 def add_to_plan_modal(
@@ -18,10 +17,7 @@ def add_to_plan_modal(
     groups = [
         {
             "label": plain(section.label),
-            "options": [
-                {"text": plain(shorten(label, OPTION_TEXT)), "value": f"{section.value}:{path}"}
-                for path, label in options
-            ],
+            "options": [option(f"{section.value}:{path}", label) for path, label in options],
         }
         for section, options in fields.items()
         if options
