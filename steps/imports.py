@@ -18,7 +18,7 @@ from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from steps.step3 import MAX_SCORE
+from steps.step3 import MAX_SCORE, SlackUserId, blank_to_none
 from steps.validation import friendly_errors
 
 MAX_EXTERNAL_ID = 100
@@ -34,16 +34,9 @@ class Kind(StrEnum):
     SIGNALS = "signals"
 
 
-def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return value
-
-
 def _slack_user(value: Any) -> Any:
     """An owner as a Slack user id; a pasted mention (``<@U123|jane>``) is read as its id."""
-    value = _blank_to_none(value)
+    value = blank_to_none(value)
     if isinstance(value, str):
         match = re.fullmatch(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>", value)
         return match.group(1) if match else value
@@ -51,7 +44,7 @@ def _slack_user(value: Any) -> Any:
 
 
 ExternalId = Annotated[
-    str, BeforeValidator(_blank_to_none), Field(min_length=1, max_length=MAX_EXTERNAL_ID, pattern=r"^[^\s<>|]+$")
+    str, BeforeValidator(blank_to_none), Field(min_length=1, max_length=MAX_EXTERNAL_ID, pattern=r"^[^\s<>|]+$")
 ]
 
 
@@ -62,10 +55,10 @@ class CustomerRow(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: ExternalId
-    name: Annotated[str, BeforeValidator(_blank_to_none), Field(min_length=1, max_length=MAX_NAME)]
-    start: Annotated[date | None, BeforeValidator(_blank_to_none)] = None
-    owner: Annotated[Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,30}$")] | None, BeforeValidator(_slack_user)] = None
-    segment: Annotated[Annotated[str, Field(max_length=MAX_SEGMENT)] | None, BeforeValidator(_blank_to_none)] = None
+    name: Annotated[str, BeforeValidator(blank_to_none), Field(min_length=1, max_length=MAX_NAME)]
+    start: Annotated[date | None, BeforeValidator(blank_to_none)] = None
+    owner: Annotated[SlackUserId | None, BeforeValidator(_slack_user)] = None
+    segment: Annotated[Annotated[str, Field(max_length=MAX_SEGMENT)] | None, BeforeValidator(blank_to_none)] = None
 
 
 class SignalRow(BaseModel):
@@ -75,9 +68,9 @@ class SignalRow(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: ExternalId
-    factor: Annotated[str, BeforeValidator(_blank_to_none), Field(min_length=1, max_length=MAX_FACTOR)]
-    value: Annotated[float, BeforeValidator(_blank_to_none), Field(ge=0, le=MAX_SCORE, allow_inf_nan=False)]
-    observed_at: Annotated[datetime | None, BeforeValidator(_blank_to_none)] = None
+    factor: Annotated[str, BeforeValidator(blank_to_none), Field(min_length=1, max_length=MAX_FACTOR)]
+    value: Annotated[float, BeforeValidator(blank_to_none), Field(ge=0, le=MAX_SCORE, allow_inf_nan=False)]
+    observed_at: Annotated[datetime | None, BeforeValidator(blank_to_none)] = None
 
 
 COLUMNS: dict[Kind, tuple[str, ...]] = {
@@ -243,7 +236,7 @@ _QUICK_INSTANT = re.compile(
 
 
 def _text(value: Any) -> str | None:
-    """A cell as the models' ``_blank_to_none`` reads it; anything but text or nothing is the model's to judge."""
+    """A cell as the models' ``blank_to_none`` reads it; anything but text or nothing is the model's to judge."""
     if value is None:
         return None
     if type(value) is not str:

@@ -50,7 +50,8 @@ class Section(LabelledChoice):
     TRAINING = "training", "Training / education plan"
 
 
-def _blank_to_none(value: Any) -> Any:
+def blank_to_none(value: Any) -> Any:
+    """A typed answer with its spaces trimmed; blank is None (not yet discussed, or not given)."""
     if isinstance(value, str):
         value = value.strip()
         return value or None
@@ -58,10 +59,10 @@ def _blank_to_none(value: Any) -> Any:
 
 
 # An optional free-text answer: blank means "not yet discussed", never an empty string.
-OptionalText = Annotated[Annotated[str, Field(max_length=MAX_TEXT)] | None, BeforeValidator(_blank_to_none)]
-RequiredText = Annotated[str, BeforeValidator(_blank_to_none), Field(min_length=1, max_length=MAX_TEXT)]
-Score = Annotated[int, BeforeValidator(_blank_to_none), Field(ge=0, le=MAX_SCORE)]
-Points = Annotated[Annotated[int, Field(ge=0, le=MAX_SCORE)] | None, BeforeValidator(_blank_to_none)]
+OptionalText = Annotated[Annotated[str, Field(max_length=MAX_TEXT)] | None, BeforeValidator(blank_to_none)]
+RequiredText = Annotated[str, BeforeValidator(blank_to_none), Field(min_length=1, max_length=MAX_TEXT)]
+Score = Annotated[int, BeforeValidator(blank_to_none), Field(ge=0, le=MAX_SCORE)]
+Points = Annotated[Annotated[int, Field(ge=0, le=MAX_SCORE)] | None, BeforeValidator(blank_to_none)]
 
 
 class Answers(BaseModel):
@@ -83,9 +84,9 @@ class Answers(BaseModel):
 
 
 class Milestone(Answers):
-    name: Annotated[str, BeforeValidator(_blank_to_none), Field(min_length=1, max_length=MAX_NAME)]
+    name: Annotated[str, BeforeValidator(blank_to_none), Field(min_length=1, max_length=MAX_NAME)]
     description: OptionalText = None
-    timeline_days: Annotated[int, BeforeValidator(_blank_to_none), Field(gt=0, le=MAX_TIMELINE_DAYS)]
+    timeline_days: Annotated[int, BeforeValidator(blank_to_none), Field(gt=0, le=MAX_TIMELINE_DAYS)]
     timeline_note: OptionalText = None
     definition_of_done: RequiredText
     points_on_time: Points = None
@@ -130,7 +131,7 @@ class StandardFactor(LabelledChoice):
 
 
 class CustomFactor(Answers):
-    name: Annotated[str, BeforeValidator(_blank_to_none), Field(min_length=1, max_length=MAX_NAME)]
+    name: Annotated[str, BeforeValidator(blank_to_none), Field(min_length=1, max_length=MAX_NAME)]
     weight: Score
 
 
@@ -183,10 +184,10 @@ class HealthModel(Answers):
     healthy_from: Score
     cadence: Cadence
     # Asked for weekly and monthly updates; saved answers from before keep the old conventions (Monday, the 1st).
-    update_weekday: Annotated[Weekday | None, BeforeValidator(_blank_to_none)] = None
-    update_day: Annotated[Annotated[int, Field(ge=1, le=MAX_MONTH_DAY)] | None, BeforeValidator(_blank_to_none)] = None
+    update_weekday: Annotated[Weekday | None, BeforeValidator(blank_to_none)] = None
+    update_day: Annotated[Annotated[int, Field(ge=1, le=MAX_MONTH_DAY)] | None, BeforeValidator(blank_to_none)] = None
     update_time: time
-    timezone: Annotated[str, AfterValidator(_valid_timezone), BeforeValidator(_blank_to_none)]
+    timezone: Annotated[str, AfterValidator(_valid_timezone), BeforeValidator(blank_to_none)]
     monitors: list[SlackUserId] = Field(default_factory=list, max_length=50)
     protocols: dict[Band, OptionalText] = Field(default_factory=dict)
 
