@@ -1,8 +1,11 @@
 """The floor ``bench.ack_latency --concurrency`` compares the bot with: a bare async Bolt app on uvicorn.
 
 It answers the same three requests as the bot, with the same signing secret, and does nothing else:
-``/onboarding help`` and ``/onboarding status`` ack with a static ephemeral text, the hub's ``menu_help`` button
-acks empty. Bolt's defaults otherwise (signature check, its middleware, listeners run as tasks while the request
+``/onboarding help`` and ``/onboarding status`` ack with a static ephemeral text (so status reads nothing); the
+hub's ``menu_help`` button acks empty and then, as the bot does, posts the same help message to the request's
+response_url. Slack shows nothing for a click until a reply arrives, so a floor that only acked would be a bot
+that answers no click; the post is part of the work in both (in the floor, a task on its event loop after the ack).
+Bolt's defaults otherwise (signature check, its middleware, listeners run as tasks while the request
 waits for the ack). Uvicorn as installed (h11, asyncio loop), no access log: the bot logs no line per request
 either. Started as its own process::
 
@@ -17,9 +20,10 @@ from typing import Any
 
 import uvicorn
 from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks.help import menu_help_message
 from bot.ids import COMMAND, MENU_HELP
 from sandbox.payloads import SIGNING_SECRET
 
@@ -38,8 +42,9 @@ def floor_app(api_url: str) -> AsyncApp:
         await ack(response_type="ephemeral", text=text)
 
     @app.action(MENU_HELP)
-    async def menu_help(ack: AsyncAck) -> None:
+    async def menu_help(ack: AsyncAck, respond: AsyncRespond) -> None:
         await ack()
+        await respond(response_type="ephemeral", replace_original=False, **menu_help_message())
 
     return app
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.ack_load import LoadReport, LoadResult, Plan, run_load
+from bench.ack_load import BUTTON, HELP, STATUS, LoadReport, LoadResult, Plan, run_load
 from bot.ids import ADD_MILESTONE, CONFIRM_SAVE, OPEN_SECTION, REVIEW_SAVE
 from sandbox.payloads import ALICE
 from sandbox.slack_api import FakeSlack
@@ -49,6 +49,7 @@ OPEN_MODAL = "block_actions -> views.open"
 SUBMIT_MODAL = "view_submission"
 CONTINUE = "block_actions -> post ([C])"
 CONFIRM = "block_actions -> upload (confirm)"
+LOAD_KIND_NAMES = {"help": HELP, "status": STATUS, "button": BUTTON}
 KINDS = (SLASH_COMMAND, OPEN_MODAL, SUBMIT_MODAL, CONTINUE, CONFIRM)
 
 
@@ -153,7 +154,7 @@ def format_table(samples: dict[str, list[Timing]]) -> list[str]:
 
 
 LOAD_COLUMNS = (("request kind", 28), ("server", 6), ("count", 5), ("p50", 7), ("p95", 7), ("p99", 7),
-                ("max", 7), ("req/s", 6))  # fmt: skip
+                ("max", 7), ("req/s", 6), ("CPU ms/req", 10))  # fmt: skip
 
 
 def _load_row(kind: str, server: str, result: LoadResult) -> str:
@@ -161,6 +162,7 @@ def _load_row(kind: str, server: str, result: LoadResult) -> str:
     cells = [kind, server, str(len(acks))]
     cells += [f"{value:.1f}" for value in (percentile(acks, 50), percentile(acks, 95), percentile(acks, 99), max(acks))]
     cells.append(f"{result.throughput:.0f}")
+    cells.append(f"{result.cpu_ms_per_request:.2f}")
     padded = [
         cell.ljust(width) if i < 2 else cell.rjust(width)
         for i, (cell, (_, width)) in enumerate(zip(cells, LOAD_COLUMNS, strict=True))
@@ -173,7 +175,8 @@ def format_load(report: LoadReport) -> list[str]:
     lines = [
         f"under load: {report.concurrency} concurrent clients on keep-alive connections, each sending its next",
         "request when the last was answered; bot = `onboarding-bot run` (HTTP mode); floor = bare AsyncApp on uvicorn",
-        "latency in ms, from writing the request until the whole response is read",
+        "latency in ms, from writing the request until the whole response is read; CPU ms/req = the server",
+        "process's CPU time (all threads, after-ack work included) over the recorded rounds, per request",
         header + " |",
         "|" + "|".join("-" * (width + 2) for _, width in LOAD_COLUMNS) + "|",
     ]
@@ -220,7 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--requests", type=int, default=2000, help="recorded requests per kind and server (2000)")
     parser.add_argument("--warmup", type=int, default=200, help="unrecorded requests first, per kind and server (200)")
+    parser.add_argument(
+        "--kinds",
+        default="help,status,button",
+        help="which requests to send under load, comma-separated from help, status, button (default: all three)",
+    )
     args = parser.parse_args(argv)
+    kinds = [LOAD_KIND_NAMES.get(name.strip()) for name in args.kinds.split(",")]
+    if None in kinds:
+        parser.error(f"--kinds takes a comma-separated list of {', '.join(LOAD_KIND_NAMES)}")
     if args.plans < 1:
         parser.error("--plans must be at least 1")
     if args.concurrency < 0 or args.requests < 1 or args.warmup < 0:
@@ -250,7 +261,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.concurrency:
             log_dir = Path(tempfile.mkdtemp(prefix="bench-ack-logs-"))
             load = run_load(
-                plans, url, concurrency=args.concurrency, count=args.requests, warmup=args.warmup, log_dir=log_dir
+                plans,
+                url,
+                concurrency=args.concurrency,
+                count=args.requests,
+                warmup=args.warmup,
+                log_dir=log_dir,
+                kinds=[kind for kind in kinds if kind is not None],
             )
 
     lines = [

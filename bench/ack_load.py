@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -53,6 +53,11 @@ class LoadResult:
     latencies_ms: list[float]
     wall_s: float
     failures: list[str]
+    server_cpu_s: float = 0.0  # the server process's CPU time (user + system, all threads) over the rounds
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.server_cpu_s * 1000 / len(self.latencies_ms) if self.latencies_ms else 0.0
 
     @property
     def throughput(self) -> float:
@@ -159,8 +164,19 @@ async def _load(port: int, kind: str, requests: Requests, count: int, concurrenc
     return result
 
 
-def measure(port: int, kind: str, requests: Requests, *, count: int, concurrency: int) -> LoadResult:
-    return asyncio.run(_load(port, kind, requests, count, concurrency, record=True))
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far, all its threads (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(port: int, pid: int, kind: str, requests: Requests, *, count: int, concurrency: int) -> LoadResult:
+    """One recorded round; with the server's CPU time over it, which unlike latency hardly depends on what else
+    the machine runs meanwhile."""
+    before = process_cpu_s(pid)
+    result = asyncio.run(_load(port, kind, requests, count, concurrency, record=True))
+    result.server_cpu_s = process_cpu_s(pid) - before
+    return result
 
 
 def _shares(count: int, rounds: int) -> list[int]:
@@ -178,6 +194,7 @@ def merge(results: list[LoadResult]) -> LoadResult:
         [ms for r in results for ms in r.latencies_ms],
         sum(r.wall_s for r in results),
         [f for r in results for f in r.failures],
+        sum(r.server_cpu_s for r in results),
     )
 
 
@@ -285,7 +302,14 @@ class LoadReport:
 
 
 def run_load(
-    plans: list[Plan], database_url: str, *, concurrency: int, count: int, warmup: int, log_dir: Path
+    plans: list[Plan],
+    database_url: str,
+    *,
+    concurrency: int,
+    count: int,
+    warmup: int,
+    log_dir: Path,
+    kinds: Sequence[str] = LOAD_KINDS,
 ) -> LoadReport:
     """Each kind against the bot, then the floor, at ``concurrency`` clients; server logs go to ``log_dir``."""
     with fake_slack_process() as (fake_url, stop_fake):
@@ -295,18 +319,20 @@ def run_load(
         floor_cmd, floor_env = floor_command(fake_url, floor_port)
         comparisons = []
         with (
-            serving(bot_cmd, f"http://127.0.0.1:{bot_port}/healthz", bot_env, log_dir / "bot.log"),
-            serving(floor_cmd, f"http://127.0.0.1:{floor_port}/", floor_env, log_dir / "floor.log"),
+            serving(bot_cmd, f"http://127.0.0.1:{bot_port}/healthz", bot_env, log_dir / "bot.log") as bot_process,
+            serving(floor_cmd, f"http://127.0.0.1:{floor_port}/", floor_env, log_dir / "floor.log") as floor_process,
         ):
-            for kind in LOAD_KINDS:
+            for kind in kinds:
                 for port in (bot_port, floor_port):
                     warm_up(port, kind, requests, count=warmup, concurrency=concurrency)
                 # Bot and floor take turns, a round each, so that whatever else the machine runs meanwhile
                 # weighs on both alike.
                 bot, floor = [], []
                 for share in _shares(count, ROUNDS):
-                    bot.append(measure(bot_port, kind, requests, count=share, concurrency=concurrency))
-                    floor.append(measure(floor_port, kind, requests, count=share, concurrency=concurrency))
+                    bot.append(measure(bot_port, bot_process.pid, kind, requests, count=share, concurrency=concurrency))
+                    floor.append(
+                        measure(floor_port, floor_process.pid, kind, requests, count=share, concurrency=concurrency)
+                    )
                 comparisons.append(Comparison(kind, merge(bot), merge(floor)))
         response_posts, problems = stop_fake()
     return LoadReport(concurrency, comparisons, response_posts, problems, log_dir)

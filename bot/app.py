@@ -51,7 +51,7 @@ def create_app(
         raise_error_for_unhandled_request=False,
     )
     app.use(keep_first_ack)
-    app.use(provide_services(services))
+    app.use(provide_services(services, after_ack=executor))
     app.use(deduplicate(services))
     register(app)
 

@@ -29,9 +29,9 @@ from steps.step3 import (
     parse_answers,
 )
 from storage import customers as customers_store
-from storage import outbox, repo
-from storage.db import Session
-from storage.records import Backlog, ChangeRecord, DocumentRecord, PlanRecord, SectionRecord
+from storage import plan_status, repo
+from storage.db import Session, Sessions
+from storage.records import ChangeRecord, DocumentRecord, PlanRecord, PlanStatus, SectionRecord
 
 NO_PLAN = "This channel has no onboarding plan yet. Start one with `/onboarding step3`."
 
@@ -151,24 +151,12 @@ def latest_document(session: Session, plan: PlanRecord) -> DocumentRecord | None
     return repo.latest_document(session, plan)
 
 
-@dataclass(frozen=True)
-class Status:
-    """What `/onboarding status` reports about a plan."""
-
-    editors: dict[Section, str | None]  # who last saved each section
-    document_versions: int
-    failed: list[tuple[str, str]]  # posts Slack refused: what they said, why
-    backlog: Backlog | None  # posts not in Slack yet
-
-
-def status(session: Session, state: PlanState) -> Status:
-    plan = state.plan
-    return Status(
-        {s: (state.rows[s.value].updated_by if s.value in state.rows else None) for s in Section},
-        repo.document_count(session, plan),
-        outbox.failed_summaries(session, plan.team_id, plan.id),
-        outbox.backlog(session, plan.team_id, plan.id),
-    )
+def status(sessions: Sessions, team_id: str, channel_id: str) -> PlanStatus:
+    """What `/onboarding status` reports; someone asking in a channel without a plan is told how to start one."""
+    found = plan_status.plan_status(sessions, team_id, channel_id)
+    if found is None:
+        raise UserError(NO_PLAN)
+    return found
 
 
 def open_plan(session: Session, *, team_id: str, channel_id: str, channel_name: str, user_id: str) -> PlanState:

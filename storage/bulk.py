@@ -22,6 +22,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.types import TypeEngine
 
+from storage.db import Sessions, engine_of
+
 BindProcessor = Callable[[Any], Any]
 
 
@@ -104,6 +106,50 @@ def raw_rows(session: Session, statement: ClauseElement) -> Sequence[Sequence[An
     params = compiled.construct_params() or {}
     bound: Any = tuple(params[name] for name in _positional_names(compiled)) if dialect.positional else params
     return connection.exec_driver_sql(compiled.string, bound).all()
+
+
+class DriverQuery:
+    """A SELECT compiled once per dialect and run straight on a pooled driver connection, with no SQLAlchemy
+    execution context, type processing or transaction of its own: for a small read on a hot path, where those cost
+    several times what the database does (bench/README.md, "Under load").
+
+    One statement reads one consistent snapshot, so none is needed: on SQLite the connections run without the
+    driver's implicit transactions (``storage.db.make_engine``); on PostgreSQL the pool's rollback on return ends
+    the one psycopg began. Rows come as from ``raw_rows``: decode with ``json_value`` and ``datetime_value``.
+    Parameters are passed to the driver unconverted, so give only ints and strings.
+    """
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[SQLCompiler, Sequence[str] | None]] = {}
+
+    def rows(self, sessions: Sessions, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        engine = engine_of(sessions)
+        compiled, order = self._compile(engine.dialect)
+        values = compiled.construct_params(dict(params))
+        bound: Any = tuple(values[name] for name in order) if order is not None else values
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(compiled.string, bound)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+        finally:
+            connection.close()
+
+    def _compile(self, dialect: Dialect) -> tuple[SQLCompiler, Sequence[str] | None]:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            if not isinstance(compiled, SQLCompiler):
+                raise TypeError(f"DriverQuery runs SELECTs: {type(compiled).__name__} is not an SQLCompiler")
+            found = self._compiled[dialect.name] = (
+                compiled,
+                _positional_names(compiled) if dialect.positional else None,
+            )
+        return found
 
 
 def json_value(value: Any) -> Any:

@@ -22,6 +22,7 @@ __all__ = [
     "Session",
     "Sessions",
     "alembic_config",
+    "engine_of",
     "make_engine",
     "make_session_factory",
     "ping",
@@ -36,6 +37,13 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 READ_ONLY = "onboarding_read_only"
 
 
+# Connections kept open: one for every thread that may hold one at once (waitress's 8 request threads, Bolt's 5
+# listener workers, the scheduler's job and the delivery worker). With SQLAlchemy's default of 5, the others were
+# opened and closed again with each request under load (on SQLite its pragmas each time; on PostgreSQL a new
+# server process each time).
+POOL_SIZE = 16
+
+
 def _to_json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -43,6 +51,8 @@ def _to_json(value: Any) -> str:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     # Every score keeps its breakdown as JSON: at 100,000 customers per tick the stdlib encoder alone took seconds.
     kwargs = {"json_serializer": _to_json, "json_deserializer": orjson.loads, **kwargs}
+    if ":memory:" not in url and url not in ("sqlite://", "sqlite+pysqlite://"):
+        kwargs.setdefault("pool_size", POOL_SIZE)
     if url.startswith("sqlite"):
         # Listener threads share the file: wait for locks instead of failing with "database is locked".
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
@@ -101,6 +111,14 @@ def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
         # Options apply when the session first takes its connection, before the transaction begins.
         session.connection(execution_options={READ_ONLY: True})
         yield session
+
+
+def engine_of(factory: sessionmaker[Session]) -> Engine:
+    """The engine a session factory binds to (``make_session_factory``)."""
+    engine = factory.kw["bind"]
+    if not isinstance(engine, Engine):
+        raise TypeError("the session factory is not bound to an engine")
+    return engine
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -31,10 +31,13 @@ ERROR_LENGTH = 200  # OutboxMessage.error is String(200)
 PARENT_FAILED = "parent failed: "
 
 
-def _undelivered(table: type[OutboxMessage] = OutboxMessage) -> ColumnElement[bool]:
+def undelivered(table: type[OutboxMessage] = OutboxMessage) -> ColumnElement[bool]:
     """``status IN ('pending', 'sending')`` with literal values, not bound parameters: that is what lets SQLite and
     PostgreSQL use the partial index ``ix_outbox_queue`` (models.UNDELIVERED_SQL), which holds only these rows."""
     return table.status.in_([literal_column("'pending'", String), literal_column("'sending'", String)])
+
+
+FAILED_SHOWN = 10  # failed deliveries listed by `/onboarding status`
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int, le
     """
     heads = (
         select(func.min(OutboxMessage.id))
-        .where(_undelivered())
+        .where(undelivered())
         .group_by(OutboxMessage.team_id, OutboxMessage.channel_id)
         .scalar_subquery()
     )
@@ -228,7 +231,7 @@ def _parent_failed(error: str | None) -> str:
 def _set_failed(session: Session, item_ids: list[int], reason: str) -> None:
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(item_ids), _undelivered())
+        .where(OutboxMessage.id.in_(item_ids), undelivered())
         .values(status="failed", error=reason, claimed_by=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -245,7 +248,7 @@ def _fail_replies(session: Session, item_id: int, error: str) -> None:
     reason, parents = _parent_failed(error), [item_id]
     while parents:
         parents = list(
-            session.scalars(select(OutboxMessage.id).where(OutboxMessage.parent_id.in_(parents), _undelivered()))
+            session.scalars(select(OutboxMessage.id).where(OutboxMessage.parent_id.in_(parents), undelivered()))
         )
         if parents:
             _set_failed(session, parents, reason)
@@ -349,12 +352,16 @@ def failed_items(session: Session, team_id: str, plan_id: int | None = None, lim
     return list(session.scalars(query.order_by(OutboxMessage.id.desc()).limit(limit)))
 
 
-def failed_summaries(session: Session, team_id: str, plan_id: int | None, limit: int = 10) -> list[tuple[str, str]]:
-    """(what the post said, why Slack refused it) for the team's failed deliveries, newest first."""
-    return [
-        (str(item.message.get("text", ""))[:120], item.error or "unknown")
-        for item in failed_items(session, team_id, plan_id, limit=limit)
-    ]
+def failed_summary(message: dict[str, Any], error: str | None) -> tuple[str, str]:
+    """(what the post said, why Slack refused it), as status and the App Home list a failed delivery."""
+    return str(message.get("text", ""))[:120], error or "unknown"
+
+
+def failed_summaries(
+    session: Session, team_id: str, plan_id: int | None, limit: int = FAILED_SHOWN
+) -> list[tuple[str, str]]:
+    """The team's failed deliveries, newest first (``failed_summary``)."""
+    return [failed_summary(item.message, item.error) for item in failed_items(session, team_id, plan_id, limit=limit)]
 
 
 def pending_count(session: Session, team_id: str) -> int:
@@ -371,7 +378,7 @@ def pending_count(session: Session, team_id: str) -> int:
 
 def backlog(session: Session, team_id: str, plan_id: int | None = None) -> Backlog | None:
     """The team's (or one plan's) undelivered posts, or None when everything went out."""
-    where = [OutboxMessage.team_id == team_id, _undelivered()]
+    where = [OutboxMessage.team_id == team_id, undelivered()]
     if plan_id is not None:
         where.append(OutboxMessage.plan_id == plan_id)
     count, oldest = session.execute(select(func.count(), func.min(OutboxMessage.created_at)).where(*where)).one()

@@ -154,6 +154,20 @@ class Backlog:
     error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class PlanStatus:
+    """What `/onboarding status` reports about a plan."""
+
+    name: str
+    channel_id: str
+    alert_channel_id: str | None
+    steps_completed: list[str]
+    editors: dict[str, str]  # section key -> who last saved it, for the sections saved at least once
+    document_versions: int
+    backlog: Backlog | None  # posts not in Slack yet
+    failed: list[tuple[str, str]]  # posts Slack refused, newest first: what they said, why
+
+
 @dataclass(frozen=True)
 class ApiTokenRecord:
     """A plan's API token as listed: never the token itself, which is shown once and not kept."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +10,7 @@ from bot.ids import COMMAND
 from steps.step3 import MIN_MILESTONES, NEXT_STEP_ID, NEXT_STEP_TITLE, Section
 
 if TYPE_CHECKING:
-    from storage.records import Backlog
+    from storage.records import Backlog, PlanStatus
 
 COMMANDS = [
     ("step3", "Start or resume Step 3 (Success Milestones) for this channel's plan."),
@@ -107,30 +106,21 @@ def notice(text: str) -> dict[str, Any]:
     return {"text": text, "blocks": sections(text)}
 
 
-def status_message(
-    plan_name: str,
-    steps_completed: Sequence[str],
-    answered: dict[Section, str | None],
-    document_versions: int,
-    failed_deliveries: Sequence[tuple[str, str]] = (),
-    alert_channel: str | None = None,
-    backlog: Backlog | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    lines = [f"*Plan {esc(plan_name)}*"]
-    lines.append("Steps completed: " + (", ".join(f"`{s}`" for s in steps_completed) or "none yet"))
-    for sec, editor in answered.items():
+def status_message(status: PlanStatus, now: datetime) -> dict[str, Any]:
+    lines = [f"*Plan {esc(status.name)}*"]
+    lines.append("Steps completed: " + (", ".join(f"`{s}`" for s in status.steps_completed) or "none yet"))
+    for section in Section:
+        editor = status.editors.get(section.value)
         lines.append(
-            f"• {sec.label}: " + (f"answered (last edited by {mention(editor)})" if editor else "not yet answered")
+            f"• {section.label}: " + (f"answered (last edited by {mention(editor)})" if editor else "not yet answered")
         )
-    lines.append(f"Document versions: {document_versions}")
-    if alert_channel:
-        lines.append(f"Alerts and health updates go to <#{alert_channel}>.")
-    if backlog is not None and now is not None:
-        lines.append(waiting_line(backlog, now))
-    if failed_deliveries:
+    lines.append(f"Document versions: {status.document_versions}")
+    lines.append(f"Alerts and health updates go to <#{status.alert_channel_id or status.channel_id}>.")
+    if status.backlog is not None:
+        lines.append(waiting_line(status.backlog, now))
+    if status.failed:
         lines.append(":x: *Failed deliveries* (Slack refused these posts):")
-        lines += [f"• {esc(summary)} — `{esc(error)}`" for summary, error in failed_deliveries]
+        lines += [f"• {esc(summary)} — `{esc(error)}`" for summary, error in status.failed]
     text = "\n".join(lines)
     return {"text": text, "blocks": sections(text)}
 

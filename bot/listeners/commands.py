@@ -71,16 +71,8 @@ def step3(ack: Ack, context: BoltContext, who: Requester, client: WebClient, arg
 
 def status(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
     services = services_of(context)
-    with read_only(services.sessions) as session:
-        state = plans.require(session, who.team_id, who.channel())
-        found = plans.status(session, state)
-    plan = state.plan
-    ack(
-        **status_message(
-            plan.name, plan.steps_completed, found.editors, found.document_versions, found.failed,
-            plan.alert_channel_id or plan.channel_id, backlog=found.backlog, now=services.clock(),
-        )
-    )  # fmt: skip
+    found = plans.status(services.sessions, who.team_id, who.channel())
+    ack(**status_message(found, now=services.clock()))
 
 
 def doc(ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict) -> None:
@@ -248,8 +240,8 @@ def onboarding(ack: Ack, context: BoltContext, command: dict[str, Any], client: 
 
 
 answer_onboarding = replies_to_errors(onboarding)
-# What answers in the request's own thread: help, which reads nothing ("" is help too).
-IN_REQUEST_THREAD = frozenset({"", "help"})
+# What answers in the request's own thread: help, which reads nothing ("" is help too), and status, one read.
+IN_REQUEST_THREAD = frozenset({"", "help", "status"})
 
 
 def in_request_thread(
@@ -261,12 +253,13 @@ def in_request_thread(
     respond: Respond,
     next: Callable[[], BoltResponse],
 ) -> BoltResponse | None:
-    """Listener middleware: `/onboarding help` runs here, in the request's own thread, and its ack is the response
-    (a listener middleware that answers ends the request). Handed to Bolt's listener pool instead, it waited for a
-    free worker, behind other requests' after-ack work, then for Bolt's next look for the ack, every 10 ms
-    (slack_bolt/listener/thread_runner.py). Subcommands that read the database stay in the pool: its 5 workers
-    keep that many reads at once, which measured faster under load than one per request thread
-    (bench/README.md, "Under load")."""
+    """Listener middleware: `/onboarding help` and `status` run here, in the request's own thread, and the ack is
+    the response (a listener middleware that answers ends the request). Handed to Bolt's listener pool instead,
+    they waited for a free worker, behind other requests' after-ack work, then for Bolt's next look for the ack,
+    every 10 ms (slack_bolt/listener/thread_runner.py). Status can run here because it is one statement on the
+    driver (``storage.plan_status``); as five ORM reads it measured slower here than in the pool, each read a wait
+    for the GIL behind the other request threads (bench/README.md, "Under load"). The other subcommands write,
+    or post before they answer, and stay in the pool."""
     words = (command.get("text") or "").split(maxsplit=1)
     if (words[0].lower() if words else "") not in IN_REQUEST_THREAD:
         return next()

@@ -6,7 +6,10 @@ alone, with a context holding whatever it needs.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
 
 from slack_bolt import BoltContext, BoltResponse
 
@@ -16,13 +19,22 @@ from bot.plans import PlanState
 from bot.services import Services
 from storage.db import read_only
 
+logger = logging.getLogger(__name__)
+
 SERVICES = "services"
+AFTER_ACK = "after_ack"
 PLAN = "plan"
 
 
-def provide_services(services: Services) -> Callable[[BoltContext, Callable[[], BoltResponse]], BoltResponse | None]:
+def provide_services(
+    services: Services, after_ack: Executor
+) -> Callable[[BoltContext, Callable[[], BoltResponse]], BoltResponse | None]:
+    """``after_ack`` is Bolt's listener pool: where a listener answered in its request's thread does its slower
+    work once the ack has gone (``later``)."""
+
     def middleware(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse | None:
         context[SERVICES] = services
+        context[AFTER_ACK] = after_ack
         return next()
 
     return middleware
@@ -33,6 +45,21 @@ def services_of(context: BoltContext) -> Services:
     if not isinstance(services, Services):
         raise RuntimeError("no services in the context: the app was built without provide_services")
     return services
+
+
+def later(context: BoltContext, work: Callable[..., None], *args: Any) -> None:
+    """Run ``work`` in the listener pool, after the ack: a failure there is logged, since nobody waits for it."""
+    executor = context.get(AFTER_ACK)
+    if not isinstance(executor, Executor):
+        raise RuntimeError("no listener pool in the context: the app was built without provide_services")
+
+    def run() -> None:
+        try:
+            work(*args)
+        except Exception:
+            logger.exception("work after the ack failed")
+
+    executor.submit(run)
 
 
 def channel_plan(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse | None:
