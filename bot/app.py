@@ -10,9 +10,9 @@ from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 
 from bot.listeners import register
-from bot.listeners.context import provide_services
+from bot.listeners.context import ProvideServices
 from bot.listeners.errors import explain, failure_reply, tell
-from bot.middleware import deduplicate, keep_first_ack
+from bot.middleware import Deduplicate, KeepFirstAck
 from bot.services import Services
 
 logger = logging.getLogger(__name__)
@@ -50,9 +50,9 @@ def create_app(
         listener_executor=executor,
         raise_error_for_unhandled_request=False,
     )
-    app.use(keep_first_ack)
-    app.use(provide_services(services, after_ack=executor))
-    app.use(deduplicate(services))
+    app.use(KeepFirstAck())
+    app.use(ProvideServices(services, after_ack=executor))
+    app.use(Deduplicate(services))
     register(app)
 
     @app.error

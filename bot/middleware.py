@@ -6,11 +6,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, BoltContext, BoltResponse
+from slack_bolt import Ack, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 
 from bot.services import Services
 from storage import repo
 from storage.db import transaction
+
+logger = logging.getLogger(__name__)
 
 # processed_requests.team_id is a String(32); Slack's team ids are a dozen characters.
 TEAM_ID_LENGTH = 32
@@ -38,9 +41,17 @@ class FirstAck(Ack):
         self._response = value
 
 
-def keep_first_ack(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse | None:
-    context["ack"] = FirstAck()
-    return next()
+class KeepFirstAck(Middleware):
+    """Puts a ``FirstAck`` in every request's context.
+
+    This and the app's other middleware are ``Middleware`` classes rather than functions: Bolt calls a class's
+    ``process`` directly, where for a function it first builds every argument a listener could ask for (about 40)
+    on each request, which was a third of the bot's own CPU for `/onboarding help` (bench/README.md, "Under load").
+    """
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        req.context["ack"] = FirstAck()
+        return next()
 
 
 def _text(value: Any, limit: int) -> str:
@@ -65,24 +76,23 @@ def event_key(body: dict[str, Any]) -> str | None:
     return text or None
 
 
-def deduplicate(services: Services) -> Callable[..., BoltResponse | None]:
+class Deduplicate(Middleware):
     """Handle each Events API delivery once: a redelivery of an event already handled is acked and skipped.
 
     Bolt acks events before running listeners, so a retry means the first delivery may or may not have
     arrived; the event's own id, not the retry header, decides.
     """
 
-    def middleware(
-        body: dict[str, Any], context: BoltContext, next: Callable[[], BoltResponse], logger: logging.Logger
-    ) -> BoltResponse | None:
-        key = event_key(body) if isinstance(body, dict) else None
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        key = event_key(req.body) if isinstance(req.body, dict) else None
         if key is None:
             return next()
-        with transaction(services.sessions) as session:
-            fresh = repo.claim_request(session, _text(context.team_id, TEAM_ID_LENGTH), key)
+        with transaction(self.services.sessions) as session:
+            fresh = repo.claim_request(session, _text(req.context.team_id, TEAM_ID_LENGTH), key)
         if not fresh:
             logger.info("skipping an event already handled (%s)", key)
             return BoltResponse(status=200, body="")
         return next()
-
-    return middleware

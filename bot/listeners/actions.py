@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -53,6 +52,7 @@ from bot.listeners.common import (
 )
 from bot.listeners.context import channel_plan, later, plan_of, services_of
 from bot.listeners.errors import replies_to_errors
+from bot.listeners.request_thread import InRequestThread
 from bot.metadata import ModalMetadata
 from bot.plans import PlanState
 from bot.services import Services
@@ -197,16 +197,6 @@ def menu_help(ack: Ack, context: BoltContext, body: dict[str, Any], respond: Res
 answer_menu_help = replies_to_errors(menu_help)
 
 
-def menu_help_in_request_thread(
-    ack: Ack, context: BoltContext, body: dict[str, Any], respond: Respond, next: Callable[[], BoltResponse]
-) -> BoltResponse:
-    """Listener middleware: the [MH] click is acked in its request's own thread, and the help goes to the
-    response_url from the listener pool. Handed whole to the pool, the ack waited for a free worker, behind other
-    clicks' posts, then for Bolt's next look for it, every 10 ms (bench/README.md, "Under load")."""
-    answer_menu_help(ack=ack, context=context, body=body, respond=respond)
-    return ack.response or BoltResponse(status=200, body="")
-
-
 def confirm(ack: Ack, context: BoltContext, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
     ack()
     services, who, fingerprint = services_of(context), requester(context), text_value(action)
@@ -263,5 +253,6 @@ def register(app: App) -> None:
     app.action(REVIEW_SAVE, middleware=[channel_plan])(replies_to_errors(review))
     app.action(VIEW_SYNTHESIS, middleware=[channel_plan])(replies_to_errors(view_synthesis))
     app.action(MENU_REVISE, middleware=[channel_plan])(replies_to_errors(revise))
-    app.action(MENU_HELP, middleware=[menu_help_in_request_thread])(answer_menu_help)
+    # Acked in its request's thread; the help goes to the response_url from the pool (``later``).
+    app.action(MENU_HELP, middleware=[InRequestThread(answer_menu_help)])(answer_menu_help)
     app.action(CONFIRM_SAVE, middleware=[channel_plan])(replies_to_errors(confirm))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
+from slack_bolt import Ack, App, BoltContext, BoltRequest
 from slack_sdk import WebClient
 
 from bot import access, customers, discussion, imports, plans, tokens
@@ -39,6 +39,7 @@ from bot.listeners import imports as import_listener
 from bot.listeners.common import Requester, refresh_hub, requester, retire_hub
 from bot.listeners.context import services_of
 from bot.listeners.errors import replies_to_errors
+from bot.listeners.request_thread import InRequestThread
 from steps.errors import UserError, channel_ref
 from steps.step3 import Section
 from storage.db import read_only, transaction
@@ -240,32 +241,17 @@ def onboarding(ack: Ack, context: BoltContext, command: dict[str, Any], client: 
 
 
 answer_onboarding = replies_to_errors(onboarding)
-# What answers in the request's own thread: help, which reads nothing ("" is help too), and status, one read.
+# What answers in the request's own thread: help, which reads nothing ("" is help too), and status, one statement
+# on the driver (``storage.plan_status``). As five ORM reads, status measured slower there than in the pool, each
+# read a wait for the GIL behind the other request threads. The other subcommands write, or post before they
+# answer, and stay in the pool.
 IN_REQUEST_THREAD = frozenset({"", "help", "status"})
 
 
-def in_request_thread(
-    ack: Ack,
-    context: BoltContext,
-    body: dict[str, Any],
-    command: dict[str, Any],
-    client: WebClient,
-    respond: Respond,
-    next: Callable[[], BoltResponse],
-) -> BoltResponse | None:
-    """Listener middleware: `/onboarding help` and `status` run here, in the request's own thread, and the ack is
-    the response (a listener middleware that answers ends the request). Handed to Bolt's listener pool instead,
-    they waited for a free worker, behind other requests' after-ack work, then for Bolt's next look for the ack,
-    every 10 ms (slack_bolt/listener/thread_runner.py). Status can run here because it is one statement on the
-    driver (``storage.plan_status``); as five ORM reads it measured slower here than in the pool, each read a wait
-    for the GIL behind the other request threads (bench/README.md, "Under load"). The other subcommands write,
-    or post before they answer, and stay in the pool."""
-    words = (command.get("text") or "").split(maxsplit=1)
-    if (words[0].lower() if words else "") not in IN_REQUEST_THREAD:
-        return next()
-    answer_onboarding(ack=ack, context=context, body=body, command=command, client=client, respond=respond)
-    return ack.response or BoltResponse(status=200, body="")
+def _answered_here(req: BoltRequest) -> bool:
+    words = str(req.body.get("text") or "").split(maxsplit=1)
+    return (words[0].lower() if words else "") in IN_REQUEST_THREAD
 
 
 def register(app: App) -> None:
-    app.command(COMMAND, middleware=[in_request_thread])(answer_onboarding)
+    app.command(COMMAND, middleware=[InRequestThread(answer_onboarding, _answered_here)])(answer_onboarding)

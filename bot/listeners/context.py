@@ -11,7 +11,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from slack_bolt import BoltContext, BoltResponse
+from slack_bolt import BoltContext, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 
 from bot import plans
 from bot.listeners.common import requester
@@ -26,24 +27,25 @@ AFTER_ACK = "after_ack"
 PLAN = "plan"
 
 
-def provide_services(
-    services: Services, after_ack: Executor
-) -> Callable[[BoltContext, Callable[[], BoltResponse]], BoltResponse | None]:
-    """``after_ack`` is Bolt's listener pool: where a listener answered in its request's thread does its slower
-    work once the ack has gone (``later``)."""
+class ProvideServices(Middleware):
+    """Puts the services in every request's context, and ``after_ack``, Bolt's listener pool: where a listener
+    answered in its request's thread does its slower work once the ack has gone (``later``). A ``Middleware`` class,
+    not a function, for the reason given on ``bot.middleware.KeepFirstAck``."""
 
-    def middleware(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse | None:
-        context[SERVICES] = services
-        context[AFTER_ACK] = after_ack
+    def __init__(self, services: Services, after_ack: Executor) -> None:
+        self.services = services
+        self.after_ack = after_ack
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        req.context[SERVICES] = self.services
+        req.context[AFTER_ACK] = self.after_ack
         return next()
-
-    return middleware
 
 
 def services_of(context: BoltContext) -> Services:
     services = context.get(SERVICES)
     if not isinstance(services, Services):
-        raise RuntimeError("no services in the context: the app was built without provide_services")
+        raise RuntimeError("no services in the context: the app was built without ProvideServices")
     return services
 
 
@@ -51,7 +53,7 @@ def later(context: BoltContext, work: Callable[..., None], *args: Any) -> None:
     """Run ``work`` in the listener pool, after the ack: a failure there is logged, since nobody waits for it."""
     executor = context.get(AFTER_ACK)
     if not isinstance(executor, Executor):
-        raise RuntimeError("no listener pool in the context: the app was built without provide_services")
+        raise RuntimeError("no listener pool in the context: the app was built without ProvideServices")
 
     def run() -> None:
         try:
