@@ -105,3 +105,18 @@ def test_everything_a_plan_can_show(sessions: sessionmaker[Session]) -> None:
     assert (found.backlog.count, found.backlog.error) == (3, "ratelimited")
     assert found.backlog.oldest_queued_at == NOW - timedelta(minutes=7, microseconds=5)
     assert len(found.failed) == FAILED_SHOWN and found.failed[0][1] == f"channel_not_found_{FAILED_SHOWN + 2}"
+
+
+def test_the_connection_goes_back_to_the_pool_transactional(database_url: str) -> None:
+    """The read runs outside a transaction (autocommit on PostgreSQL); the next user of the same pooled connection
+    must get its transactions back: a unit of work that fails leaves nothing behind."""
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)  # one connection, reused by both
+    sessions = make_session_factory(engine)
+    plan = _plan(sessions)
+    assert plan_status(sessions, TEAM, CHANNEL) is not None
+    with pytest.raises(RuntimeError), transaction(sessions) as session:
+        repo.save_section(session, plan, Section.HEALTH.value, {"c": 1}, "U0ALICE01", NOW)
+        raise RuntimeError("the listener failed after writing")
+    found = plan_status(sessions, TEAM, CHANNEL)
+    assert found is not None and found.editors == {}
+    engine.dispose()
