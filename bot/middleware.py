@@ -44,9 +44,10 @@ class FirstAck(Ack):
 class KeepFirstAck(Middleware):
     """Puts a ``FirstAck`` in every request's context.
 
-    This and the app's other middleware are ``Middleware`` classes rather than functions: Bolt calls a class's
-    ``process`` directly, where for a function it first builds every argument a listener could ask for (about 40)
-    on each request, which was a third of the bot's own CPU for `/onboarding help` (bench/README.md, "Under load").
+    This and the bot's other middleware, global or per listener, are ``Middleware`` classes rather than functions:
+    Bolt calls a class's ``process`` directly, where for a function it first builds every argument a listener could
+    ask for (about 40) on each request: a quarter of `/onboarding help`'s CPU in a profile of the bot, with four such
+    middleware in its path (bench/README.md, "Under load").
     """
 
     def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:

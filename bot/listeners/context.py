@@ -29,8 +29,8 @@ PLAN = "plan"
 
 class ProvideServices(Middleware):
     """Puts the services in every request's context, and ``after_ack``, Bolt's listener pool: where a listener
-    answered in its request's thread does its slower work once the ack has gone (``later``). A ``Middleware`` class,
-    not a function, for the reason given on ``bot.middleware.KeepFirstAck``."""
+    answered in its request's thread does its slower work once the ack has gone (``later``). Like all the bot's
+    middleware, a ``Middleware`` class, not a function, for the reason given on ``bot.middleware.KeepFirstAck``."""
 
     def __init__(self, services: Services, after_ack: Executor) -> None:
         self.services = services
@@ -64,12 +64,18 @@ def later(context: BoltContext, work: Callable[..., None], *args: Any) -> None:
     executor.submit(run)
 
 
-def channel_plan(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse | None:
+class ChannelPlan(Middleware):
     """Listener middleware: the plan of the channel the request came from, or the one "no plan here" refusal."""
-    who = requester(context)
-    with read_only(services_of(context).sessions) as session:
-        context[PLAN] = plans.require(session, who.team_id, who.channel())
-    return next()
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        context = req.context
+        who = requester(context)
+        with read_only(services_of(context).sessions) as session:
+            context[PLAN] = plans.require(session, who.team_id, who.channel())
+        return next()
+
+
+channel_plan = ChannelPlan()
 
 
 def plan_of(context: BoltContext) -> PlanState:
