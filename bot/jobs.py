@@ -164,10 +164,9 @@ def rescore_gone_stale(session: Session, ready: RunnablePlan, now: datetime) -> 
 
 def check_missed(session: Session, ready: RunnablePlan, now: datetime) -> list[MissedAlert]:
     """Alert once on every milestone that became overdue; the alerts just made."""
-    missed = alerts.lock_newly_missed(session, ready.plan.id, ready.today(now))
-    if not missed:
+    made = alerts.alert_newly_missed(session, ready.plan.team_id, ready.plan.id, ready.today(now), now)
+    if not made:
         return []
-    made = alerts.record_missed_alerts(session, ready.plan.team_id, ready.plan.id, missed, now)
     announcements.milestones_missed(session, ready, made, now)
     return made
 
