@@ -76,7 +76,7 @@ def alert_newly_missed(session: Session, team_id: str, plan_id: int, today: date
         return []
     key = literal("missed:") + sql_cast(m.id, String)
     order = (m.due_date, c.name_key, m.position)
-    just_marked = (m.plan_id == plan_id, m.alerted_at == now)
+    just_marked = (m.plan_id == plan_id, m.completed_on.is_(None), m.alerted_at == now)  # as the index is ordered
     made = session.execute(
         insert(ALERTS)
         .from_select(

@@ -202,23 +202,24 @@ def day_value(session: Session, day: date) -> Any:
 def lean_milestones(session: Session, plan_id: int, customer_ids: Sequence[int]) -> Iterator[
     dict[int, list[tuple[int, str, Any, Any]]]]:  # fmt: skip
     """The milestones of the named customers (ascending ids) as raw values in plan order, ``SCORE_CHUNK`` customers
-    at a time: customer id -> rows. Read by id range (no IN list of thousands of ids), so a range's other customers'
-    rows are read too and skipped. Each chunk is read when the previous one has been consumed, so the caller may
-    write between chunks."""
+    at a time: customer id -> rows. One query reads them all, by id range from the index alone (it holds every
+    column read, migration 0008): no IN list of thousands of ids, and the other customers' rows in the range are
+    skipped."""
+    if not customer_ids:
+        return
     m = MILESTONES.c
+    found: dict[int, list[tuple[int, str, Any, Any]]] = {customer_id: [] for customer_id in customer_ids}
+    for customer_id, position, name, due, done in raw_rows(
+        session,
+        select(m.customer_id, m.position, m.name, m.due_date, m.completed_on)
+        .where(m.plan_id == plan_id, m.customer_id.between(customer_ids[0], customer_ids[-1]))
+        .order_by(m.customer_id, m.position),
+    ):  # fmt: skip
+        rows = found.get(customer_id)
+        if rows is not None:
+            rows.append((position, name, due, done))
     for start in range(0, len(customer_ids), SCORE_CHUNK):
-        chunk = customer_ids[start : start + SCORE_CHUNK]
-        named = set(chunk)
-        found: dict[int, list[tuple[int, str, Any, Any]]] = {customer_id: [] for customer_id in chunk}
-        for customer_id, *milestone in raw_rows(
-            session,
-            select(m.customer_id, m.position, m.name, m.due_date, m.completed_on)
-            .where(m.plan_id == plan_id, m.customer_id.between(chunk[0], chunk[-1]))
-            .order_by(m.customer_id, m.position),
-        ):  # fmt: skip
-            if customer_id in named:
-                found[customer_id].append(tuple(milestone))
-        yield found
+        yield {customer_id: found[customer_id] for customer_id in customer_ids[start : start + SCORE_CHUNK]}
 
 
 def record_lean_scores(session: Session, team_id: str, plan_id: int, scores: Sequence[LeanScored],
