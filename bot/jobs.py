@@ -8,9 +8,11 @@ restarting, or running several replicas never sends anything twice.
 
 from __future__ import annotations
 
+import gc
 import heapq
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -397,6 +399,29 @@ def _is_drop(customer: UnreportedBand) -> bool:
 
 def check(services: Services, now: datetime) -> CheckReport:
     """Everything the scheduler does for ``now``, except delivery. One transaction per plan, its row locked."""
+    with _collector_paused():
+        return _check(services, now)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """CPython's cyclic garbage collector off for the duration.
+
+    A check holds hundreds of thousands of small containers at once (each customer's values, rows and breakdown), and
+    the collector's full passes walk every one of them again and again: a fifth of the check's CPU at 100,000
+    customers, for nothing, since reference counting frees them (none needs the collector). It runs again after.
+    """
+    if not gc.isenabled():  # already paused by the caller
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _check(services: Services, now: datetime) -> CheckReport:
     report = CheckReport()
     with transaction(services.sessions) as session:
         repo.prune_processed_requests(session, now - PROCESSED_REQUESTS_KEPT)
