@@ -259,18 +259,22 @@ def scoring_inputs(
     }
 
 
-def current_scores(session: Session, plan_id: int) -> Iterator[tuple[Any, ...]]:
+def current_scores(session: Session, plan_id: int) -> list[tuple[Any, ...]]:
     """Every customer's stored current score in id order: (id, name, owner_id, score, band, reported_score,
     reported_band, signals, signal_times, scored_at), from raw rows."""
     c = CUSTOMERS.c
-    for *row, signals, times, scored_at in raw_rows(
+    rows = raw_rows(
         session,
         select(c.id, c.name, c.owner_id, c.score, c.band, c.reported_score, c.reported_band, c.signals, c.signal_times,
                c.scored_at)
         .where(c.plan_id == plan_id)
         .order_by(c.id),
-    ):  # fmt: skip
-        yield (*row, json_value(signals) or {}, json_value(times) or {}, datetime_value(scored_at))
+    )  # fmt: skip
+    decode, at = json_value, datetime_value
+    return [
+        (customer_id, name, owner, score, band, reported, heard, decode(signals) or {}, decode(times) or {}, at(scored))
+        for customer_id, name, owner, score, band, reported, heard, signals, times, scored in rows
+    ]
 
 
 def mark_reported(session: Session, plan_id: int) -> int:
