@@ -216,12 +216,15 @@ def run_health_update(session: Session, ready: RunnablePlan, now: datetime, inst
     kept = _kept_scores(session, ready.plan.id)
     changed = _changed(session, ready, now, since, scorer, kept)
     rescored = rescore_lean(session, ready, now, scorer, [item for item in kept if item.customer_id in changed])
+    unheard = []  # kept scores the team has not heard yet (a customer rescored between updates)
     for item in kept:
         if item.customer_id not in rescored:
             item.stale, item.insufficient = scorer.kept_flags(item.score, item.signals, item.observed)
+            if item.score != item.previous_score or item.band != item.previous_band:
+                unheard.append(item.customer_id)
     digest = build_health_digest(kept)
     explain_listed(session, digest)
-    health_scores.mark_reported(session, ready.plan.id)
+    health_scores.mark_reported(session, unheard)  # the rescored ones were recorded as reported
     announcements.health_update(session, ready, instant, digest, now)
     return len(rescored)
 

@@ -59,11 +59,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 # In WAL mode this still never corrupts the database; a power cut can lose only the last
                 # commits, and since every post is committed with its cause, never one without the other.
                 cursor.execute("PRAGMA synchronous=NORMAL")
-                import os
-                if os.environ.get("XP_CKPT"):
-                    cursor.execute(f"PRAGMA wal_autocheckpoint={os.environ['XP_CKPT']}")
-                if os.environ.get("XP_CACHE"):
-                    cursor.execute(f"PRAGMA cache_size={os.environ['XP_CACHE']}")
             cursor.close()
 
         @event.listens_for(engine, "begin")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Update, bindparam, insert, or_, select, update
+from sqlalchemy import Select, Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from steps.health import MilestoneState, ScoreBreakdown
@@ -277,16 +277,16 @@ def current_scores(session: Session, plan_id: int) -> list[tuple[Any, ...]]:
     ]
 
 
-def mark_reported(session: Session, plan_id: int) -> int:
-    """Make every customer's current score and band the ones the team heard; only rows that differ are written."""
+def mark_reported(session: Session, customer_ids: Collection[int]) -> None:
+    """Make the named customers' current score and band the ones the team heard (the caller names those that differ,
+    so no other row is read or written)."""
     c = CUSTOMERS.c
-    result = session.execute(
-        update(CUSTOMERS)
-        .where(c.plan_id == plan_id)
-        .where(or_(c.reported_score.is_distinct_from(c.score), c.reported_band.is_distinct_from(c.band)))
-        .values(reported_score=c.score, reported_band=c.band)
+    execute_many(
+        session,
+        update(CUSTOMERS).where(c.id == bindparam("cid")).values(reported_score=c.score, reported_band=c.band),
+        [{"cid": customer_id} for customer_id in sorted(customer_ids)],
+        types={},
     )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def deadlines_passed(session: Session, plan_id: int, first_day: date, today: date) -> set[int]:
