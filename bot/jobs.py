@@ -450,10 +450,10 @@ def _check_plan(session: Session, ready: RunnablePlan, now: datetime, report: Ch
         # update in this check rescores everyone anyway.)
         rescore_between_updates(session, ready, now, {a.milestone.customer_id for a in missed})
     scored = run_health_update(session, ready, now, update_due) if update_due else None
+    report.plans.append(ready.plan.name)
     if scored is not None:
         report.health_updates += 1
         report.scored += scored
-    else:
-        report.gone_stale += rescore_gone_stale(session, ready, now)
+        return  # no band drop is left to alert on: the update reported every customer's band, in this transaction
+    report.gone_stale += rescore_gone_stale(session, ready, now)
     report.band_alerts += check_band_drops(session, ready, now)
-    report.plans.append(ready.plan.name)
