@@ -706,55 +706,52 @@ class PlanScorer:
     def score(
         self, signals: Mapping[str, Any], observed: Mapping[str, str], milestones: Sequence[MilestoneRow], today: Any
     ) -> LeanScore:
-        counted = on_time = 0
+        counted = on_time = adjusted = 0
         adjustments: list[list[Any]] = []
-        adjusted = 0
         points = self._points
         for position, name, due, done in milestones:
-            on_time_points, missed_points = points[position] if position < len(points) else (None, None)
             if done is not None and done <= due:
                 counted += 1
                 on_time += 1
+                on_time_points = points[position][0] if position < len(points) else None
                 if on_time_points:
                     adjustments.append([position, name, on_time_points, True])
                     adjusted += on_time_points
             elif (done is None and today > due) or (done is not None and done > due):
                 counted += 1
+                missed_points = points[position][1] if position < len(points) else None
                 if missed_points:
                     adjustments.append([position, name, -missed_points, False])
                     adjusted -= missed_points
         completion = on_time * 100 / counted if counted else None
 
-        values: list[float | None] = []
-        stale: list[list[Any]] = []
-        total_weight = 0
-        for key, _, weight, is_completion, cutoff, window, _ in self._factors:
-            raw = completion if is_completion else signals.get(key)
-            if raw is None:
-                values.append(None)
-                continue
-            value = float(raw)
-            if not 0.0 <= value <= 100.0:  # also rejects NaN
-                raise ValueError(f"The value of factor {key!r} must be between 0 and 100, not {raw!r}.")
-            if observed and cutoff is not None:
-                at = observed.get(key)
-                if at is not None and observed_time(at) < cutoff:
-                    stale.append([key, value, at, window])
-                    values.append(None)
-                    continue
-            values.append(value)
-            total_weight += weight
-
+        # One pass over the factors for what is stored, what is stale and what counts; the weighted sum needs the
+        # total weight first, so it is a second pass over the values that count.
         stored: list[list[Any]] = []
-        weighted = 0.0
+        stale: list[list[Any]] = []
+        counts: list[tuple[float, int]] = []  # (value, weight), in factor order
+        total_weight = 0
         signalled = not self._signal_keys
-        for (key, label, weight, is_completion, _, _, labelled), known in zip(self._factors, values, strict=True):
-            stored.append([key, weight, known, label] if labelled else [key, weight, known])
-            if known is None:
-                continue
-            if not is_completion and weight > 0:
-                signalled = True
-            weighted += known * (weight / total_weight)  # as compute_score: share first, so the same bits
+        for key, label, weight, is_completion, cutoff, window, labelled in self._factors:
+            raw = completion if is_completion else signals.get(key)
+            value: float | None = None
+            if raw is not None:
+                value = float(raw)
+                if not 0.0 <= value <= 100.0:  # also rejects NaN
+                    raise ValueError(f"The value of factor {key!r} must be between 0 and 100, not {raw!r}.")
+                at = observed.get(key) if observed and cutoff is not None else None
+                if at is not None and cutoff is not None and observed_time(at) < cutoff:
+                    stale.append([key, value, at, window])
+                    value = None
+                else:
+                    counts.append((value, weight))
+                    total_weight += weight
+                    if not is_completion and weight > 0:
+                        signalled = True
+            stored.append([key, weight, value, label] if labelled else [key, weight, value])
+        weighted = 0.0
+        for value, weight in counts:
+            weighted += value * (weight / total_weight)  # as compute_score: share first, so the same bits
 
         score: float | None = None
         band: str | None = None
@@ -768,8 +765,7 @@ class PlanScorer:
         if stale and band is not None:
             old = {factor[0]: factor[1] for factor in stale}
             kept = [(weight, old[key] if value is None else value)
-                    for (key, _, weight, _, _, _, _), value in zip(self._factors, values, strict=True)
-                    if value is not None or key in old]  # fmt: skip
+                    for key, weight, value, *_ in stored if value is not None or key in old]  # fmt: skip
             total = sum(weight for weight, _ in kept)
             exact = sum(weight * value for weight, value in kept) / total + adjusted
             with_stale = self._band(round(min(max(exact, 0.0), 100.0), 1))

@@ -12,17 +12,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import cast
 
-from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy import String, Table, exists, insert, literal, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from steps.step3 import Band
-from storage.bulk import execute_many
 from storage.db import rowcount
-from storage.health_scores import BANDS
-from storage.models import Alert, Customer, CustomerMilestone
+from storage.health_scores import BANDS, CUSTOMERS, MILESTONES
+from storage.models import Alert, Customer
 from storage.records import AlertRecord
 
-ALERTED_PER_UPDATE = 500  # milestone ids per UPDATE ... WHERE id IN (...)
 ALERTS = cast(Table, Alert.__table__)  # Core, for executemany straight to the driver
 
 
@@ -56,52 +55,48 @@ class UnreportedBand:
     scored_at: datetime
 
 
-def lock_newly_missed(session: Session, plan_id: int, today: date) -> list[OverdueMilestone]:
-    """Open milestones due before ``today`` and never alerted, locked: by due date, customer, position."""
-    query = (
-        select(
-            CustomerMilestone.id, CustomerMilestone.customer_id, Customer.name, Customer.owner_id,
-            CustomerMilestone.position, CustomerMilestone.name, CustomerMilestone.due_date,
-        )
-        .join(Customer, Customer.id == CustomerMilestone.customer_id)
-        .where(
-            CustomerMilestone.plan_id == plan_id,
-            CustomerMilestone.completed_on.is_(None),
-            CustomerMilestone.alerted_at.is_(None),
-            CustomerMilestone.due_date < today,
-        )
-        .order_by(CustomerMilestone.due_date, Customer.name_key, CustomerMilestone.position)
-        .with_for_update(skip_locked=True, of=CustomerMilestone)
-    )  # fmt: skip
-    return [OverdueMilestone(*row) for row in session.execute(query)]
+def alert_newly_missed(session: Session, team_id: str, plan_id: int, today: date, now: datetime) -> list[MissedAlert]:
+    """Alert once on every open milestone of the plan due before ``today`` and never alerted: mark it alerted and add
+    one alert (key ``missed:<milestone id>``). Returns the alerts just made by due date, customer, position, the order
+    their ids were given in.
 
-
-def record_missed_alerts(
-    session: Session, team_id: str, plan_id: int, missed: Sequence[OverdueMilestone], now: datetime
-) -> list[MissedAlert]:
-    """Mark the milestones alerted and add one alert each (key ``missed:<milestone id>``), in ``missed``'s order."""
-    ids = [m.milestone_id for m in missed]
-    for start in range(0, len(ids), ALERTED_PER_UPDATE):
-        session.execute(
-            update(CustomerMilestone)
-            .where(CustomerMilestone.id.in_(ids[start : start + ALERTED_PER_UPDATE]))
-            .values(alerted_at=now)
-        )
-    rows = [{"customer_id": m.customer_id, "milestone_id": m.milestone_id, "key": f"missed:{m.milestone_id}"}
-            for m in missed]  # fmt: skip
-    shared = {"team_id": team_id, "plan_id": plan_id, "kind": "missed", "created_at": now}
-    execute_many(session, insert(ALERTS), rows, types={"created_at": ALERTS.c.created_at.type}, shared=shared)
-    # The plan row is locked for this check, so these are exactly the alerts just written.
-    alert_ids = dict(
-        session.connection()
-        .execute(
-            select(Alert.milestone_id, Alert.id).where(
-                Alert.plan_id == plan_id, Alert.kind == "missed", Alert.created_at == now
-            )
-        )
-        .all()
+    Set-based (one UPDATE, one INSERT ... SELECT), with no row through Python but the alerts read back for the posts.
+    The UPDATE goes first: on PostgreSQL it locks what it marks and re-checks each row a concurrent write changed, so
+    the alerts are added for exactly the milestones marked at ``now`` (the plan row is locked for the check). A check
+    at the same instant that marked some of them before has added their alerts too: the alert key, unique per team,
+    tells them apart.
+    """
+    m, c, a = MILESTONES.c, CUSTOMERS.c, ALERTS.c
+    marked = session.execute(
+        update(MILESTONES)
+        .where(m.plan_id == plan_id, m.completed_on.is_(None), m.alerted_at.is_(None), m.due_date < today)
+        .values(alerted_at=now)
     )
-    return [MissedAlert(alert_ids[m.milestone_id], m) for m in missed]
+    if not rowcount(marked):
+        return []
+    key = literal("missed:") + sql_cast(m.id, String)
+    order = (m.due_date, c.name_key, m.position)
+    just_marked = (m.plan_id == plan_id, m.completed_on.is_(None), m.alerted_at == now)  # as the index is ordered
+    made = session.execute(
+        insert(ALERTS)
+        .from_select(
+            ["team_id", "plan_id", "customer_id", "milestone_id", "kind", "key", "created_at"],
+            select(literal(team_id), m.plan_id, m.customer_id, m.id, literal("missed"), key,
+                   literal(now, a.created_at.type))
+            .join(CUSTOMERS, c.id == m.customer_id)
+            .where(*just_marked, ~exists().where(a.team_id == team_id, a.key == key))
+            .order_by(*order),
+        )
+        .returning(a.milestone_id, a.id)
+    )  # fmt: skip
+    alert_ids: dict[int, int] = {milestone_id: alert_id for milestone_id, alert_id in made}
+    overdue = session.connection().execute(
+        select(m.id, m.customer_id, c.name, c.owner_id, m.position, m.name, m.due_date)
+        .join(CUSTOMERS, c.id == m.customer_id)
+        .where(*just_marked)
+        .order_by(*order)
+    )  # fmt: skip
+    return [MissedAlert(alert_ids[row[0]], OverdueMilestone(*row)) for row in overdue if row[0] in alert_ids]
 
 
 def lock_unreported_bands(session: Session, plan_id: int) -> list[UnreportedBand]:

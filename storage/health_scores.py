@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Update, bindparam, insert, or_, select, update
+from sqlalchemy import Select, Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from steps.health import MilestoneState, ScoreBreakdown
@@ -202,23 +202,24 @@ def day_value(session: Session, day: date) -> Any:
 def lean_milestones(session: Session, plan_id: int, customer_ids: Sequence[int]) -> Iterator[
     dict[int, list[tuple[int, str, Any, Any]]]]:  # fmt: skip
     """The milestones of the named customers (ascending ids) as raw values in plan order, ``SCORE_CHUNK`` customers
-    at a time: customer id -> rows. Read by id range (no IN list of thousands of ids), so a range's other customers'
-    rows are read too and skipped. Each chunk is read when the previous one has been consumed, so the caller may
-    write between chunks."""
+    at a time: customer id -> rows. One query reads them all, by id range from the index alone (it holds every
+    column read, migration 0008): no IN list of thousands of ids, and the other customers' rows in the range are
+    skipped."""
+    if not customer_ids:
+        return
     m = MILESTONES.c
+    found: dict[int, list[tuple[int, str, Any, Any]]] = {customer_id: [] for customer_id in customer_ids}
+    for customer_id, position, name, due, done in raw_rows(
+        session,
+        select(m.customer_id, m.position, m.name, m.due_date, m.completed_on)
+        .where(m.plan_id == plan_id, m.customer_id.between(customer_ids[0], customer_ids[-1]))
+        .order_by(m.customer_id, m.position),
+    ):  # fmt: skip
+        rows = found.get(customer_id)
+        if rows is not None:
+            rows.append((position, name, due, done))
     for start in range(0, len(customer_ids), SCORE_CHUNK):
-        chunk = customer_ids[start : start + SCORE_CHUNK]
-        named = set(chunk)
-        found: dict[int, list[tuple[int, str, Any, Any]]] = {customer_id: [] for customer_id in chunk}
-        for customer_id, *milestone in raw_rows(
-            session,
-            select(m.customer_id, m.position, m.name, m.due_date, m.completed_on)
-            .where(m.plan_id == plan_id, m.customer_id.between(chunk[0], chunk[-1]))
-            .order_by(m.customer_id, m.position),
-        ):  # fmt: skip
-            if customer_id in named:
-                found[customer_id].append(tuple(milestone))
-        yield found
+        yield {customer_id: found[customer_id] for customer_id in customer_ids[start : start + SCORE_CHUNK]}
 
 
 def record_lean_scores(session: Session, team_id: str, plan_id: int, scores: Sequence[LeanScored],
@@ -258,30 +259,34 @@ def scoring_inputs(
     }
 
 
-def current_scores(session: Session, plan_id: int) -> Iterator[tuple[Any, ...]]:
+def current_scores(session: Session, plan_id: int) -> list[tuple[Any, ...]]:
     """Every customer's stored current score in id order: (id, name, owner_id, score, band, reported_score,
     reported_band, signals, signal_times, scored_at), from raw rows."""
     c = CUSTOMERS.c
-    for *row, signals, times, scored_at in raw_rows(
+    rows = raw_rows(
         session,
         select(c.id, c.name, c.owner_id, c.score, c.band, c.reported_score, c.reported_band, c.signals, c.signal_times,
                c.scored_at)
         .where(c.plan_id == plan_id)
         .order_by(c.id),
-    ):  # fmt: skip
-        yield (*row, json_value(signals) or {}, json_value(times) or {}, datetime_value(scored_at))
+    )  # fmt: skip
+    decode, at = json_value, datetime_value
+    return [
+        (customer_id, name, owner, score, band, reported, heard, decode(signals) or {}, decode(times) or {}, at(scored))
+        for customer_id, name, owner, score, band, reported, heard, signals, times, scored in rows
+    ]
 
 
-def mark_reported(session: Session, plan_id: int) -> int:
-    """Make every customer's current score and band the ones the team heard; only rows that differ are written."""
+def mark_reported(session: Session, customer_ids: Collection[int]) -> None:
+    """Make the named customers' current score and band the ones the team heard (the caller names those that differ,
+    so no other row is read or written)."""
     c = CUSTOMERS.c
-    result = session.execute(
-        update(CUSTOMERS)
-        .where(c.plan_id == plan_id)
-        .where(or_(c.reported_score.is_distinct_from(c.score), c.reported_band.is_distinct_from(c.band)))
-        .values(reported_score=c.score, reported_band=c.band)
+    execute_many(
+        session,
+        update(CUSTOMERS).where(c.id == bindparam("cid")).values(reported_score=c.score, reported_band=c.band),
+        [{"cid": customer_id} for customer_id in sorted(customer_ids)],
+        types={},
     )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def deadlines_passed(session: Session, plan_id: int, first_day: date, today: date) -> set[int]:

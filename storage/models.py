@@ -168,8 +168,10 @@ class CustomerMilestone(Base):
     __table_args__ = (
         UniqueConstraint("customer_id", "position", name="uq_customer_milestones_customer_position"),
         Index("ix_customer_milestones_open", "plan_id", "completed_on", "alerted_at", "due_date"),
-        # Scoring reads a plan's milestones by customer range, in order, without sorting.
-        Index("ix_customer_milestones_plan_customer", "plan_id", "customer_id", "position"),
+        # Scoring reads a plan's milestones by customer, in order, from the index alone (migration 0008).
+        Index(
+            "ix_customer_milestones_scoring", "plan_id", "customer_id", "position", "due_date", "completed_on", "name"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
