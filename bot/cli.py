@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 IMPORTED, SOME_REJECTED, REFUSED = 0, 1, 2
 CLI_USER = "cli"  # created_by / recorded_by of what the command line writes: no Slack user typed it
 PROGRESS_AFTER_S = 0.5  # a bar only for files long enough to wait for
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _run(settings: Settings) -> int:
@@ -56,6 +61,10 @@ def _run(settings: Settings) -> int:
     except OSError as exc:
         raise ConfigError(f"Slack could not be reached at SLACK_API_URL ({settings.slack_api_url}): {exc}") from exc
     scheduler.start()
+    # A deployment stops the bot with SIGTERM. Stopping as on Ctrl-C lets waitress finish the requests in hand and
+    # the scheduler its job; then, at exit, Python joins Bolt's listener pool after it has run everything queued
+    # (concurrent.futures). So the work of requests already acked, which Slack will not send again, is done first.
+    signal.signal(signal.SIGTERM, _stop)
     try:
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler

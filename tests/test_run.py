@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -110,6 +112,55 @@ def test_http_mode_serves_events_and_health(tmp_path: Path) -> None:
                 request.add_header(name, value)
             with urllib.request.urlopen(request, timeout=5) as resp:
                 assert "/onboarding step3" in json.loads(resp.read())["text"]
+        assert fake.problems == []
+
+
+def _serving(base: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.terminate()
+                pytest.fail(f"the bot did not serve /healthz: {process.communicate(timeout=10)[0]}")
+            time.sleep(0.1)
+
+
+def test_a_stopped_bot_finishes_what_it_acked_before_exiting(tmp_path: Path) -> None:
+    """SIGTERM, as a deployment stops the bot for a restart: the work of requests already acked (here the hub and the
+    three section threads of `/onboarding step3`, while Slack is slow) is done before the process exits. Slack will
+    not send those requests again, so work dropped at exit would be lost."""
+    port, slow = _free_port(), threading.Event()
+    with FakeSlack() as fake:
+        fake.succeed("chat.postMessage", stall=slow)  # the hub's post waits until `slow` is set
+        env = {
+            "SLACK_BOT_TOKEN": "xoxb-test-token",
+            "SLACK_SIGNING_SECRET": sr.SIGNING_SECRET,
+            "SLACK_API_URL": fake.base_url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+            "PORT": str(port),
+        }
+        with bot_process(env, tmp_path) as process:
+            base = f"http://127.0.0.1:{port}"
+            _serving(base, process)
+            body = sr.form_body(sr.slash_command("step3", response_url=fake.url + "/response/s3"))
+            request = urllib.request.Request(base + "/slack/events", data=body.encode(), method="POST")
+            for name, value in {"Content-Type": "application/x-www-form-urlencoded", **sr.sign(body)}.items():
+                request.add_header(name, value)
+            with urllib.request.urlopen(request, timeout=5) as resp:
+                assert resp.status == 200
+            deadline = time.monotonic() + 10
+            while not fake.calls_to("chat.postMessage") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.5)  # the stop has begun while the hub's post is still in Slack's hands
+            slow.set()
+            output = process.communicate(timeout=30)[0]
+            assert process.returncode == 0, output
+        texts = [m["text"] for m in fake.messages(sr.CHANNEL)]
+        assert texts[0].startswith("Step 3 · Success Milestones") and len(texts) == 4, texts
         assert fake.problems == []
 
 
