@@ -18,6 +18,7 @@ from slack_bolt.listener import thread_runner
 from sqlalchemy.exc import OperationalError
 
 from sandbox.slack_api import FakeSlack
+from storage.db import Engine, Sessions, make_engine, make_session_factory
 from tests.support.databases import (
     MigratedSchema,
     migrated_postgres_schema,
@@ -80,6 +81,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path / "bot.db")
     schema: MigratedSchema = request.getfixturevalue("postgres_migrated_schema")
     return schema.empty()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the test's migrated, empty database."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> Sessions:
+    return make_session_factory(engine)
 
 
 @pytest.fixture(params=DATABASES)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -11,7 +10,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.bulk import execute_many
-from storage.db import make_engine, make_session_factory, transaction, upgrade
+from storage.db import transaction
 from storage.models import Customer, HealthScore, Plan
 
 # Not UTC, so the bulk path has to apply UTCDateTime's conversion as the ORM does.
@@ -27,19 +26,6 @@ HISTORY_TYPES = {
     "breakdown": HealthScore.__table__.c.breakdown.type,
 }
 UTC_DATETIME = HealthScore.__table__.c.computed_at.type
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return make_session_factory(engine)
 
 
 @pytest.fixture

@@ -4,11 +4,9 @@ backlog with or without Slack's error, more failed posts than are shown, another
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from steps.step3 import Section
@@ -20,18 +18,6 @@ from storage.records import PlanRecord, PlanStatus
 
 NOW = datetime(2026, 11, 29, 9, 30, 15, 250000, tzinfo=UTC)
 TEAM, CHANNEL = "T0STATUS1", "C0STATUS1"
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return make_session_factory(engine)
 
 
 def _plan(sessions: sessionmaker[Session], team: str = TEAM, channel: str = CHANNEL) -> PlanRecord:

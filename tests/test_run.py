@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,33 +87,33 @@ def test_socket_mode_answers_a_slash_command(tmp_path: Path) -> None:
 def test_http_mode_serves_events_and_health(tmp_path: Path) -> None:
     port = _free_port()
     with FakeSlack() as fake:
-        env = {
-            "SLACK_BOT_TOKEN": "xoxb-test-token",
-            "SLACK_SIGNING_SECRET": sr.SIGNING_SECRET,
-            "SLACK_API_URL": fake.base_url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-            "PORT": str(port),
-        }
-        with bot_process(env, tmp_path) as process:
+        with bot_process(_http_env(fake, tmp_path, port), tmp_path) as process:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:
-                        assert json.loads(resp.read()) == {"status": "ok"}
-                        break
-                except OSError:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        process.terminate()
-                        pytest.fail(f"the bot did not serve /healthz: {process.communicate(timeout=10)[0]}")
-                    time.sleep(0.1)
-            body = sr.form_body(sr.slash_command("help", response_url=fake.url + "/response/h"))
-            request = urllib.request.Request(base + "/slack/events", data=body.encode(), method="POST")
-            for name, value in {"Content-Type": "application/x-www-form-urlencoded", **sr.sign(body)}.items():
-                request.add_header(name, value)
-            with urllib.request.urlopen(request, timeout=5) as resp:
+            _serving(base, process)
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:
+                assert json.loads(resp.read()) == {"status": "ok"}
+            with _command(base, "help", fake.url + "/response/h") as resp:
                 assert "/onboarding step3" in json.loads(resp.read())["text"]
         assert fake.problems == []
+
+
+def _http_env(fake: FakeSlack, tmp_path: Path, port: int) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": sr.SIGNING_SECRET,
+        "SLACK_API_URL": fake.base_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "PORT": str(port),
+    }
+
+
+def _command(base: str, text: str, response_url: str) -> Any:
+    """A signed `/onboarding <text>` to the bot's events URL; the open HTTP response."""
+    body = sr.form_body(sr.slash_command(text, response_url=response_url))
+    request = urllib.request.Request(base + "/slack/events", data=body.encode(), method="POST")
+    for name, value in {"Content-Type": "application/x-www-form-urlencoded", **sr.sign(body)}.items():
+        request.add_header(name, value)
+    return urllib.request.urlopen(request, timeout=5)
 
 
 def _serving(base: str, process: subprocess.Popen[str]) -> None:
@@ -135,21 +136,10 @@ def test_a_stopped_bot_finishes_what_it_acked_before_exiting(tmp_path: Path) -> 
     port, slow = _free_port(), threading.Event()
     with FakeSlack() as fake:
         fake.succeed("chat.postMessage", stall=slow)  # the hub's post waits until `slow` is set
-        env = {
-            "SLACK_BOT_TOKEN": "xoxb-test-token",
-            "SLACK_SIGNING_SECRET": sr.SIGNING_SECRET,
-            "SLACK_API_URL": fake.base_url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-            "PORT": str(port),
-        }
-        with bot_process(env, tmp_path) as process:
+        with bot_process(_http_env(fake, tmp_path, port), tmp_path) as process:
             base = f"http://127.0.0.1:{port}"
             _serving(base, process)
-            body = sr.form_body(sr.slash_command("step3", response_url=fake.url + "/response/s3"))
-            request = urllib.request.Request(base + "/slack/events", data=body.encode(), method="POST")
-            for name, value in {"Content-Type": "application/x-www-form-urlencoded", **sr.sign(body)}.items():
-                request.add_header(name, value)
-            with urllib.request.urlopen(request, timeout=5) as resp:
+            with _command(base, "step3", fake.url + "/response/s3") as resp:
                 assert resp.status == 200
             deadline = time.monotonic() + 10
             while not fake.calls_to("chat.postMessage") and time.monotonic() < deadline:
