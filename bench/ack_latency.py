@@ -19,10 +19,8 @@ under load was not the expected one.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
@@ -36,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.ack_load import BUTTON, HELP, STATUS, LoadReport, LoadResult, Plan, run_load
+from bench.measure import peak_rss_mib, percentile
 from bot.ids import ADD_MILESTONE, CONFIRM_SAVE, OPEN_SECTION, REVIEW_SAVE
 from sandbox.payloads import ALICE
 from sandbox.slack_api import FakeSlack
@@ -112,18 +111,6 @@ def run_plan(bot: TimedHarness, recorder: Recorder, channel: str, channel_name: 
     if not synthesis["text"].startswith("Step 3 synthesis"):
         raise RuntimeError(f"{channel}: expected the synthesis message, got {synthesis['text']!r}")
     recorder.record(CONFIRM, bot.click(synthesis, CONFIRM_SAVE, channel=channel))
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
-
-
-def peak_rss_mib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # Linux reports KiB, macOS bytes.
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 COLUMNS = (("request kind", 34), ("count", 5), ("ack p50", 8), ("ack p95", 8), ("ack max", 8), ("total p50", 9))

@@ -26,6 +26,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from bench.measure import process_cpu_s
 from bot.ids import MENU_HELP
 from sandbox import payloads as sr
 from sandbox.slack_api import FakeSlack
@@ -162,12 +163,6 @@ async def _load(port: int, kind: str, requests: Requests, count: int, concurrenc
     await asyncio.gather(*(_client(port, kind, requests, todo, result, record) for _ in range(concurrency)))
     result.wall_s = time.perf_counter() - started
     return result
-
-
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far, all its threads (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(port: int, pid: int, kind: str, requests: Requests, *, count: int, concurrency: int) -> LoadResult:

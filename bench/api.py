@@ -34,6 +34,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.measure import percentile
 from sandbox.slack_api import FakeSlack
 from tests.support.answers import complete_step3
 from tests.support.harness import BotHarness, FakeClock
@@ -78,11 +79,6 @@ def signals(kind: str, customers: int, batch: int, day: datetime) -> dict[str, A
             for i, factor in enumerate(FACTORS)
         ]  # fmt: skip
     return {"items": items}
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def run(database_url: str, customers: int, batches: int) -> int:

@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from bench.measure import cpu_s, peak_rss_mib
 
 TARGET_SECONDS = 20.0
 TARGET_MIB = 300.0
@@ -80,31 +81,13 @@ def write_signals(path: Path, customers: int, rows: int, rng: random.Random) -> 
 # --- one run of the command line, in a child process --------------------------------------------
 
 
-def _peak_rss_mib() -> float:
-    """Peak RSS of this process (``VmHWM``: ``ru_maxrss`` of a child would include its parent's peak)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def _cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_child(argv: list[str], profile: str | None) -> dict[str, object]:
     import io
     from contextlib import redirect_stdout
 
     from bot.cli import main as cli
 
-    rss_before, cpu_before = _peak_rss_mib(), _cpu_s()
+    rss_before, cpu_before = peak_rss_mib(), cpu_s()
     profiler = cProfile.Profile() if profile else None
     out = io.StringIO()
     started = time.perf_counter()
@@ -118,8 +101,8 @@ def run_child(argv: list[str], profile: str | None) -> dict[str, object]:
     if profiler is not None and profile:
         profiler.dump_stats(profile)
     first = out.getvalue().splitlines()[0] if out.getvalue() else ""
-    return {"status": status, "wall_s": wall, "cpu_s": _cpu_s() - cpu_before, "rss_before_mib": rss_before,
-            "rss_peak_mib": _peak_rss_mib(), "output": first}  # fmt: skip
+    return {"status": status, "wall_s": wall, "cpu_s": cpu_s() - cpu_before, "rss_before_mib": rss_before,
+            "rss_peak_mib": peak_rss_mib(), "output": first}  # fmt: skip
 
 
 def run(label: str, url: str, argv: list[str], profile: str | None) -> Run:

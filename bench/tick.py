@@ -25,7 +25,6 @@ import os
 import platform
 import pstats
 import random
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -44,6 +43,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.measure import cpu_s, peak_rss_mib
 from bench.tick_floor import FLOORS
 from sandbox.payloads import ALICE, BOB
 from sandbox.slack_api import FakeSlack
@@ -398,28 +398,6 @@ class TickResult:
     summary: str
 
 
-def _peak_rss_mib() -> float:
-    """Peak RSS of this process so far.
-
-    On Linux this is ``VmHWM`` of /proc/self/status: ``ru_maxrss`` of a child started by subprocess includes
-    the parent's peak (the high-water mark survives vfork + exec), which here is the data generation's.
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # macOS: bytes, Linux: KiB
-
-
-def _cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_child(database_url: str, slack_base_url: str, profile: str | None) -> TickResult:
     from bot import scheduler
     from bot.services import Services
@@ -429,11 +407,11 @@ def run_child(database_url: str, slack_base_url: str, profile: str | None) -> Ti
     check = scheduler.check
 
     def timed_check(*args: Any, **kwargs: Any) -> Any:
-        wall, cpu = time.perf_counter(), _cpu_s()
+        wall, cpu = time.perf_counter(), cpu_s()
         try:
             return check(*args, **kwargs)
         finally:
-            checked.extend((time.perf_counter() - wall, _cpu_s() - cpu))
+            checked.extend((time.perf_counter() - wall, cpu_s() - cpu))
 
     scheduler.check = timed_check  # type: ignore[assignment]
 
@@ -441,7 +419,7 @@ def run_child(database_url: str, slack_base_url: str, profile: str | None) -> Ti
     client = make_client(BOT_TOKEN, slack_base_url)
     sleeps: list[float] = []
     profiler = cProfile.Profile() if profile else None
-    rss_before, cpu_before = _peak_rss_mib(), _cpu_s()
+    rss_before, cpu_before = peak_rss_mib(), cpu_s()
     started = time.perf_counter()
     if profiler is not None:
         profiler.enable()
@@ -449,14 +427,14 @@ def run_child(database_url: str, slack_base_url: str, profile: str | None) -> Ti
     if profiler is not None:
         profiler.disable()
     wall = time.perf_counter() - started
-    cpu = _cpu_s() - cpu_before
+    cpu = cpu_s() - cpu_before
     if profiler is not None and profile:
         profiler.dump_stats(profile)
     c, d = report.check, report.delivery
     return TickResult(
         wall_s=wall, cpu_s=cpu, check_wall_s=checked[0], check_cpu_s=checked[1], sleep_s=sum(sleeps),
         sleeps=len(sleeps), rss_before_mib=rss_before,
-        rss_peak_mib=_peak_rss_mib(), missed=c.missed, band_alerts=c.band_alerts, health_updates=c.health_updates,
+        rss_peak_mib=peak_rss_mib(), missed=c.missed, band_alerts=c.band_alerts, health_updates=c.health_updates,
         scored=c.scored, sent=d.sent, retried=d.retried, failed=d.failed, summary=report.summary(),
     )  # fmt: skip
 
@@ -502,9 +480,9 @@ FLOOR_LABELS = {"sql": "set-based SQL", "loop": "tight loop over raw sqlite3 row
 
 
 def run_floor_child(name: str, database_url: str) -> FloorResult:
-    cpu_before, started = _cpu_s(), time.perf_counter()
+    cpu_before, started = cpu_s(), time.perf_counter()
     FLOORS[name](database_url.removeprefix("sqlite:///"), NOW)
-    return FloorResult(time.perf_counter() - started, _cpu_s() - cpu_before, _peak_rss_mib())
+    return FloorResult(time.perf_counter() - started, cpu_s() - cpu_before, peak_rss_mib())
 
 
 def floor_in_child(name: str, path: str) -> FloorResult:
