@@ -30,7 +30,7 @@ from bench.measure import process_cpu_s
 from bot.ids import MENU_HELP
 from sandbox import payloads as sr
 from sandbox.slack_api import FakeSlack
-from tests.support.process import free_port
+from tests.support.process import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 HELP = "/onboarding help"
@@ -247,12 +247,7 @@ def serving(command: list[str], url: str, env: dict[str, str], log: Path) -> Ite
         _wait_until_serving(url, process)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def bot_command(fake_url: str, database_url: str, port: int) -> tuple[list[str], dict[str, str]]:

@@ -29,7 +29,6 @@ import os
 import platform
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -53,7 +52,7 @@ from storage import outbox
 from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.models import OutboxMessage
 from tests.support.databases import postgres_schema
-from tests.support.process import start_bot
+from tests.support.process import start_bot, stop
 
 TEAM = "T0BENCH"
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -254,12 +253,7 @@ def kill_9(url: str | None, posts: int, channels: int, kill_wait: float) -> Outc
                 else f"{undelivered(sessions)} undelivered {kill_wait:.0f} s after that"
             )
         finally:
-            second.terminate()
-            try:
-                second.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                second.kill()
-                second.wait(timeout=10)
+            stop(second)
         result = Outcome("kill-9", audit(fake, queued), failed(sessions), len(fake.calls), notes)
         fake.take_problems()
         return result

@@ -21,7 +21,7 @@ from storage.db import make_engine, make_session_factory, transaction
 from storage.models import OutboxMessage
 from tests.support.databases import sqlite_copy
 from tests.support.delivery import NOW, TEAM, Env
-from tests.support.process import start_bot
+from tests.support.process import start_bot, stop
 
 LEASE = timedelta(seconds=30)
 
@@ -168,8 +168,7 @@ def test_run_killed_mid_delivery_then_restarted(tmp_path: Path, sqlite_template:
             took_orphans = wait_until(orphans_sent, 60, "the dead process's claims delivered", log)
             took_all = wait_until(lambda: sent() == len(queued), 60, "everything delivered", log)
         finally:
-            second.terminate()
-            second.wait(timeout=15)
+            stop(second)
         result = audit(fake, queued)
     engine.dispose()
 

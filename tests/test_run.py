@@ -27,6 +27,7 @@ from sandbox import payloads as sr
 from sandbox.slack_api import FakeSlack
 from sandbox.socket_mode import FakeSocketModeServer
 from tests.support.cli import in_process_cli
+from tests.support.process import free_port, stop
 
 
 @contextmanager
@@ -43,17 +44,7 @@ def bot_process(env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[str
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        stop(process)
 
 
 def test_socket_mode_answers_a_slash_command(tmp_path: Path) -> None:
@@ -85,7 +76,7 @@ def test_socket_mode_answers_a_slash_command(tmp_path: Path) -> None:
 
 
 def test_http_mode_serves_events_and_health(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     with FakeSlack() as fake:
         with bot_process(_http_env(fake, tmp_path, port), tmp_path) as process:
             base = f"http://127.0.0.1:{port}"
@@ -133,7 +124,7 @@ def test_a_stopped_bot_finishes_what_it_acked_before_exiting(tmp_path: Path) -> 
     """SIGTERM, as a deployment stops the bot for a restart: the work of requests already acked (here the hub and the
     three section threads of `/onboarding step3`, while Slack is slow) is done before the process exits. Slack will
     not send those requests again, so work dropped at exit would be lost."""
-    port, slow = _free_port(), threading.Event()
+    port, slow = free_port(), threading.Event()
     with FakeSlack() as fake:
         fake.succeed("chat.postMessage", stall=slow)  # the hub's post waits until `slow` is set
         with bot_process(_http_env(fake, tmp_path, port), tmp_path) as process:
