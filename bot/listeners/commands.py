@@ -174,7 +174,7 @@ def freshness(
     """Only this channel's plan: the plan is found from the envelope's team and channel, never from an argument."""
     wanted = parse_freshness(args)
     services = services_of(context)
-    with transaction(services.sessions) as session:
+    with read_only(services.sessions) as session:  # checked before the ack: a read, which takes no write lock
         ready = customers.require_runnable(session, plans.require(session, who.team_id, who.channel()).plan)
         data_freshness.check(ready, wanted)
     if not wanted.windows and not wanted.share_given:
