@@ -21,7 +21,7 @@ from bot.metadata import ImportMetadata
 from steps.csv_rows import read_csv, rejected_csv
 from steps.errors import UserError
 from steps.imports import ImportReport, Kind
-from storage.db import transaction
+from storage.db import read_only, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def open_import(
     ack: Ack, context: BoltContext, who: Requester, client: WebClient, args: list[str], command: dict
 ) -> None:
     """The upload form, for a plan whose Step 3 is saved (customers follow its milestones)."""
-    with transaction(services_of(context).sessions) as session:
+    with read_only(services_of(context).sessions) as session:  # before the ack: a read takes no write lock
         state = plans.require(session, who.team_id, who.channel())
         customers.require_runnable(session, state.plan)
     ack()
