@@ -243,7 +243,13 @@ def _score_at(signals: dict[str, float], times: dict[str, str], rows: list[dict[
 
 
 def generate(
-    sessions: sessionmaker[Session], *, plans: int, customers: int, overdue_share: float, seed: int
+    sessions: sessionmaker[Session],
+    *,
+    plans: int,
+    customers: int,
+    overdue_share: float,
+    seed: int,
+    layout: str = "interleaved",
 ) -> Generated:
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -261,7 +267,9 @@ def generate(
         score_rows: list[dict[str, Any]] = []
         for n in range(batch_start, min(batch_start + CUSTOMER_BATCH, customers)):
             customer_id = n + 1
-            plan_id = plan_ids[n % plans]  # spread evenly over the plans
+            # Spread evenly over the plans: one after another (a customer added to each plan in turn, the worst case
+            # for one plan's writes), or each plan's customers in one run of ids (each plan imported at once).
+            plan_id = plan_ids[n % plans] if layout == "interleaved" else plan_ids[n * plans // customers]
             newly_overdue = rng.random() < overdue_share
             start, rows = _customer_milestones(rng, newly_overdue, today)
             signals = {key: float(rng.randint(0, 100)) for key in SIGNALLED}
@@ -559,7 +567,8 @@ def _database_size(url: str) -> str:
 
 
 def _data_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"plans": args.plans, "customers": args.customers, "overdue_share": args.overdue_share, "seed": args.seed}
+    options = {"plans": args.plans, "customers": args.customers, "overdue_share": args.overdue_share, "seed": args.seed}
+    return options if args.layout == "interleaved" else options | {"layout": args.layout}
 
 
 def _save_data(url: str, saved: Path, generated: Generated, options: dict[str, Any]) -> None:
@@ -577,6 +586,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overdue-share", type=float, default=0.3,
                         help="share of customers with a newly overdue, un-alerted milestone (default 0.3)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=20261130, help="random seed of the generated data")
+    parser.add_argument("--layout", choices=("interleaved", "clustered"), default="interleaved",
+                        help="where each plan's customers sit in the tables: interleaved (customer n in plan n mod "
+                             "plans, the default and the worst case) or clustered (each plan's customers in one run "
+                             "of ids, as when each plan imported its customers at once)")  # fmt: skip
     parser.add_argument("--profile", metavar="FILE",
                         help="run the first tick under cProfile, save the stats to FILE and print the top functions "
                              "(the tick's figures then include the profiler's overhead)")  # fmt: skip
@@ -628,7 +641,12 @@ def main(argv: list[str] | None = None) -> int:
                 if session.scalar(select(func.count()).select_from(Plan)):
                     raise SystemExit("the database already has plans; give an empty one")
             generated = generate(
-                sessions, plans=args.plans, customers=args.customers, overdue_share=args.overdue_share, seed=args.seed
+                sessions,
+                plans=args.plans,
+                customers=args.customers,
+                overdue_share=args.overdue_share,
+                seed=args.seed,
+                layout=args.layout,
             )
             if saved is not None:
                 _save_data(url, saved, generated, _data_options(args))
@@ -662,7 +680,8 @@ def main(argv: list[str] | None = None) -> int:
         f"database:      {url if args.database_url else 'sqlite (file in a temp dir)'}, {size} after generation",
         f"machine:       {platform.machine()}, os.cpu_count()={os.cpu_count()}, "
         f"Python {platform.python_version()} ({platform.python_implementation()}), {platform.system()}",
-        f"data:          {args.plans} plans, {generated.customers} customers, {generated.milestones} milestones; "
+        f"data:          {args.plans} plans ({args.layout}), {generated.customers} customers, "
+        f"{generated.milestones} milestones; "
         f"{generated.newly_overdue_customers} customers "
         f"({generated.newly_overdue_customers / max(generated.customers, 1):.0%}) with "
         f"{generated.newly_overdue_milestones} newly overdue milestones",

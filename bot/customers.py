@@ -28,16 +28,18 @@ from steps.step3 import STEP_ID, HealthModel, MilestonesSection
 from storage import alerts, health_scores, outbox, repo
 from storage import customers as store
 from storage.db import Session
-from storage.records import AlertRecord, CustomerRecord, MilestoneRecord, PlanRecord
+from storage.records import AlertRecord, CustomerRecord, MilestoneRecord, PlanRecord, SectionRecord
 
 
 @dataclass(frozen=True)
 class RunnablePlan:
-    """A plan whose Step 3 is saved, with its milestones and health model parsed once."""
+    """A plan whose Step 3 is saved, with its milestones and health model parsed once, and its sections' rows as
+    read then (versions and edit times: the scheduler's check reads them once per plan, in the plan's lock)."""
 
     plan: PlanRecord
     milestones: MilestonesSection
     health: HealthModel
+    sections: dict[str, SectionRecord]
 
     @property
     def zone(self) -> ZoneInfo:
@@ -64,6 +66,7 @@ def runnable(session: Session, plan: PlanRecord) -> RunnablePlan | None:
         plan,
         MilestonesSection.model_validate(rows["milestones"].answers),
         HealthModel.model_validate(rows["health"].answers),
+        rows,
     )
 
 
@@ -269,17 +272,15 @@ def record_signals(
     return rescore(session, ready, updated, now)
 
 
-def follow_milestones(session: Session, plan: PlanRecord, now: datetime) -> bool:
+def follow_milestones(session: Session, ready: RunnablePlan, now: datetime) -> bool:
     """Customers' milestones after the plan's milestones were edited: future deadlines move, past ones stay.
 
     Done once per saved version of the milestones, and recorded as done in the same transaction: the listener
     runs it just after acknowledging the save, and every scheduler check catches up on any version a crash or a
     restart left behind. Returns whether there was anything to do.
     """
-    ready = runnable(session, plan)
-    if ready is None:
-        return False
-    job, version = f"reschedule:{plan.id}", str(repo.section_rows(session, plan)["milestones"].version)
+    plan = ready.plan
+    job, version = f"reschedule:{plan.id}", str(ready.sections["milestones"].version)
     if repo.job_ran(session, plan.team_id, job, version):
         return False
     store.reschedule(

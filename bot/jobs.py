@@ -194,7 +194,7 @@ def health_update_due(session: Session, ready: RunnablePlan, now: datetime) -> d
     instant = latest_update_due(
         health.cadence, health.update_time, health.timezone, now, health.weekday.number, health.month_day
     )
-    saved = repo.section_rows(session, ready.plan)["health"].updated_at
+    saved = ready.sections["health"].updated_at
     if instant < saved:
         return None  # the first update is the first scheduled one after the model was saved
     if repo.job_ran(session, ready.plan.team_id, f"health:{ready.plan.id}", instant.isoformat()):
@@ -240,7 +240,7 @@ def _changed(
     deadline that passed, a value that went stale, a customer never scored, and an edited model (every customer).
     After an update, every customer's stored score is the score as of that update, hence "since" it.
     """
-    sections = repo.section_rows(session, ready.plan)
+    sections = ready.sections
     if since is None or max(sections["health"].updated_at, sections["milestones"].updated_at) >= since:
         return {item.customer_id for item in kept}
     changed = health_scores.deadlines_passed(session, ready.plan.id, ready.today(since), ready.today(now))
@@ -441,7 +441,7 @@ def _check(services: Services, now: datetime) -> CheckReport:
 
 def _check_plan(session: Session, ready: RunnablePlan, now: datetime, report: CheckReport) -> None:
     # Deadlines first: a milestones edit whose rescheduling a crash interrupted is caught up before any alert.
-    customers.follow_milestones(session, ready.plan, now)
+    customers.follow_milestones(session, ready, now)
     update_due = health_update_due(session, ready, now)
     missed = check_missed(session, ready, now)
     report.missed += len(missed)

@@ -133,7 +133,9 @@ def follow_milestones(services: Services, state: PlanState, section: Section) ->
     """Once a milestones save is acknowledged, customers' deadlines follow the plan's new milestones."""
     if section is Section.MILESTONES:
         with transaction(services.sessions) as session:
-            customers.follow_milestones(session, state.plan, services.clock())
+            ready = customers.runnable(session, state.plan)
+            if ready is not None:
+                customers.follow_milestones(session, ready, services.clock())
 
 
 def section_form(
