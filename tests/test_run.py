@@ -145,6 +145,43 @@ def test_a_stopped_bot_finishes_what_it_acked_before_exiting(tmp_path: Path) -> 
         assert fake.problems == []
 
 
+def test_clients_that_stall_mid_body_hold_up_neither_requests_nor_a_stop(tmp_path: Path) -> None:
+    """The events URL is public, and a body can only be checked for Slack's signature once it is all in. Clients that
+    send headers and a little of a body, then nothing, must not take the request threads (more of them here than the
+    server has) from Slack's requests, nor keep a stop from ending. waitress reads bodies in its I/O loop and hands a
+    request to a thread only once its body is in; a server that reads bodies in its request threads (granian, as
+    measured in bench/README.md) fails this."""
+    port, stalled = free_port(), []
+    with FakeSlack() as fake:
+        with bot_process(_http_env(fake, tmp_path, port), tmp_path) as process:
+            base = f"http://127.0.0.1:{port}"
+            _serving(base, process)
+            try:
+                for _ in range(12):
+                    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+                    stalled.append(client)
+                    client.sendall(
+                        b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Type: application/x-www-form-urlencoded"
+                        b"\r\nContent-Length: 1000\r\n\r\ncommand=%2F"  # 11 of 1,000 bytes, then nothing
+                    )
+                time.sleep(0.5)
+                started = time.monotonic()
+                with urllib.request.urlopen(base + "/healthz", timeout=5) as resp:
+                    assert resp.status == 200
+                with _command(base, "help", fake.url + "/response/h") as resp:
+                    assert "/onboarding step3" in json.loads(resp.read())["text"]
+                assert time.monotonic() - started < 3
+                started = time.monotonic()
+                process.send_signal(signal.SIGTERM)
+                output = process.communicate(timeout=15)[0]
+                assert process.returncode == 0, output
+                assert time.monotonic() - started < 10
+            finally:
+                for client in stalled:
+                    client.close()
+        assert fake.problems == []
+
+
 BAD_CONFIGURATIONS = [
     ({}, "SLACK_BOT_TOKEN is required"),
     ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN must be a bot token"),
