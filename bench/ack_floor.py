@@ -6,8 +6,10 @@ hub's ``menu_help`` button acks empty and then, as the bot does, posts the same 
 response_url. Slack shows nothing for a click until a reply arrives, so a floor that only acked would be a bot
 that answers no click; the post is part of the work in both (in the floor, a task on its event loop after the ack).
 Bolt's defaults otherwise (signature check, its middleware, listeners run as tasks while the request
-waits for the ack). Uvicorn as installed (h11, asyncio loop), no access log: the bot logs no line per request
-either. Started as its own process::
+waits for the ack). Uvicorn with h11 and the asyncio loop, named rather than left to what is installed: with
+httptools and uvloop present (``uvicorn[standard]``) uvicorn picks them by itself, and the floor then costs half the
+CPU per request (bench/README.md), so the same command would measure a different floor on another machine. No access
+log: the bot logs no line per request either. Started as its own process::
 
     python -m bench.ack_floor --port PORT --api-url http://127.0.0.1:NNNN/api/
 """
@@ -55,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-url", required=True, help="the fake Slack Web API the app's client talks to")
     args = parser.parse_args(argv)
     handler = AsyncSlackRequestHandler(floor_app(args.api_url))
-    uvicorn.run(handler, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        handler, host="127.0.0.1", port=args.port, http="h11", loop="asyncio", log_level="warning", access_log=False
+    )
     return 0
 
 
