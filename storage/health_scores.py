@@ -307,13 +307,26 @@ def latest_breakdowns(session: Session, customer_ids: Collection[int]) -> dict[i
     found: dict[int, ScoreBreakdown] = {}
     pending = sorted(customer_ids)
     h = HEALTH_SCORES.c
+    # One index seek per customer for its newest row, and only that row leaves the database: the history grows by a
+    # row per customer and update, and reading (and decoding) all of it made this read 13 times slower after a year
+    # of weekly updates (bench/README.md, "Issue 12, third round").
+    c = CUSTOMERS.c
+    newest = (
+        select(h.id)
+        .where(h.customer_id == c.id)
+        .order_by(h.computed_at.desc(), h.id.desc())
+        .limit(1)
+        .correlate(CUSTOMERS)
+        .scalar_subquery()
+    )
+    kept = HEALTH_SCORES.alias("kept")
     for start in range(0, len(pending), SCORE_CHUNK):
         rows = session.execute(
-            select(h.customer_id, h.breakdown)
-            .where(h.customer_id.in_(pending[start : start + SCORE_CHUNK]))
-            .order_by(h.customer_id, h.computed_at.desc(), h.id.desc())
+            select(c.id, kept.c.breakdown)
+            .select_from(CUSTOMERS)
+            .join(kept, kept.c.id == newest)
+            .where(c.id.in_(pending[start : start + SCORE_CHUNK]))
         )
         for customer_id, breakdown in rows:
-            if customer_id not in found:
-                found[customer_id] = ScoreBreakdown.from_dict(breakdown)
+            found[customer_id] = ScoreBreakdown.from_dict(breakdown)
     return found
