@@ -8,17 +8,14 @@ history grows by one row per customer and update (``storage.health_scores.latest
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.measure import cpu_s
-from bench.tick import HEALTH
+from bench.tick import HEALTH, database
 from steps.health import compute_score
 from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.health_scores import latest_breakdowns
@@ -73,15 +70,6 @@ def _timed(sessions: sessionmaker[Session], customer_ids: list[int], repeat: int
     return best_wall * 1000, best_cpu * 1000
 
 
-@contextmanager
-def _database(url: str | None) -> Iterator[str]:
-    if url is not None:
-        yield url
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-history-") as tmp:
-        yield f"sqlite:///{tmp}/bot.db"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--customers", type=int, default=800, help="customers read at once (default 800: the most a "
@@ -91,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="reads per measurement; the best is shown")
     parser.add_argument("--database-url", help="SQLAlchemy URL of an empty database (default: SQLite in a temp dir)")
     args = parser.parse_args(argv)
-    with _database(args.database_url) as url:
+    with database(args.database_url) as url:
         upgrade(url)
         sessions = make_session_factory(make_engine(url))
         customer_ids = _customers(sessions, args.customers)
