@@ -179,13 +179,7 @@ def reported_band(session: Session, customer_id: int) -> Band | None:
 
 def latest_breakdown(session: Session, customer_id: int) -> ScoreBreakdown | None:
     """How the customer's newest score in the history was reached; None before the first one."""
-    latest = session.scalar(
-        select(HealthScore.breakdown)
-        .where(HealthScore.customer_id == customer_id)
-        .order_by(HealthScore.computed_at.desc(), HealthScore.id.desc())
-        .limit(1)
-    )
-    return ScoreBreakdown.from_dict(latest) if latest else None
+    return latest_breakdowns(session, [customer_id]).get(customer_id)
 
 
 # --- the lean path: raw driver rows, for the health update over every customer of a plan -------------------------
