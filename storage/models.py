@@ -263,11 +263,17 @@ class OutboxMessage(Base):
             postgresql_where=text(UNDELIVERED_SQL),
         ),
         Index("ix_outbox_parent_id", "parent_id"),  # a failed post fails its thread replies
+        # The outbox keeps every sent post, so a read on a request's path seeks on every column it compares: a
+        # plan's posts by status (`/onboarding status`: its backlog and failed posts), and the post a button was
+        # clicked on by its ts (``storage.outbox.find_posted``). Both scanned all of a plan's or team's posts before
+        # (bench/history_reads.py).
+        Index("ix_outbox_plan_status", "plan_id", "status", "id"),
+        Index("ix_outbox_posted", "team_id", "channel_id", "ts"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
-    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
     channel_id: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(200))  # idempotency key, also stamped on the message's metadata
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))  # post in its thread

@@ -37,6 +37,13 @@ def undelivered(table: type[OutboxMessage] = OutboxMessage) -> ColumnElement[boo
     return table.status.in_([literal_column("'pending'", String), literal_column("'sending'", String)])
 
 
+def failed(table: type[OutboxMessage] = OutboxMessage) -> ColumnElement[bool]:
+    """``status = 'failed'`` with a literal value. psycopg prepares a statement it runs often, and PostgreSQL then
+    plans it once for any value of its parameters: not knowing which status it would be asked for, it scanned the
+    whole outbox for a plan's failed posts (18 ms at 100,000 posts) instead of seeking ``ix_outbox_plan_status``."""
+    return table.status == literal_column("'failed'", String)
+
+
 FAILED_SHOWN = 10  # failed deliveries listed by `/onboarding status`
 
 
@@ -302,10 +309,10 @@ def mark_unknown(
 
 def mark_failed(session: Session, item_id: int, error: str, *, worker_id: str | None = None) -> bool:
     """Slack refused it for good; its thread replies (queued behind it) fail with ``parent failed: <error>``."""
-    failed = _settle(session, item_id, worker_id, status="failed", error=error[:ERROR_LENGTH])
-    if failed:
+    settled = _settle(session, item_id, worker_id, status="failed", error=error[:ERROR_LENGTH])
+    if settled:
         _fail_replies(session, item_id, error)
-    return failed
+    return settled
 
 
 def renew(session: Session, worker_id: str, now: datetime) -> int:
@@ -346,7 +353,7 @@ def reclaim(session: Session, worker_id: str, now: datetime) -> int:
 
 def failed_items(session: Session, team_id: str, plan_id: int | None = None, limit: int = 20) -> list[OutboxMessage]:
     """Posts that will never be delivered, newest first, to show to the team."""
-    query = select(OutboxMessage).where(OutboxMessage.team_id == team_id, OutboxMessage.status == "failed")
+    query = select(OutboxMessage).where(OutboxMessage.team_id == team_id, failed())
     if plan_id is not None:
         query = query.where(OutboxMessage.plan_id == plan_id)
     return list(session.scalars(query.order_by(OutboxMessage.id.desc()).limit(limit)))

@@ -16,7 +16,7 @@ from steps.step3 import Section
 from storage.bulk import DriverQuery, datetime_value, json_value
 from storage.db import Sessions
 from storage.models import DocumentVersion, OutboxMessage, Plan, PlanSection
-from storage.outbox import FAILED_SHOWN, failed_summary, undelivered
+from storage.outbox import FAILED_SHOWN, failed, failed_summary, undelivered
 from storage.records import Backlog, PlanStatus
 
 _PLAN_OUTBOX = (OutboxMessage.team_id == Plan.team_id, OutboxMessage.plan_id == Plan.id)
@@ -38,7 +38,7 @@ _STATUS = DriverQuery(
         .order_by(OutboxMessage.id)
         .limit(1)
         .scalar_subquery(),
-        select(OutboxMessage.id).where(*_PLAN_OUTBOX, OutboxMessage.status == "failed").exists(),
+        select(OutboxMessage.id).where(*_PLAN_OUTBOX, failed()).exists(),
         *(
             select(PlanSection.updated_by)
             .where(PlanSection.plan_id == Plan.id, PlanSection.section == section)
@@ -53,7 +53,7 @@ _FAILED = DriverQuery(
     .where(
         OutboxMessage.team_id == bindparam("team_id"),
         OutboxMessage.plan_id == bindparam("plan_id"),
-        OutboxMessage.status == "failed",
+        failed(),
     )
     .order_by(OutboxMessage.id.desc())
     .limit(FAILED_SHOWN)
