@@ -266,7 +266,7 @@ class OutboxMessage(Base):
         # The outbox keeps every sent post, so a read on a request's path seeks on every column it compares: a
         # plan's posts by status (`/onboarding status`: its backlog and failed posts), and the post a button was
         # clicked on by its ts (``storage.outbox.find_posted``). Both scanned all of a plan's or team's posts before
-        # (bench/history_reads.py).
+        # (bench/history_reads.py, migration 0009).
         Index("ix_outbox_plan_status", "plan_id", "status", "id"),
         Index("ix_outbox_posted", "team_id", "channel_id", "ts"),
     )
@@ -327,7 +327,8 @@ class DiscussionMessage(Base):
     __tablename__ = "discussion_messages"
     __table_args__ = (
         UniqueConstraint("team_id", "channel_id", "ts", name="uq_discussion_messages_message"),
-        Index("ix_discussion_messages_section", "plan_id", "section", "ts"),
+        # A section's latest replies, newest first, when its form opens (migration 0009).
+        Index("ix_discussion_messages_latest", "plan_id", "section", "posted_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -345,11 +346,27 @@ class DiscussionMessage(Base):
     deleted_at: Mapped[datetime | None]
 
 
+# Plan changes that came from a Slack message. Queries say ``source_user_id IS NOT NULL`` as it is written here, so
+# SQLite can use the partial index that holds only those.
+SOURCED_SQL = "source_user_id IS NOT NULL"
+
+
 class PlanChange(Base):
     """One field of one section changed by someone: the plan's history."""
 
     __tablename__ = "plan_changes"
-    __table_args__ = (Index("ix_plan_changes_plan", "plan_id", "changed_at"),)
+    __table_args__ = (
+        # A section's changes since a form opened, and a plan's latest saves (migration 0009).
+        Index("ix_plan_changes_section", "plan_id", "section", "section_version", "id"),
+        # The few changes that came from a Slack message, credited when the plan is confirmed.
+        Index(
+            "ix_plan_changes_sourced",
+            "plan_id",
+            "id",
+            sqlite_where=text(SOURCED_SQL),
+            postgresql_where=text(SOURCED_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))

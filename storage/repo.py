@@ -173,7 +173,9 @@ def changes_since(session: Session, plan: PlanRecord, section: str, version: int
     rows = session.scalars(
         select(PlanChange)
         .where(PlanChange.plan_id == plan.id, PlanChange.section == section, PlanChange.section_version > version)
-        .order_by(PlanChange.id)
+        # Save by save, as they were made (a save holds its section's row, so versions follow ids): the order of
+        # ix_plan_changes_section, so nothing is sorted.
+        .order_by(PlanChange.section_version, PlanChange.id)
     )
     return [_change(row) for row in rows]
 
@@ -216,7 +218,10 @@ def sourced_changes(session: Session, plan: PlanRecord) -> list[SourcedChange]:
 
 def latest_document(session: Session, plan: PlanRecord) -> DocumentRecord | None:
     row = session.scalar(
-        select(DocumentVersion).where(DocumentVersion.plan_id == plan.id).order_by(DocumentVersion.version.desc())
+        select(DocumentVersion)
+        .where(DocumentVersion.plan_id == plan.id)
+        .order_by(DocumentVersion.version.desc())
+        .limit(1)  # without it the ORM fetched (and built) every version, markdown and all, to keep the first
     )
     return None if row is None else _document(row)
 

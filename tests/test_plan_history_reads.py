@@ -1,0 +1,123 @@
+"""A plan keeps every document version, every changed field and every thread reply. The reads made before an ack,
+or before a form opens within its trigger's 3 seconds, must not go through all of it (bench/history_reads.py):
+the latest document, the changes to a section since a form opened, the changes credited to a Slack message, and a
+section's latest replies. Here: they still return the right rows among many (SQLite and PostgreSQL), and on
+SQLite they seek to them, with no sort of the plan's whole history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import event, insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage import discussion, repo
+from storage.db import make_engine, make_session_factory, transaction
+from storage.models import DiscussionMessage, DocumentVersion, PlanChange
+from storage.records import PlanRecord
+from tests.support.databases import sqlite_copy
+from tests.support.query_plans import plan_lines, traced
+
+NOW = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
+TEAM = "T0HISTORY"
+SECTIONS = ("milestones", "health", "training")
+KEPT = 40  # versions, saves per section and replies per section, of each of two plans
+
+
+def _plans(sessions: sessionmaker[Session]) -> tuple[PlanRecord, PlanRecord]:
+    with transaction(sessions) as session:
+        return (
+            repo.get_or_create_plan(session, team_id=TEAM, channel_id="C0ONE", name="one", user_id="U1"),
+            repo.get_or_create_plan(session, team_id=TEAM, channel_id="C0TWO", name="two", user_id="U1"),
+        )
+
+
+def _history(sessions: sessionmaker[Session], *plans: PlanRecord) -> None:
+    """``KEPT`` of everything per plan, the plans' rows interleaved; every fifth save came from a Slack message."""
+    versions, changes, replies = [], [], []
+    for n in range(1, KEPT + 1):
+        for plan in plans:
+            versions.append({"team_id": TEAM, "plan_id": plan.id, "version": n, "markdown": f"# {plan.name} v{n}",
+                             "source": f"milestones:{n}", "created_by": "U1", "created_at": NOW})  # fmt: skip
+            for section in SECTIONS:
+                sourced = n % 5 == 0
+                changes.append({
+                    "team_id": TEAM, "plan_id": plan.id, "section": section, "path": "goal", "label": "Goal",
+                    "old_value": f"{n - 1}", "new_value": f"{n}", "user_id": "U1", "changed_at": NOW,
+                    "section_version": n, "source_user_id": "U2" if sourced else None,
+                    "source_permalink": f"https://x.slack.com/archives/{plan.channel_id}/p{n}" if sourced else None,
+                })  # fmt: skip
+                replies.append({
+                    "team_id": TEAM, "plan_id": plan.id, "section": section, "channel_id": plan.channel_id,
+                    "ts": f"1700{plan.id}{n:04d}.{SECTIONS.index(section)}", "thread_ts": "1700000000.000100",
+                    "user_id": "U3", "text": f"{plan.name} {section} reply {n}", "permalink": None,
+                    # Posted out of ts order: what orders replies is when they were posted.
+                    "posted_at": NOW - timedelta(minutes=(n * 7) % KEPT),
+                })  # fmt: skip
+    with transaction(sessions) as session:
+        session.execute(insert(DocumentVersion), versions)
+        session.execute(insert(PlanChange), changes)
+        session.execute(insert(DiscussionMessage), replies)
+
+
+def test_the_latest_document_is_built_alone(sessions: sessionmaker[Session]) -> None:
+    one, two = _plans(sessions)
+    _history(sessions, one, two)
+    built: list[DocumentVersion] = []
+
+    def loaded(target: DocumentVersion, _context: object) -> None:
+        built.append(target)
+
+    event.listen(DocumentVersion, "load", loaded)
+    try:
+        with transaction(sessions) as session:
+            latest = repo.latest_document(session, one)
+    finally:
+        event.remove(DocumentVersion, "load", loaded)
+    assert latest is not None and (latest.version, latest.markdown) == (KEPT, f"# one v{KEPT}")
+    assert len(built) == 1  # not one object per kept version, markdown and all
+
+
+def test_changes_and_replies_are_the_plans_own_among_many(sessions: sessionmaker[Session]) -> None:
+    one, two = _plans(sessions)
+    _history(sessions, one, two)
+    with transaction(sessions) as session:
+        since = repo.changes_since(session, one, "health", KEPT - 3)
+        assert [(c.section, c.version) for c in since] == [("health", KEPT - 2), ("health", KEPT - 1),
+                                                                   ("health", KEPT)]  # fmt: skip
+        sourced = repo.sourced_changes(session, two)
+        assert len(sourced) == len(SECTIONS) * (KEPT // 5)
+        assert all(s.permalink and "C0TWO" in s.permalink for s in sourced)
+        latest = discussion.latest_replies(session, one.id, "training", 3)
+        # Posted 0, 1 and 2 minutes before NOW: replies 40, 23 and 6 (n * 7 % KEPT minutes before).
+        assert [r.text for r in latest] == [f"one training reply {n}" for n in (40, 23, 6)]
+
+
+def test_none_of_them_sorts_or_scans_the_plans_history_on_sqlite(sqlite_template: Path, tmp_path: Path) -> None:
+    engine = make_engine(sqlite_copy(sqlite_template, tmp_path / "bot.db"))
+    sessions = make_session_factory(engine)
+    with traced(engine) as statements:
+        one, two = _plans(sessions)
+        _history(sessions, one, two)
+        reads = {
+            "changes since": (lambda s: repo.changes_since(s, one, "health", 3), "plan_changes"),
+            "sourced changes": (lambda s: repo.sourced_changes(s, one), "plan_changes"),
+            "latest replies": (lambda s: discussion.latest_replies(s, one.id, "training", 3), "discussion_messages"),
+            "latest document": (lambda s: repo.latest_document(s, one), "document_versions"),
+        }
+        plans = {}
+        for name, (read, table) in reads.items():
+            statements.clear()
+            with sessions() as session:
+                read(session)
+            plans[name] = plan_lines(engine, statements, table)
+    engine.dispose()
+    assert plans["changes since"] == [
+        "SEARCH plan_changes USING INDEX ix_plan_changes_section (plan_id=? AND section=? AND section_version>?)"
+    ]
+    assert plans["sourced changes"] == ["SEARCH plan_changes USING INDEX ix_plan_changes_sourced (plan_id=?)"]
+    assert plans["latest replies"] == [
+        "SEARCH discussion_messages USING INDEX ix_discussion_messages_latest (plan_id=? AND section=?)"
+    ]
+    assert len(plans["latest document"]) == 1 and "(plan_id=?)" in plans["latest document"][0]
