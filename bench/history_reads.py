@@ -1,18 +1,19 @@
 """How long reads made while Slack waits for an ack (or before a form opens, within its trigger's 3 seconds) take as
 the history the bot keeps grows. The bot keeps every post it sent (a button is authorized against the post it is
-on), every document version, every changed field and every thread reply.
+on), every document version, every changed field, every thread reply and every customer.
 
     .venv/bin/python -m bench.history_reads                      # 0, 1,000, 10,000 and 100,000 rows, SQLite
     .venv/bin/python -m bench.history_reads --database-url URL   # an empty database (migrated first)
     .venv/bin/python -m bench.history_reads --history posts      # one kind of history: posts, documents,
-                                                                 # changes or replies
+                                                                 # changes, replies or customers
 
 Each kind of history grows in its own run, over two plans of one workspace, half each, as a busy workspace's do:
 - posts: `/onboarding status` (``storage.plan_status``) and the post an alert button is on (``outbox.find_posted``);
 - documents: the plan's latest document (``repo.latest_document``: `/onboarding doc`, and the hub after a save);
 - changes: the changes to a section since its form opened (``repo.changes_since``: a form submission, and the hub
   after a save, once per section) and the changes from Slack messages (``repo.sourced_changes``: the confirm button);
-- replies: a section's latest replies (``discussion.latest_replies``: every form that opens).
+- replies: a section's latest replies (``discussion.latest_replies``: every form that opens);
+- customers (never deleted): `/onboarding customer add` of one more (``bot.imports.add_customer``, rolled back).
 
 SQLite gets no ANALYZE, as the bot never runs one; PostgreSQL gets one after each batch, as its autovacuum would.
 """
@@ -30,25 +31,27 @@ from sqlalchemy import insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.measure import cpu_s
-from bench.tick import database
+from bench.tick import TEAM_ID, _create_plans, database
+from bot.arguments import NewCustomer
+from bot.customers import runnable
+from bot.imports import add_customer
 from storage import discussion, outbox, repo
 from storage.db import make_engine, make_session_factory, transaction, upgrade
-from storage.models import DiscussionMessage, DocumentVersion, OutboxMessage, PlanChange
+from storage.models import Customer, DiscussionMessage, DocumentVersion, OutboxMessage, PlanChange
 from storage.plan_status import plan_status
 from storage.records import PlanRecord
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-TEAM = "T0BENCH"
+TEAM = TEAM_ID
 BATCH = 5000
 DOCUMENT = "# Onboarding plan\n\n" + "A milestone, its deadline and what reaching it means. " * 35  # ~2 KB
 
 
 def _plans(sessions: sessionmaker[Session]) -> list[PlanRecord]:
+    """Two plans with Step 3 saved (``bench.tick``'s), so that customers can be added to them."""
     with transaction(sessions) as session:
-        return [
-            repo.get_or_create_plan(session, team_id=TEAM, channel_id=f"C0BENCH00{n}", name=f"plan {n}", user_id="U")
-            for n in (1, 2)
-        ]
+        made = [plan for plan_id in (1, 2) if (plan := repo.get_plan(session, plan_id))]  # by an earlier history
+        return made or [plan for plan_id in _create_plans(session, 2) if (plan := repo.get_plan(session, plan_id))]
 
 
 def _ts(n: int) -> str:
@@ -80,6 +83,13 @@ def _reply(plan: PlanRecord, n: int) -> dict[str, Any]:
             "channel_id": plan.channel_id, "ts": _ts(n), "thread_ts": _ts(0), "user_id": "U",
             "text": f"Reply {n}: what we agreed in the call.", "permalink": None,
             "posted_at": NOW - timedelta(minutes=n)}  # fmt: skip
+
+
+def _customer(plan: PlanRecord, n: int) -> dict[str, Any]:
+    name = f"Customer {n:06d}"
+    return {"team_id": TEAM, "plan_id": plan.id, "name": name, "name_key": name.casefold(),
+            "external_id": f"customer-{n:06d}", "start_date": NOW.date(), "created_by": "U", "created_at": NOW,
+            "signals": {}, "signal_times": {}}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,19 @@ def _changes_since(sessions: sessionmaker[Session], plan: PlanRecord, _i: int, r
         return repo.changes_since(session, plan, "health", max((rows - 1) // 6, 0))
 
 
+def _customer_add(sessions: sessionmaker[Session], plan: PlanRecord, i: int, _rows: int) -> object:
+    """`/onboarding customer add New customer N` (an id made from the name), in a transaction rolled back after."""
+    session = sessions()
+    try:
+        ready = runnable(session, plan)
+        if ready is None:
+            raise SystemExit("the bench plan has no Step 3")
+        return add_customer(session, ready, NewCustomer(f"New customer {i}", None, None, None), "U0BENCH", NOW)
+    finally:
+        session.rollback()
+        session.close()
+
+
 HISTORIES = {
     "posts": History(OutboxMessage, _post, {"`/onboarding status`": _status, "the post a button is on": _button_post}),
     "documents": History(DocumentVersion, _document, {"latest document": _in_session(repo.latest_document)}),
@@ -130,6 +153,7 @@ HISTORIES = {
             "changes from Slack messages": _in_session(repo.sourced_changes),
         },
     ),
+    "customers": History(Customer, _customer, {"`/onboarding customer add`": _customer_add}),
     "replies": History(
         DiscussionMessage,
         _reply,

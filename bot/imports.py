@@ -49,7 +49,9 @@ def add_customer(
     if external_id is None:
         if customers_store.find(session, ready.plan.id, new.name.casefold()) is not None:
             raise UserError("“{name}” is already a customer of this plan.", name=new.name)
-        external_id = assigned_id(new.name, customers_store.external_ids(session, ready.plan.id))
+        external_id = assigned_id(
+            new.name, lambda candidates: customers_store.taken_external_ids(session, ready.plan.id, candidates)
+        )
     row = {"id": external_id, "name": new.name, "start": new.start, "owner": new.owner, "segment": new.segment}
     report = import_customers(session, ready, [(1, row)], user_id=user_id, now=now)
     if report.rejected:

@@ -7,10 +7,11 @@ database or Slack: which ids and names already exist is the storage layer's busi
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -325,15 +326,23 @@ def observed(row: SignalData, received_at: datetime) -> datetime:
     return (row.observed_at or received_at).astimezone(UTC)
 
 
-def assigned_id(name: str, taken: Iterable[str]) -> str:
-    """An id for a customer added without one: its name in lower case with dashes, numbered if already used."""
+def id_candidates(name: str) -> Iterator[str]:
+    """The ids a customer added without one may get, in order: its name in lower case with dashes, then numbered."""
     base = re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")[:60] or "customer"
-    used = set(taken)
-    candidate, n = base, 1
-    while candidate in used:
-        n += 1
-        candidate = f"{base}-{n}"
-    return candidate
+    yield base
+    yield from (f"{base}-{n}" for n in itertools.count(2))
+
+
+def assigned_id(name: str, taken: Callable[[list[str]], Collection[str]], batch: int = 20) -> str:
+    """The first of ``id_candidates`` not ``taken``, asked about ``batch`` candidates at a time (``taken`` returns
+    which of them are), so a plan's store is asked about a few ids, not read whole."""
+    candidates = id_candidates(name)
+    while True:
+        asked = list(itertools.islice(candidates, batch))
+        used = taken(asked)
+        for candidate in asked:
+            if candidate not in used:
+                return candidate
 
 
 @dataclass

@@ -51,8 +51,13 @@ def by_external_id(session: Session, plan_id: int, external_id: str) -> Customer
     return None if row is None else _customer(row)
 
 
-def external_ids(session: Session, plan_id: int) -> list[str]:
-    return list(session.scalars(select(Customer.external_id).where(Customer.plan_id == plan_id)))
+def taken_external_ids(session: Session, plan_id: int, candidates: Sequence[str]) -> set[str]:
+    """Which of these external ids the plan's customers have."""
+    return set(
+        session.scalars(
+            select(Customer.external_id).where(Customer.plan_id == plan_id, Customer.external_id.in_(candidates))
+        )
+    )
 
 
 def find(session: Session, plan_id: int, name_key: str) -> CustomerRecord | None:

@@ -22,6 +22,7 @@ from steps.imports import (
     SignalRow,
     _quick_customer,
     _Slow,
+    assigned_id,
     check_rows,
 )
 
@@ -101,3 +102,16 @@ def test_a_file_checked_in_parts_is_checked_as_if_whole() -> None:
     assert len(first.valid) == 1 and [(r.row, r.reason) for r in second.rejected] == [
         (3, "“crm-1” is already on row 2.")
     ]
+
+
+def test_a_customer_added_without_an_id_gets_the_first_free_one_of_its_name() -> None:
+    asked: list[list[str]] = []
+
+    def taken(candidates: list[str]) -> set[str]:
+        asked.append(candidates)
+        return {c for c in candidates if c == "acme-corp" or (c.startswith("acme-corp-") and int(c[10:]) <= 25)}
+
+    assert assigned_id("ACME Corp!", taken) == "acme-corp-26"
+    assert [len(batch) for batch in asked] == [20, 20]  # asked 20 ids at a time, never the whole plan
+    assert assigned_id("Globex", lambda _candidates: set()) == "globex"
+    assert assigned_id("!!!", lambda candidates: {"customer"}) == "customer-2"
