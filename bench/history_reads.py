@@ -13,7 +13,8 @@ Each kind of history grows in its own run, over two plans of one workspace, half
 - changes: the changes to a section since its form opened (``repo.changes_since``: a form submission, and the hub
   after a save, once per section) and the changes from Slack messages (``repo.sourced_changes``: the confirm button);
 - replies: a section's latest replies (``discussion.latest_replies``: every form that opens);
-- customers (never deleted): `/onboarding customer add` of one more (``bot.imports.add_customer``, rolled back).
+- customers (never deleted): `/onboarding customer add` of one more (``bot.imports.add_customer``), and a value for
+  the plan's first and last customer (``bot.imports.import_signals``, as `POST /api/v1/signals`), both rolled back.
 
 SQLite gets no ANALYZE, as the bot never runs one; PostgreSQL gets one after each batch, as its autovacuum would.
 """
@@ -34,7 +35,7 @@ from bench.measure import cpu_s
 from bench.tick import TEAM_ID, _create_plans, database
 from bot.arguments import NewCustomer
 from bot.customers import runnable
-from bot.imports import add_customer
+from bot.imports import add_customer, import_signals
 from storage import discussion, outbox, repo
 from storage.db import make_engine, make_session_factory, transaction, upgrade
 from storage.models import Customer, DiscussionMessage, DocumentVersion, OutboxMessage, PlanChange
@@ -142,6 +143,26 @@ def _customer_add(sessions: sessionmaker[Session], plan: PlanRecord, i: int, _ro
         session.close()
 
 
+def _signals_far_apart(sessions: sessionmaker[Session], plan: PlanRecord, i: int, rows: int) -> object:
+    """A value for the plan's first and last customer (`POST /api/v1/signals` with two items), rolled back after."""
+    session = sessions()
+    try:
+        ready = runnable(session, plan)
+        if ready is None:
+            raise SystemExit("the bench plan has no Step 3")
+        # The first plan's customers have even numbers: its first and its last.
+        named = [f"customer-{n:06d}" for n in {0, max((rows - 1) // 2 * 2, 0)}]
+        values = [(n + 1, {"id": external_id, "factor": "adoption", "value": str(40 + i % 50)})
+                  for n, external_id in enumerate(named)]  # fmt: skip
+        report = import_signals(session, ready, values, source="api", user_id="U0BENCH", now=NOW)
+        if rows and report.counts.created != len(named):
+            raise SystemExit(f"signals: {report.counts}")
+        return report
+    finally:
+        session.rollback()
+        session.close()
+
+
 HISTORIES = {
     "posts": History(OutboxMessage, _post, {"`/onboarding status`": _status, "the post a button is on": _button_post}),
     "documents": History(DocumentVersion, _document, {"latest document": _in_session(repo.latest_document)}),
@@ -153,7 +174,14 @@ HISTORIES = {
             "changes from Slack messages": _in_session(repo.sourced_changes),
         },
     ),
-    "customers": History(Customer, _customer, {"`/onboarding customer add`": _customer_add}),
+    "customers": History(
+        Customer,
+        _customer,
+        {
+            "`/onboarding customer add`": _customer_add,
+            "signals for the first and last customer": _signals_far_apart,
+        },
+    ),
     "replies": History(
         DiscussionMessage,
         _reply,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Update, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Select, Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from steps.health import MilestoneState, ScoreBreakdown
@@ -193,12 +193,26 @@ def day_value(session: Session, day: date) -> Any:
     return day.isoformat() if session.connection().dialect.name == "sqlite" else day
 
 
+FEW = 1000  # up to this many customers, spread over a range this many times wider, are read by id, not by range
+
+
+def _customers_named(column: ColumnElement[int], customer_ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column`` (a customer id) is one of ``customer_ids`` (ascending), or in their range.
+
+    The range reads every customer between the first and the last, skipped in Python: right for the many customers of a
+    check or a file, whose ids are dense. A few customers far apart (an API call naming the first and the last of a
+    plan of 100,000) are read by id instead: the range read them all, 727 ms (bench/README.md, "History reads")."""
+    if len(customer_ids) <= FEW and customer_ids[-1] - customer_ids[0] >= FEW * len(customer_ids):
+        return column.in_(customer_ids)
+    return column.between(customer_ids[0], customer_ids[-1])
+
+
 def lean_milestones(session: Session, plan_id: int, customer_ids: Sequence[int]) -> Iterator[
     dict[int, list[tuple[int, str, Any, Any]]]]:  # fmt: skip
     """The milestones of the named customers (ascending ids) as raw values in plan order, ``SCORE_CHUNK`` customers
-    at a time: customer id -> rows. One query reads them all, by id range from the index alone (it holds every
-    column read, migration 0008): no IN list of thousands of ids, and the other customers' rows in the range are
-    skipped."""
+    at a time: customer id -> rows. One query reads them all from the index alone (it holds every column read,
+    migration 0008), by id range (``_customers_named``): no IN list of thousands of ids, and the other customers' rows
+    in the range are skipped."""
     if not customer_ids:
         return
     m = MILESTONES.c
@@ -206,7 +220,7 @@ def lean_milestones(session: Session, plan_id: int, customer_ids: Sequence[int])
     for customer_id, position, name, due, done in raw_rows(
         session,
         select(m.customer_id, m.position, m.name, m.due_date, m.completed_on)
-        .where(m.plan_id == plan_id, m.customer_id.between(customer_ids[0], customer_ids[-1]))
+        .where(m.plan_id == plan_id, _customers_named(m.customer_id, customer_ids))
         .order_by(m.customer_id, m.position),
     ):  # fmt: skip
         rows = found.get(customer_id)
@@ -235,7 +249,7 @@ def scoring_inputs(
     session: Session, plan_id: int, customer_ids: Sequence[int]
 ) -> dict[int, tuple[dict[str, Any], dict[str, Any], Band | None]]:
     """(signals, their observed times, band last heard) of the named customers (ascending ids, one chunk of them),
-    read by id range from raw rows."""
+    read by id (range) from raw rows."""
     if not customer_ids:
         return {}
     c = CUSTOMERS.c
@@ -243,7 +257,7 @@ def scoring_inputs(
     rows = raw_rows(
         session,
         select(c.id, c.signals, c.signal_times, c.reported_band).where(
-            c.plan_id == plan_id, c.id.between(customer_ids[0], customer_ids[-1])
+            c.plan_id == plan_id, _customers_named(c.id, customer_ids)
         ),
     )
     return {

@@ -9,16 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.tick import _create_plans
 from bot.arguments import NewCustomer
 from bot.customers import runnable
 from bot.imports import add_customer
+from bot.jobs import rescore_between_updates
 from storage import discussion, repo
 from storage.db import make_engine, make_session_factory, transaction
-from storage.models import DiscussionMessage, DocumentVersion, PlanChange
+from storage.health_scores import FEW
+from storage.models import Customer, DiscussionMessage, DocumentVersion, PlanChange
 from storage.records import PlanRecord
 from tests.support.databases import sqlite_copy
 from tests.support.query_plans import plan_lines, traced
@@ -150,3 +152,39 @@ def test_adding_a_customer_reads_the_customers_it_names_not_the_plan_on_sqlite(
     assert lookups
     for line in lookups:  # by id, by external id or name, or the new customer's own id range; never plan_id alone
         assert "(plan_id=?)" not in line and not line.startswith("SCAN"), line
+
+
+def test_rescoring_a_few_customers_far_apart_reads_them_alone_on_sqlite(sqlite_template: Path, tmp_path: Path) -> None:
+    """Signals for the first and the last customer of a big plan (one API call) rescore those two. Their values and
+    milestones were read by id range, every customer in between: 80 ms at 100,000 customers. A few ids far apart
+    are now read by id; many, or close together (a check, a file), still by range."""
+    engine = make_engine(sqlite_copy(sqlite_template, tmp_path / "bot.db"))
+    sessions = make_session_factory(engine)
+    with traced(engine) as statements:
+        with transaction(sessions) as session:
+            plan = repo.get_plan(session, _create_plans(session, 1)[0])
+            assert plan is not None
+            ready = runnable(session, plan)
+            assert ready is not None
+            session.execute(insert(Customer), [
+                {"team_id": plan.team_id, "plan_id": plan.id, "name": f"c{n}", "name_key": f"c{n}",
+                 "external_id": f"c{n}", "start_date": NOW.date(), "created_by": "U1", "created_at": NOW,
+                 "signals": {"adoption": 50.0}, "signal_times": {}}
+                for n in range(2 * FEW + 2)
+            ])  # fmt: skip
+            first, last = min(session.scalars(select(Customer.id))), max(session.scalars(select(Customer.id)))
+        statements.clear()
+        with transaction(sessions) as session:
+            assert rescore_between_updates(session, ready, NOW, [first, last]) == 2
+        far_apart = plan_lines(engine, statements, "customers") + plan_lines(engine, statements, "customer_milestones")
+        statements.clear()
+        with transaction(sessions) as session:
+            rescore_between_updates(session, ready, NOW, [first, first + 1, first + 2])
+        close_together = plan_lines(engine, statements, "customer_milestones")
+    engine.dispose()
+    assert len(far_apart) == 2, far_apart
+    assert all(">?" not in line and "<?" not in line for line in far_apart), far_apart
+    assert all("customer_id>? AND customer_id<?" in line for line in close_together), close_together
+    with transaction(sessions) as session:
+        rescored = session.scalars(select(Customer.id).where(Customer.scored_at.is_not(None))).all()
+    assert sorted(rescored) == [first, first + 1, first + 2, last]
