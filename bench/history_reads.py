@@ -172,6 +172,7 @@ HISTORIES = {
         {
             "changes since a form opened": _changes_since,
             "changes from Slack messages": _in_session(repo.sourced_changes),
+            "`/onboarding history`": _in_session(repo.recent_changes),
         },
     ),
     "customers": History(

@@ -95,6 +95,11 @@ def test_changes_and_replies_are_the_plans_own_among_many(sessions: sessionmaker
         sourced = repo.sourced_changes(session, two)
         assert len(sourced) == len(SECTIONS) * (KEPT // 5)
         assert all(s.permalink and "C0TWO" in s.permalink for s in sourced)
+        # The latest saves over every section, newest first: each save of the bench changed one field.
+        recent = repo.recent_changes(session, one, saves=4)
+        assert [(c.section, c.version) for c in recent] == [
+            ("training", KEPT), ("health", KEPT), ("milestones", KEPT), ("training", KEPT - 1)
+        ]  # fmt: skip
         latest = discussion.latest_replies(session, one.id, "training", 3)
         # Posted 0, 1 and 2 minutes before NOW: replies 40, 23 and 6 (n * 7 % KEPT minutes before).
         assert [r.text for r in latest] == [f"one training reply {n}" for n in (40, 23, 6)]
@@ -111,6 +116,7 @@ def test_none_of_them_sorts_or_scans_the_plans_history_on_sqlite(sqlite_template
             "sourced changes": (lambda s: repo.sourced_changes(s, one), "plan_changes"),
             "latest replies": (lambda s: discussion.latest_replies(s, one.id, "training", 3), "discussion_messages"),
             "latest document": (lambda s: repo.latest_document(s, one), "document_versions"),
+            "history": (lambda s: repo.recent_changes(s, one), "plan_changes"),
         }
         plans = {}
         for name, (read, table) in reads.items():
@@ -127,6 +133,10 @@ def test_none_of_them_sorts_or_scans_the_plans_history_on_sqlite(sqlite_template
         "SEARCH discussion_messages USING INDEX ix_discussion_messages_latest (plan_id=? AND section=?)"
     ]
     assert len(plans["latest document"]) == 1 and "(plan_id=?)" in plans["latest document"][0]
+    # Each section's latest saves from the end of its index; then only those few are sorted and joined back.
+    history = [line for line in plans["history"] if "plan_changes" in line]
+    assert history and all(line.startswith("SEARCH") for line in history), plans["history"]
+    assert sum("(plan_id=? AND section=?)" in line for line in history) == 3, history
 
 
 def test_adding_a_customer_reads_the_customers_it_names_not_the_plan_on_sqlite(
