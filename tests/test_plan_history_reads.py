@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench.tick import _create_plans
 from bot.arguments import NewCustomer
-from bot.customers import runnable
+from bot.customers import RunnablePlan, runnable
 from bot.imports import add_customer
 from bot.jobs import rescore_between_updates
 from storage import discussion, repo
@@ -139,6 +139,15 @@ def test_none_of_them_sorts_or_scans_the_plans_history_on_sqlite(sqlite_template
     assert sum("(plan_id=? AND section=?)" in line for line in history) == 3, history
 
 
+def _runnable_plan(session: Session) -> RunnablePlan:
+    """A plan with Step 3 saved (``bench.tick``'s), which customers can join."""
+    plan = repo.get_plan(session, _create_plans(session, 1)[0])
+    assert plan is not None
+    ready = runnable(session, plan)
+    assert ready is not None
+    return ready
+
+
 def test_adding_a_customer_reads_the_customers_it_names_not_the_plan_on_sqlite(
     sqlite_template: Path, tmp_path: Path
 ) -> None:
@@ -148,10 +157,7 @@ def test_adding_a_customer_reads_the_customers_it_names_not_the_plan_on_sqlite(
     sessions = make_session_factory(engine)
     with traced(engine) as statements:
         with transaction(sessions) as session:
-            plan = repo.get_plan(session, _create_plans(session, 1)[0])
-            assert plan is not None
-            ready = runnable(session, plan)
-            assert ready is not None
+            ready = _runnable_plan(session)
             add_customer(session, ready, NewCustomer("Acme", None, None, None), "U1", NOW)
         statements.clear()
         with transaction(sessions) as session:
@@ -172,12 +178,9 @@ def test_rescoring_a_few_customers_far_apart_reads_them_alone_on_sqlite(sqlite_t
     sessions = make_session_factory(engine)
     with traced(engine) as statements:
         with transaction(sessions) as session:
-            plan = repo.get_plan(session, _create_plans(session, 1)[0])
-            assert plan is not None
-            ready = runnable(session, plan)
-            assert ready is not None
+            ready = _runnable_plan(session)
             session.execute(insert(Customer), [
-                {"team_id": plan.team_id, "plan_id": plan.id, "name": f"c{n}", "name_key": f"c{n}",
+                {"team_id": ready.plan.team_id, "plan_id": ready.plan.id, "name": f"c{n}", "name_key": f"c{n}",
                  "external_id": f"c{n}", "start_date": NOW.date(), "created_by": "U1", "created_at": NOW,
                  "signals": {"adoption": 50.0}, "signal_times": {}}
                 for n in range(2 * FEW + 2)
