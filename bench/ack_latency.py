@@ -9,7 +9,7 @@ on loopback (``tests.support.harness.BotHarness``) and talking to the fake Slack
 
 Run from the repository root::
 
-    .venv/bin/python -m bench.ack_latency [--plans N] [--database-url URL] [--concurrency N]
+    .venv/bin/python -m bench.ack_latency [--plans N] [--database-url URL] [--concurrency N] [--kept-posts N]
 
 With ``--concurrency N`` it then sends N concurrent clients' requests to the bot and to a bare async Bolt floor
 (``bench.ack_load``, ``bench.ack_floor``) and reports both. Exits 1 if any ack took 3000 ms or more, or an answer
@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.ack_load import BUTTON, HELP, STATUS, LoadReport, LoadResult, Plan, run_load
+from bench.history_reads import keep_history
 from bench.measure import peak_rss_mib, percentile
 from bot.ids import ADD_MILESTONE, CONFIRM_SAVE, OPEN_SECTION, REVIEW_SAVE
 from sandbox.payloads import ALICE
@@ -215,6 +216,12 @@ def main(argv: list[str] | None = None) -> int:
         default="help,status,button",
         help="which requests to send under load, comma-separated from help, status, button (default: all three)",
     )
+    parser.add_argument(
+        "--kept-posts",
+        type=int,
+        default=0,
+        help="before the load, give the plans this many sent posts in all, as a deployment keeps (default 0)",
+    )
     args = parser.parse_args(argv)
     kinds = [LOAD_KIND_NAMES.get(name.strip()) for name in args.kinds.split(",")]
     if None in kinds:
@@ -245,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         api_calls = len(fake.calls)
         response_url_calls = len(fake.response_calls)
         load: LoadReport | None = None
+        if args.kept_posts:
+            keep_history(url, "posts", args.kept_posts)
         if args.concurrency:
             log_dir = Path(tempfile.mkdtemp(prefix="bench-ack-logs-"))
             load = run_load(

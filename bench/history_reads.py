@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.measure import cpu_s
@@ -38,7 +38,7 @@ from bot.customers import runnable
 from bot.imports import add_customer, import_signals
 from storage import discussion, outbox, repo
 from storage.db import make_engine, make_session_factory, transaction, upgrade
-from storage.models import Customer, DiscussionMessage, DocumentVersion, OutboxMessage, PlanChange
+from storage.models import Customer, DiscussionMessage, DocumentVersion, OutboxMessage, Plan, PlanChange
 from storage.plan_status import plan_status
 from storage.records import PlanRecord
 
@@ -60,27 +60,27 @@ def _ts(n: int) -> str:
 
 
 def _post(plan: PlanRecord, n: int) -> dict[str, Any]:
-    return {"team_id": TEAM, "plan_id": plan.id, "channel_id": plan.channel_id, "key": f"bench:{n}",
+    return {"team_id": plan.team_id, "plan_id": plan.id, "channel_id": plan.channel_id, "key": f"bench:{n}",
             "message": {"text": f"Health update, part {n}", "blocks": []}, "status": "sent", "attempts": 1,
             "next_attempt_at": NOW, "created_at": NOW - timedelta(minutes=n), "sent_at": NOW, "ts": _ts(n)}  # fmt: skip
 
 
 def _document(plan: PlanRecord, n: int) -> dict[str, Any]:
-    return {"team_id": TEAM, "plan_id": plan.id, "version": n // 2 + 1, "markdown": DOCUMENT, "source": f"v{n}",
+    return {"team_id": plan.team_id, "plan_id": plan.id, "version": n // 2 + 1, "markdown": DOCUMENT, "source": f"v{n}",
             "created_by": "U", "created_at": NOW}  # fmt: skip
 
 
 def _change(plan: PlanRecord, n: int) -> dict[str, Any]:
     """Three sections saved in turn, each save changing one field; one save in a thousand from a Slack message."""
     sourced = n % 1000 == 0
-    return {"team_id": TEAM, "plan_id": plan.id, "section": ("milestones", "health", "training")[n // 2 % 3],
+    return {"team_id": plan.team_id, "plan_id": plan.id, "section": ("milestones", "health", "training")[n // 2 % 3],
             "path": "goal", "label": "Goal", "old_value": "before", "new_value": "after", "user_id": "U",
             "changed_at": NOW, "section_version": n // 6 + 1, "source_user_id": "U2" if sourced else None,
             "source_permalink": "https://bench.slack.com/archives/C/p1" if sourced else None}  # fmt: skip
 
 
 def _reply(plan: PlanRecord, n: int) -> dict[str, Any]:
-    return {"team_id": TEAM, "plan_id": plan.id, "section": ("milestones", "health", "training")[n // 2 % 3],
+    return {"team_id": plan.team_id, "plan_id": plan.id, "section": ("milestones", "health", "training")[n // 2 % 3],
             "channel_id": plan.channel_id, "ts": _ts(n), "thread_ts": _ts(0), "user_id": "U",
             "text": f"Reply {n}: what we agreed in the call.", "permalink": None,
             "posted_at": NOW - timedelta(minutes=n)}  # fmt: skip
@@ -88,7 +88,7 @@ def _reply(plan: PlanRecord, n: int) -> dict[str, Any]:
 
 def _customer(plan: PlanRecord, n: int) -> dict[str, Any]:
     name = f"Customer {n:06d}"
-    return {"team_id": TEAM, "plan_id": plan.id, "name": name, "name_key": name.casefold(),
+    return {"team_id": plan.team_id, "plan_id": plan.id, "name": name, "name_key": name.casefold(),
             "external_id": f"customer-{n:06d}", "start_date": NOW.date(), "created_by": "U", "created_at": NOW,
             "signals": {}, "signal_times": {}}  # fmt: skip
 
@@ -202,6 +202,16 @@ def _add(sessions: sessionmaker[Session], history: History, plans: list[PlanReco
     with transaction(sessions) as session:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text(f"ANALYZE {history.model.__tablename__}"))
+
+
+def keep_history(url: str, name: str, rows: int) -> None:
+    """Give every plan of the database at ``url`` its share of ``rows`` rows of one history (for ``bench.ack_latency
+    --kept-posts``: the ack under load with a deployment's history, not a new one's)."""
+    sessions = make_session_factory(make_engine(url))
+    with transaction(sessions) as session:
+        plans = [plan for plan_id in session.scalars(select(Plan.id).order_by(Plan.id))
+                 if (plan := repo.get_plan(session, plan_id))]  # fmt: skip
+    _add(sessions, HISTORIES[name], plans, range(rows))
 
 
 def _best(read: Callable[[int], object], repeat: int) -> tuple[float, float]:
