@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench.measure import cpu_s
 from bench.tick import TEAM_ID, _create_plans, database
 from bot.arguments import NewCustomer
-from bot.customers import runnable
+from bot.customers import RunnablePlan, runnable
 from bot.imports import add_customer, import_signals
 from storage import discussion, outbox, repo
 from storage.db import make_engine, make_session_factory, transaction, upgrade
@@ -130,26 +131,29 @@ def _changes_since(sessions: sessionmaker[Session], plan: PlanRecord, _i: int, r
         return repo.changes_since(session, plan, "health", max((rows - 1) // 6, 0))
 
 
-def _customer_add(sessions: sessionmaker[Session], plan: PlanRecord, i: int, _rows: int) -> object:
-    """`/onboarding customer add New customer N` (an id made from the name), in a transaction rolled back after."""
+@contextmanager
+def _rolled_back(sessions: sessionmaker[Session], plan: PlanRecord) -> Iterator[tuple[Session, RunnablePlan]]:
+    """A session on ``plan`` whose writes are rolled back after, so every read finds the history as it was."""
     session = sessions()
     try:
         ready = runnable(session, plan)
         if ready is None:
             raise SystemExit("the bench plan has no Step 3")
-        return add_customer(session, ready, NewCustomer(f"New customer {i}", None, None, None), "U0BENCH", NOW)
+        yield session, ready
     finally:
         session.rollback()
         session.close()
 
 
+def _customer_add(sessions: sessionmaker[Session], plan: PlanRecord, i: int, _rows: int) -> object:
+    """`/onboarding customer add New customer N` (an id made from the name), rolled back after."""
+    with _rolled_back(sessions, plan) as (session, ready):
+        return add_customer(session, ready, NewCustomer(f"New customer {i}", None, None, None), "U0BENCH", NOW)
+
+
 def _signals_far_apart(sessions: sessionmaker[Session], plan: PlanRecord, i: int, rows: int) -> object:
     """A value for the plan's first and last customer (`POST /api/v1/signals` with two items), rolled back after."""
-    session = sessions()
-    try:
-        ready = runnable(session, plan)
-        if ready is None:
-            raise SystemExit("the bench plan has no Step 3")
+    with _rolled_back(sessions, plan) as (session, ready):
         # The first plan's customers have even numbers: its first and its last.
         named = [f"customer-{n:06d}" for n in {0, max((rows - 1) // 2 * 2, 0)}]
         values = [(n + 1, {"id": external_id, "factor": "adoption", "value": str(40 + i % 50)})
@@ -158,9 +162,6 @@ def _signals_far_apart(sessions: sessionmaker[Session], plan: PlanRecord, i: int
         if rows and report.counts.created != len(named):
             raise SystemExit(f"signals: {report.counts}")
         return report
-    finally:
-        session.rollback()
-        session.close()
 
 
 HISTORIES = {

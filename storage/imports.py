@@ -6,9 +6,8 @@ Every write path (the slash command, a CSV file, an API batch) goes through here
 
 from __future__ import annotations
 
-import itertools
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -60,20 +59,32 @@ class Known:
     segment: str | None
 
 
-def _by_key(session: Session, columns: Sequence[Any], plan_id: int, key: Any, values: Collection[str]) -> Iterator[Any]:
-    """``columns`` of the plan's customers whose ``key`` (external id or name key) is one of ``values``.
+def _by_key(
+    session: Session, columns: Sequence[Any], plan_id: int, wanted: Sequence[tuple[Any, Collection[str]]]
+) -> Iterator[Any]:
+    """``columns`` of the plan's customers whose value in one of ``wanted``'s key columns (external id, name key) is
+    one of the values given with it; a customer named by two keys may come twice. (Pairs, not a dict: a column compared
+    with ``==`` makes SQL, not a bool.)
 
-    Up to ``ID_LIST`` values, a seek of the plan's unique index per value: a few rows into a plan of 100,000 customers
-    read a few rows, where reading the plan took half a second before an ack (bench/README.md, "History reads").
-    More, one pass over the plan's customers, keeping the ones named: for a big file that is faster than a seek per
-    row (bench.imports, 100,000 customers unchanged: 2.2 s, against 3.1 s)."""
-    wanted = values if isinstance(values, (set, frozenset)) else set(values)
-    if len(wanted) > ID_LIST:
-        rows = session.execute(select(*columns, key).where(Customer.plan_id == plan_id))
-        yield from (row[:-1] for row in rows if row[-1] in wanted)
+    Up to ``ID_LIST`` values in all, a seek of the plan's unique index per value: a few rows into a plan of 100,000
+    customers read a few rows, where reading the plan took half a second before an ack (bench/README.md, "History
+    reads"). More, one pass over the plan's customers, keeping the ones named: for a big file that is faster than a
+    seek per row (bench.imports, 100,000 customers unchanged: 2.2 s, against 3.1 s)."""
+    keys = [(key, set(values)) for key, values in wanted]
+    if sum(len(values) for _, values in keys) > ID_LIST:
+        # Each key's place in the row: one of ``columns`` (compared by identity: ``==`` on a column makes SQL), or
+        # read after them.
+        extra = [key for key, _ in keys if not any(column is key for column in columns)]
+        read = [*columns, *extra]
+        checks = [(next(n for n, column in enumerate(read) if column is key), values) for key, values in keys]
+        width = len(columns)
+        for row in session.execute(select(*read).where(Customer.plan_id == plan_id)):
+            if any(row[place] in values for place, values in checks):
+                yield row[:width] if extra else row
         return
-    if wanted:
-        yield from session.execute(select(*columns).where(Customer.plan_id == plan_id, key.in_(sorted(wanted))))
+    for key, values in keys:
+        if values:
+            yield from session.execute(select(*columns).where(Customer.plan_id == plan_id, key.in_(sorted(values))))
 
 
 def known_customers(
@@ -83,25 +94,13 @@ def known_customers(
     adding one customer to a plan of 100,000 read the whole plan, more than once, 0.6 s before its ack."""
     columns = (Customer.id, Customer.external_id, Customer.name, Customer.name_key, Customer.start_date,
                Customer.owner_id, Customer.segment)  # fmt: skip
-    wanted_ids = set(external_ids)
-    wanted_names = set(name_keys)
-    if len(wanted_ids) + len(wanted_names) > ID_LIST:  # a big file: one pass over the plan (see _by_key)
-        rows: Iterable[Any] = (
-            row
-            for row in session.execute(select(*columns).where(Customer.plan_id == plan_id))
-            if row.external_id in wanted_ids or row.name_key in wanted_names
-        )
-    else:
-        rows = itertools.chain(
-            _by_key(session, columns, plan_id, Customer.external_id, wanted_ids),
-            _by_key(session, columns, plan_id, Customer.name_key, wanted_names),
-        )
+    rows = _by_key(session, columns, plan_id, [(Customer.external_id, external_ids), (Customer.name_key, name_keys)])
     return list({row[0]: Known(*row) for row in rows}.values())
 
 
 def customer_ids(session: Session, plan_id: int, external_ids: Collection[str]) -> dict[str, int]:
     """The plan's customers with these external ids: external id -> customer id."""
-    rows = _by_key(session, (Customer.external_id, Customer.id), plan_id, Customer.external_id, external_ids)
+    rows = _by_key(session, (Customer.external_id, Customer.id), plan_id, [(Customer.external_id, external_ids)])
     return {external_id: customer_id for external_id, customer_id in rows}
 
 
@@ -201,7 +200,7 @@ def _insert_with_milestones(
 
 def starts(session: Session, plan_id: int, external_ids: set[str]) -> list[tuple[int, date]]:
     """(customer id, start date) of the plan's customers with these external ids, in id order."""
-    rows = _by_key(session, (Customer.id, Customer.start_date), plan_id, Customer.external_id, external_ids)
+    rows = _by_key(session, (Customer.id, Customer.start_date), plan_id, [(Customer.external_id, external_ids)])
     return sorted((customer_id, start) for customer_id, start in rows)
 
 
